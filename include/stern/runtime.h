@@ -1,0 +1,51 @@
+// The inference runtime: loads a Graph, plans buffers once, and runs it on float32 inputs.
+// Quantized layers quantize their activations internally and run integer kernels chosen at
+// run time for the CPU (see kernels.h); graph inputs and outputs are always float32, NCHW.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stern/graph.h"
+
+namespace stern {
+
+struct FloatTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t numel() const;
+};
+
+struct SessionOptions {
+  int threads = 0;               // 0: all cores
+  std::string kernel_override;   // force one kernel family for every layer ("" = automatic)
+  bool reference_only = false;   // scalar reference paths everywhere (the correctness oracle)
+};
+
+// What the planner chose for one layer, for `stern info` and `stern bench`.
+struct LayerPlan {
+  std::string node;
+  std::string op;
+  std::string encoding;
+  std::string kernel;
+};
+
+class Session {
+ public:
+  explicit Session(Graph graph, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // One tensor per graph input, in order; returns one per graph output.
+  std::vector<FloatTensor> run(const std::vector<FloatTensor>& inputs);
+  const Graph& graph() const;
+  std::vector<LayerPlan> plan() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stern

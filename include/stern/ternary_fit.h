@@ -1,0 +1,27 @@
+// Scale and threshold fitting for ternary quantization (METHODS.md, common vocabulary).
+// Plain C++ so both the trainer's exporter and post-training FGQ share one solver.
+#pragma once
+#include <cstdint>
+#include <span>
+
+namespace stern {
+
+struct TernaryFit {
+  float alpha = 0.0f;   // scale of the non-zeros (alpha+ when asymmetric)
+  float alpha_neg = 0;  // scale of the negative non-zeros (== alpha when symmetric)
+  float delta = 0.0f;   // |w| > delta quantizes to non-zero (delta_neg for negatives)
+  float delta_neg = 0.0f;
+  int64_t nonzeros = 0;
+  double squared_error = 0.0;  // ||w - Q(w)||^2
+};
+
+// L2-optimal symmetric ternary fit by sorting |w|: k maximizing S_k^2 / k. O(n log n).
+TernaryFit ternary_fit_exact(std::span<const float> w);
+// L2-optimal with separate positive and negative thresholds and scales.
+TernaryFit ternary_fit_exact_asymmetric(std::span<const float> w);
+// The TWN heuristic: delta = 0.7 mean|w|, alpha = mean of |w| above delta.
+TernaryFit ternary_fit_twn(std::span<const float> w);
+// Fit for a given threshold: alpha = mean(|w| : |w| > delta).
+TernaryFit ternary_fit_at(std::span<const float> w, float delta);
+
+}  // namespace stern
