@@ -1,0 +1,27 @@
+// CPU feature detection, done once. Kernel selection asks only this; no other file tests
+// the CPU or contains ISA #ifdefs in function bodies.
+#pragma once
+#include <string>
+
+namespace stern {
+
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3 };
+inline constexpr int kIsaCount = 4;
+
+struct CpuFeatures {
+  bool avx2 = false;         // AVX2 + FMA + BMI2 + POPCNT
+  bool avx512 = false;       // AVX-512 F, BW, VL, DQ
+  bool avx512_vnni = false;  // VPDPBUSD
+  bool avx512_vpopcntdq = false;
+  int cores = 1;
+
+  bool supports(Isa isa) const;
+  Isa best() const;
+};
+
+// Detected once; STERN_ISA=scalar|avx2|avx512|avx512_vnni caps the result (for testing and
+// for comparing ISAs on one machine).
+const CpuFeatures& cpu_features();
+const char* isa_name(Isa isa);
+
+}  // namespace stern
