@@ -28,8 +28,14 @@ enum class OpType : uint16_t {
   concat = 8,           // attr axis
   flatten = 9,          // attr axis (default 1)
   softmax = 10,         // attr axis (default -1)
+  // Added for ONNX import (docs/ONNX.md):
+  mul = 11,             // elementwise, numpy broadcasting
+  clip = 12,            // attrs min, max (double; absent = unbounded)
+  reshape = 13,         // attr shape (ints; 0 copies the input dim, one -1 is inferred)
+  matmul = 14,          // in: a, b; numpy matmul (batched, broadcasting leading dims)
+  gemm = 15,            // in: a [M,K], b [K,N], [c]; attrs trans_a, trans_b, alpha, beta
 };
-inline constexpr int kOpTypeCount = 11;
+inline constexpr int kOpTypeCount = 16;
 const char* op_name(OpType op);
 OpType op_from_name(const std::string& name);  // throws stern::Error on unknown names
 
