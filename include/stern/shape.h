@@ -15,4 +15,7 @@ using Shape = std::vector<int64_t>;
 // the node, the operator and the mismatch.
 std::map<std::string, Shape> infer_shapes(const Graph& graph, const std::string& where);
 
+// "[1, 3, 32, 32]", for messages and reports.
+std::string shape_to_string(const Shape& s);
+
 }  // namespace stern
