@@ -1,5 +1,6 @@
 // Tensor files: NumPy .npy (format versions 1.0 and 2.0, C order). Used by `stern run` for
-// inputs and outputs, and by tests to exchange tensors with Python.
+// inputs and outputs, and by tests to exchange tensors with Python. Also the two helpers
+// every command that feeds a model needs: fitting a tensor to a graph input, and argmax.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -24,5 +25,16 @@ FloatTensor parse_npy(std::span<const uint8_t> bytes, const std::string& name);
 std::vector<uint8_t> serialize_npy(const FloatTensor& tensor);
 // serialize_npy + write_file_atomic.
 void write_npy(const std::filesystem::path& path, const FloatTensor& tensor);
+
+// Reshapes `t` to the graph input `input` (whose dimension 0 may be -1, the batch): kept as
+// is when the ranks agree and every fixed dimension matches; otherwise dimension 0 of `t`
+// is taken as the batch and the rest must hold exactly one input sample's values (so
+// [N, 1, 28, 28] fits [-1, 784]), and a tensor with exactly one sample's shape gets a batch
+// of 1. Throws stern::Error naming `where`, both shapes and the input otherwise.
+FloatTensor reshape_for_input(FloatTensor t, const ValueInfo& input, const std::string& where);
+
+// Index of the largest value in each row (dimension 0; the rest is the row), the first one
+// on ties, as torch.argmax. A tensor of rank 0 or 1 is one row.
+std::vector<int64_t> argmax_rows(const FloatTensor& t);
 
 }  // namespace stern
