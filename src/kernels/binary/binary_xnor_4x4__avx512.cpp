@@ -1,0 +1,47 @@
+// XNOR-popcount, 4 rows x 4 filters of 512 bits per step: vpxorq + vpopcntq + vpaddq per
+// pair, 16 accumulators. Needs AVX512_VPOPCNTDQ (xnor_config_for checks it). A row's last
+// partial 512 bits are read with a masked load, so nothing past the bitmaps is touched.
+// Reference: binary_xnor_4x4__scalar.cpp.
+#include <immintrin.h>
+
+#include "kernels/binary/binary_xnor.h"
+#include "kernels/signed_binary/hsum.h"
+#include "kernels/signed_binary/tile.h"
+
+namespace stern::sbin {
+namespace {
+
+constexpr size_t kMr = 4, kNr = 4;
+
+template <size_t MR>
+void tile(const uint64_t* const* a, const uint64_t* const* w, size_t words, size_t nr,
+          int32_t* c, size_t ldc) {
+  __m512i acc[MR][kNr];
+  for (size_t r = 0; r < MR; ++r)
+    for (size_t j = 0; j < kNr; ++j) acc[r][j] = _mm512_setzero_si512();
+  for (size_t i = 0; i < words; i += 8) {
+    const __mmask8 valid = words - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (words - i)) - 1);
+    __m512i x[MR];
+    for (size_t r = 0; r < MR; ++r) x[r] = _mm512_maskz_loadu_epi64(valid, a[r] + i);
+    for (size_t j = 0; j < kNr; ++j) {
+      const __m512i b = _mm512_maskz_loadu_epi64(valid, w[j] + i);
+      for (size_t r = 0; r < MR; ++r)
+        acc[r][j] = _mm512_add_epi64(acc[r][j], _mm512_popcnt_epi64(_mm512_xor_si512(x[r], b)));
+    }
+  }
+  for (size_t r = 0; r < MR; ++r)
+    for (size_t j = 0; j < nr; ++j) c[r * ldc + j] = int32_t(hsum<int64_t>(acc[r][j]));
+}
+
+}  // namespace
+
+void binary_xnor_4x4__avx512(const uint64_t* a, size_t mr, const uint64_t* w, size_t nr,
+                             size_t words, int32_t* c, size_t ldc) {
+  const uint64_t* rows[kMr];
+  const uint64_t* filters[kNr];
+  clamp_rows(rows, a, mr, words);
+  clamp_rows(filters, w, nr, words);
+  with_rows<kMr>(mr, [&](auto n) { tile<n>(rows, filters, words, nr, c, ldc); });
+}
+
+}  // namespace stern::sbin

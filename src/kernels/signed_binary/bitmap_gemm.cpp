@@ -1,0 +1,202 @@
+// Layouts, the kernel table and the driver of bitmap_gemm.h. The driver is the only place
+// that picks a micro-kernel; the micro-kernels never see int8, odd K or the epilogue.
+#include "kernels/signed_binary/bitmap_gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "stern/error.h"
+
+namespace stern::sbin {
+
+void signed_binary_gemm_4x4__scalar(const uint8_t*, size_t, size_t, const uint64_t*, size_t,
+                                    size_t, int32_t*, size_t);
+void signed_binary_gemm_4x2__avx2(const uint8_t*, size_t, size_t, const uint64_t*, size_t,
+                                  size_t, int32_t*, size_t);
+void signed_binary_gemm_4x4__avx512vnni(const uint8_t*, size_t, size_t, const uint64_t*,
+                                        size_t, size_t, int32_t*, size_t);
+void signed_binary_lut_8x1__scalar(const uint8_t*, size_t, size_t, const Bitmap&,
+                                   const LutLayout&, size_t, size_t, int32_t*, size_t, void*);
+void signed_binary_lut_16x1__avx2(const uint8_t*, size_t, size_t, const Bitmap&,
+                                  const LutLayout&, size_t, size_t, int32_t*, size_t, void*);
+void signed_binary_lut_32x1__avx512(const uint8_t*, size_t, size_t, const Bitmap&,
+                                    const LutLayout&, size_t, size_t, int32_t*, size_t, void*);
+
+namespace {
+
+constexpr BitmapConfig kBitmapConfigs[] = {
+    {Isa::scalar, "signed_binary_gemm_4x4__scalar", 4, 4, signed_binary_gemm_4x4__scalar},
+    {Isa::avx2, "signed_binary_gemm_4x2__avx2", 4, 2, signed_binary_gemm_4x2__avx2},
+    {Isa::avx512_vnni, "signed_binary_gemm_4x4__avx512vnni", 4, 4,
+     signed_binary_gemm_4x4__avx512vnni},
+};
+constexpr LutConfig kLutConfigs[] = {
+    {Isa::scalar, "signed_binary_lut_8x1__scalar", 8, signed_binary_lut_8x1__scalar},
+    {Isa::avx2, "signed_binary_lut_16x1__avx2", 16, signed_binary_lut_16x1__avx2},
+    {Isa::avx512, "signed_binary_lut_32x1__avx512", 32, signed_binary_lut_32x1__avx512},
+};
+
+template <typename Config>
+const Config& best_config(std::span<const Config> configs, Isa isa) {
+  const Config* best = &configs.front();
+  for (const Config& c : configs)
+    if (c.isa <= isa && cpu_features().supports(c.isa)) best = &c;
+  return *best;
+}
+
+std::string row_name(int64_t r) { return "row " + std::to_string(r); }
+
+}  // namespace
+
+void check_bitmap_matrix(const WeightMatrix& m, const std::string& where) {
+  if (m.rows <= 0 || m.cols <= 0 || m.codes.size() != size_t(m.rows * m.cols))
+    fail(where, "weight matrix is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
+                    " with " + std::to_string(m.codes.size()) + " codes, expected a non-empty rows x cols");
+  if (m.cols > kMaxCols)
+    fail(where, std::to_string(m.cols) + " columns exceed the int32 accumulation bound of " +
+                    std::to_string(kMaxCols));
+  if (m.group != m.cols || m.scale_pos.size() != size_t(m.rows) ||
+      m.scale_neg.size() != size_t(m.rows))
+    fail(where, "bitmap kernels need one scale per output channel (group == cols = " +
+                    std::to_string(m.cols) + "), got group " + std::to_string(m.group));
+}
+
+std::span<const BitmapConfig> bitmap_configs() { return kBitmapConfigs; }
+std::span<const LutConfig> lut_configs() { return kLutConfigs; }
+const BitmapConfig& bitmap_config_for(Isa isa) {
+  return best_config(std::span<const BitmapConfig>(kBitmapConfigs), isa);
+}
+const LutConfig& lut_config_for(Isa isa) {
+  return best_config(std::span<const LutConfig>(kLutConfigs), isa);
+}
+
+size_t lut_scratch_bytes(size_t lanes, size_t filters) {
+  return size_t(kLutGroupsPerChunk) * 16 * lanes * sizeof(uint16_t) +
+         filters * lanes * sizeof(int32_t);
+}
+
+const char* method_name(Method m) { return m == Method::lut ? "lut" : "bitmap"; }
+
+LutLayout build_lut_layout(const Bitmap& b) {
+  LutLayout lut;
+  lut.chunks = (b.cols + kLutChunkCols - 1) / kLutChunkCols;
+  lut.start.reserve(size_t(lut.chunks * b.rows + 1));
+  lut.start.push_back(0);
+  for (int64_t h = 0; h < lut.chunks; ++h) {
+    const int64_t groups =
+        std::min(kLutGroupsPerChunk, (b.cols - h * kLutChunkCols + kLutGroupCols - 1) / kLutGroupCols);
+    for (int64_t n = 0; n < b.rows; ++n) {
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t col = h * kLutChunkCols + g * kLutGroupCols;
+        const unsigned pattern = (b.bits[n * b.words + col / 64] >> (col % 64)) & 0xF;
+        if (pattern) lut.entries.push_back(uint16_t(g * 16 + pattern));
+      }
+      lut.start.push_back(lut.entries.size());
+    }
+  }
+  return lut;
+}
+
+BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where) {
+  std::vector<int8_t> sign(size_t(std::max<int64_t>(m.rows, 0)), 0);
+  BitmapWeights w;
+  w.bits = pack_bitmap(m, where, [&](int64_t r, int8_t code) {
+    if (code < -1 || code > 1)
+      fail(where, row_name(r) + " has code " + std::to_string(code) + ", expected -1, 0 or 1");
+    if (code != 0 && sign[r] != 0 && code != sign[r])
+      fail(where, row_name(r) + " mixes +1 and -1, expected one sign per filter");
+    if (code != 0) sign[r] = code;
+    return code != 0;
+  });
+  for (int64_t r = 0; r < m.rows; ++r) {
+    w.coef_bits.push_back(sign[r] < 0 ? -m.scale_neg[r] : m.scale_pos[r]);
+    w.coef_sum.push_back(0);
+  }
+  return w;
+}
+
+Method choose_method(int64_t rows, Isa isa) {
+  return rows >= int64_t(lut_config_for(isa).lanes) / 2 ? Method::lut : Method::bitmap;
+}
+
+void prepare(BitmapWeights& w, Method method) {
+  if (method == Method::lut && w.lut.start.empty()) w.lut = build_lut_layout(w.bits);
+}
+
+void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a,
+          const float* bias, bool relu, float* y, int64_t ldy, int64_t m0, int64_t m1,
+          int64_t n0, int64_t n1) {
+  const Bitmap& b = w.bits;
+  if (a.cols != b.cols || a.ld < a.cols || !a.data)
+    fail("signed_binary gemm", "activations have " + std::to_string(a.cols) +
+                                   " columns (row stride " + std::to_string(a.ld) +
+                                   "), expected " + std::to_string(b.cols));
+  if (m0 < 0 || m0 > m1 || m1 > a.rows || n0 < 0 || n0 > n1 || n1 > b.rows)
+    fail("signed_binary gemm", "row range [" + std::to_string(m0) + ", " + std::to_string(m1) +
+                                   ") or filter range [" + std::to_string(n0) + ", " +
+                                   std::to_string(n1) + ") outside the " +
+                                   std::to_string(a.rows) + " x " + std::to_string(b.rows) + " output");
+  if (method == Method::lut && w.lut.start.empty())
+    fail("signed_binary gemm", "lut method requested but prepare(Method::lut) was not called");
+  const int64_t rows = m1 - m0, filters = n1 - n0;
+  if (rows == 0 || filters == 0) return;
+
+  // Micro-kernels read 64 * words bytes per row: copy when the rows are shorter, and offset
+  // int8 to uint8 on the way.
+  const auto* src = static_cast<const uint8_t*>(a.data) + m0 * a.ld;
+  const uint8_t* x = src;
+  size_t ldx = size_t(a.ld);
+  std::vector<uint8_t> copy;
+  if (a.is_signed || a.cols % 64 != 0) {
+    ldx = size_t(b.words * 64);
+    copy.assign(size_t(rows) * ldx, 0);
+    const uint8_t flip = a.is_signed ? 0x80 : 0;
+    for (int64_t m = 0; m < rows; ++m)
+      for (int64_t k = 0; k < a.cols; ++k) copy[m * ldx + k] = src[m * a.ld + k] ^ flip;
+    x = copy.data();
+  }
+  std::vector<int64_t> row_sum(size_t(rows), 0);
+  if (std::any_of(w.coef_sum.begin() + n0, w.coef_sum.begin() + n1, [](double c) { return c != 0; }))
+    for (int64_t m = 0; m < rows; ++m) {
+      int64_t s = 0;
+      for (int64_t k = 0; k < a.cols; ++k)
+        s += a.is_signed ? int64_t(int8_t(src[m * a.ld + k])) : int64_t(src[m * a.ld + k]);
+      row_sum[m] = s;
+    }
+
+  std::vector<int32_t> acc(size_t(rows * filters));
+  const size_t ldc = size_t(filters);
+  if (method == Method::bitmap) {
+    const BitmapConfig& cfg = bitmap_config_for(isa);
+    // Rows outer: MR activation rows stay in L1 while the filters' bitmaps stream from L2.
+    for (int64_t m = 0; m < rows; m += int64_t(cfg.mr))
+      for (int64_t n = n0; n < n1; n += int64_t(cfg.nr))
+        cfg.ukernel(x + m * ldx, ldx, size_t(std::min<int64_t>(int64_t(cfg.mr), rows - m)),
+                    b.bits.data() + n * b.words, size_t(b.words),
+                    size_t(std::min<int64_t>(int64_t(cfg.nr), n1 - n)),
+                    acc.data() + m * ldc + (n - n0), ldc);
+  } else {
+    const LutConfig& cfg = lut_config_for(isa);
+    const size_t bytes = (lut_scratch_bytes(cfg.lanes, size_t(filters)) + 63) / 64 * 64;
+    std::unique_ptr<void, decltype(&std::free)> scratch(std::aligned_alloc(64, bytes), &std::free);
+    for (int64_t m = 0; m < rows; m += int64_t(cfg.lanes))
+      cfg.ukernel(x + m * ldx, ldx, size_t(std::min<int64_t>(int64_t(cfg.lanes), rows - m)), b,
+                  w.lut, size_t(n0), size_t(n1), acc.data() + m * ldc, ldc, scratch.get());
+  }
+
+  // Epilogue in double: the binary form subtracts two large terms.
+  const double a_scale = a.scale;
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t n = n0; n < n1; ++n) {
+      int64_t c = acc[m * ldc + (n - n0)];
+      if (a.is_signed) c -= 128 * int64_t(b.ones[n]);
+      double v = a_scale * (w.coef_bits[n] * double(c) +
+                            w.coef_sum[n] * double(row_sum[m]));
+      if (bias) v += bias[n];
+      if (relu && v < 0) v = 0;
+      y[(m0 + m) * ldy + n] = float(v);
+    }
+}
+
+}  // namespace stern::sbin
