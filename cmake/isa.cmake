@@ -13,5 +13,8 @@ function(stern_isa_sources isa)
   else()
     message(FATAL_ERROR "unknown ISA ${isa}")
   endif()
-  set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS "${flags}")
+  # TARGET_DIRECTORY: stern_runtime is created in src/, and source properties set in a
+  # subdirectory are otherwise invisible to it.
+  set_source_files_properties(${ARGN} TARGET_DIRECTORY stern_runtime
+                              PROPERTIES COMPILE_OPTIONS "${flags}")
 endfunction()

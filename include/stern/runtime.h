@@ -42,6 +42,14 @@ class Session {
   std::vector<FloatTensor> run(const std::vector<FloatTensor>& inputs);
   const Graph& graph() const;
   std::vector<LayerPlan> plan() const;
+  // Memory at this batch size (planned if needed).
+  struct Memory {
+    size_t arena_bytes = 0;    // every intermediate value; buffers reused by liveness
+    size_t scratch_bytes = 0;  // operator scratch (fake-quant, im2col, packing), shared
+    size_t values_bytes = 0;   // what the values would take without reuse
+  };
+  Memory memory(int64_t batch);
+  int threads() const;
 
  private:
   struct Impl;

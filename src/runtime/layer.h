@@ -1,0 +1,110 @@
+// The hook for weight layers (conv2d, linear): how integer kernels plug into the runtime.
+//
+// At load the planner describes each conv2d / linear node as a LayerDesc (encoded weight,
+// geometry, BatchNorm folded into a per-channel scale and bias, activation quantization,
+// fused ReLU) and asks the providers of layer_providers.inc, in order, whether they support
+// it. The first that does creates the Layer: prepare happens in its constructor (pack
+// weights once), run() is called for every batch. The provider "f32" (ops/conv2d.cpp,
+// ops/linear.cpp) supports everything and is the reference path: it dequantizes the
+// weights with stern::dequantize, folds out_scale into them, fake-quantizes the input with
+// quantize_activation() below, and runs an FP32 GEMM. Integer kernels must agree with it
+// (bit-exact integer accumulation, float epilogue to ~1e-5 relative).
+//
+// To add a kernel family: write a provider {name, supports, create} in your own files and
+// append one STERN_LAYER_PROVIDER(<name>) line to layer_providers.inc, before "f32"; the
+// provider object is `extern const LayerProvider layer_provider_<name>`.
+// SessionOptions::reference_only skips every provider but "f32" (with the scalar GEMM);
+// SessionOptions::kernel_override = "<name>" puts that provider first for the layers it
+// supports (an unknown name is an error).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/thread_pool.h"
+#include "stern/graph.h"
+#include "stern/runtime.h"
+
+namespace stern {
+
+// Activation quantization of a layer's input (graph.h attributes act_bits, act_scale,
+// act_signed). bits == 0: float input.
+struct ActQuant {
+  int bits = 0;
+  float scale = 0.0f;
+  bool is_signed = false;
+  int32_t qmin = 0, qmax = 0;
+};
+
+// The one definition of the activation quantizer; integer kernels must use it so that the
+// codes match the reference bit for bit. Division in float (as LibTorch does on float32
+// tensors), round half to even (nearbyint under the default rounding mode), then clamp.
+inline int32_t quantize_activation(float x, const ActQuant& q) {
+  const float r = std::nearbyint(x / q.scale);
+  if (!(r >= static_cast<float>(q.qmin))) return q.qmin;  // also maps NaN to qmin
+  if (r > static_cast<float>(q.qmax)) return q.qmax;
+  return static_cast<int32_t>(r);
+}
+inline float fake_quantize_activation(float x, const ActQuant& q) {
+  return static_cast<float>(quantize_activation(x, q)) * q.scale;
+}
+
+struct ConvGeometry {
+  int64_t in_c = 0, in_h = 0, in_w = 0;
+  int64_t out_c = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+
+struct LayerDesc {
+  OpType op = OpType::conv2d;
+  std::string where;            // for error messages: "node 'conv1' (conv2d)"
+  const Tensor* weight = nullptr;  // encoded; conv2d OHWI [O, KH, KW, I/groups], linear [O, I]
+  // y[o] = out_scale[o] * sum(x_hat * w_hat) + bias[o], then ReLU if relu. out_scale is 1
+  // unless a BatchNorm was folded in; bias already includes the BatchNorm shift.
+  std::vector<float> out_scale;
+  std::vector<float> bias;
+  ActQuant act;
+  bool relu = false;
+  ConvGeometry conv;            // conv2d
+  int64_t in_features = 0;      // linear (out_features = weight->rows())
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string kernel_name() const = 0;
+  // Floats of scratch run() needs for `batch` images with `threads` threads.
+  virtual size_t scratch_floats(int64_t batch, int threads) const = 0;
+  // in: [batch, C, H, W] (conv2d) or [batch, I] (linear), float32; out likewise.
+  virtual void run(const float* in, float* out, int64_t batch, ThreadPool& pool,
+                   float* scratch) = 0;
+};
+
+struct LayerProvider {
+  const char* name;
+  bool (*supports)(const LayerDesc& desc);
+  std::unique_ptr<Layer> (*create)(const LayerDesc& desc, const SessionOptions& options);
+};
+
+// Providers in priority order, "f32" last.
+std::span<const LayerProvider* const> layer_providers();
+std::unique_ptr<Layer> make_layer(const LayerDesc& desc, const SessionOptions& options);
+
+// The f32 reference provider's two layers.
+std::unique_ptr<Layer> make_f32_conv2d(const LayerDesc& desc, const SessionOptions& options);
+std::unique_ptr<Layer> make_f32_linear(const LayerDesc& desc, const SessionOptions& options);
+
+// Shared by the f32 layers: dequantized weights (out_scale folded in) and the input
+// fake-quantized into `dst` (or `src` itself when the layer has no act_bits).
+std::vector<float> dequantized_weights(const LayerDesc& desc);
+const float* fake_quantize_input(const ActQuant& act, const float* src, float* dst, size_t n,
+                                 ThreadPool& pool);
+
+}  // namespace stern

@@ -1,0 +1,30 @@
+// global_avg_pool: [N, C, H, W] -> [N, C, 1, 1].
+#include "runtime/op.h"
+#include "stern/error.h"
+
+namespace stern {
+namespace {
+
+class GlobalAvgPool final : public OpKernel {
+ public:
+  std::string kernel_name() const override { return "global_avg_pool"; }
+  void run(const RunArgs& r) override {
+    const Shape& s = r.in_shapes[0];
+    const int64_t planes = s[0] * s[1], size = s[2] * s[3];
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* x = r.in[0] + p * size;
+      float sum = 0.0f;
+      for (int64_t i = 0; i < size; ++i) sum += x[i];
+      r.out[0][p] = sum / static_cast<float>(size);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<OpKernel> make_global_avg_pool(const OpBuild& b) {
+  if (b.in_shapes[0].size() != 4) fail(b.where, "input " + shape_str(b.in_shapes[0]) + " must be 4-d NCHW");
+  return std::make_unique<GlobalAvgPool>();
+}
+
+}  // namespace stern

@@ -1,0 +1,209 @@
+// Session: plans a Graph once (fusion, topological order, kernels) and, per batch size,
+// the shapes and the buffer arena; then runs the steps. See docs/RUNTIME.md.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "runtime/op.h"
+#include "runtime/plan.h"
+#include "stern/cpu_features.h"
+#include "stern/error.h"
+#include "stern/format.h"
+#include "stern/runtime.h"
+
+namespace stern {
+
+int64_t FloatTensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+namespace {
+
+// 64-byte aligned float storage for the arena and scratch.
+struct AlignedFloats {
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data;
+  size_t size = 0;
+  void resize(size_t n) {
+    if (n <= size) return;
+    const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    data.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    if (!data) throw Error("session: cannot allocate " + std::to_string(bytes) + " bytes");
+    size = n;
+  }
+};
+
+}  // namespace
+
+struct Session::Impl {
+  Graph graph;
+  SessionOptions options;
+  ThreadPool pool;
+  Plan plan;
+  std::vector<std::unique_ptr<OpKernel>> kernels;  // one per plan step
+  // Per batch size: shapes, buffer offsets, arena.
+  int64_t batch = -1;
+  std::vector<Shape> shapes;
+  std::vector<size_t> offsets;
+  size_t scratch = 0;
+  size_t arena_floats = 0;
+  AlignedFloats arena;
+
+  Impl(Graph g, SessionOptions o)
+      : graph(std::move(g)),
+        options(std::move(o)),
+        pool(options.threads > 0 ? options.threads : cpu_features().cores) {
+    if (options.threads < 0) fail("session options", "threads must be >= 0");
+    validate_graph(graph, "session");
+    plan = make_plan(graph);
+    const std::vector<Shape> batch1 = plan_shapes(1);
+    for (const Step& s : plan.steps) {
+      OpBuild build{s.node, graph, {}, {}, {}, s.folded_bn ? &*s.folded_bn : nullptr, options,
+                    s.where};
+      build.constants.resize(s.node.inputs.size());
+      for (size_t i = 0; i < s.inputs.size(); ++i) {
+        build.constants[i] = plan.values[s.inputs[i]].constant;
+        build.in_shapes.push_back(batch1[s.inputs[i]]);
+      }
+      for (int v : s.outputs) build.out_shapes.push_back(batch1[v]);
+      const OpFactory factory = op_factory(s.node.op);
+      if (!factory) fail(s.where, "operator not supported by the runtime");
+      kernels.push_back(factory(build));
+    }
+  }
+
+  // Shape inference reruns with the batch bound, so a free dimension that moved (flatten
+  // over the batch axis, reshape) resolves as the operator defines it.
+  std::vector<Shape> plan_shapes(int64_t b) const {
+    Graph bound;
+    bound.inputs = graph.inputs;
+    for (ValueInfo& in : bound.inputs)
+      for (int64_t& d : in.shape)
+        if (d == -1) d = b;
+    bound.outputs = graph.outputs;
+    bound.nodes = graph.nodes;
+    bound.tensors = graph.tensors;
+    const std::map<std::string, Shape> inferred = infer_shapes(bound, "session");
+    std::vector<Shape> out;
+    for (const Value& v : plan.values) out.push_back(inferred.at(v.name));
+    return out;
+  }
+
+  void replan(int64_t b) {
+    if (b == batch) return;
+    shapes = plan_shapes(b);
+    std::vector<size_t> floats;
+    for (const Shape& s : shapes) floats.push_back(shape_numel(s));
+    const Arena a = assign_buffers(plan, floats);
+    offsets = a.offsets;
+    arena_floats = a.floats;
+    scratch = 0;
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      std::vector<Shape> in;
+      for (int v : plan.steps[i].inputs) in.push_back(shapes[v]);
+      scratch = std::max(scratch, kernels[i]->scratch_floats(in, pool.size()));
+    }
+    arena.resize(arena_floats + scratch);
+    batch = b;
+  }
+
+  int64_t batch_of(const std::vector<FloatTensor>& inputs) const {
+    if (inputs.size() != graph.inputs.size())
+      fail("session", "got " + std::to_string(inputs.size()) + " inputs, expected " +
+                          std::to_string(graph.inputs.size()));
+    int64_t b = 1;
+    bool free_seen = false;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const ValueInfo& info = graph.inputs[i];
+      const FloatTensor& t = inputs[i];
+      bool ok = t.shape.size() == info.shape.size() &&
+                t.data.size() == static_cast<size_t>(t.numel());
+      for (size_t d = 0; ok && d < info.shape.size(); ++d)
+        ok = info.shape[d] == -1 ? t.shape[d] >= 1 : t.shape[d] == info.shape[d];
+      if (ok && !info.shape.empty() && info.shape[0] == -1) {
+        if (free_seen && t.shape[0] != b) ok = false;
+        b = t.shape[0];
+        free_seen = true;
+      }
+      if (!ok)
+        fail("session input '" + info.name + "'",
+             "shape " + shape_str(t.shape) + " with " + std::to_string(t.data.size()) +
+                 " values, expected " + shape_str(info.shape) + " (-1: batch, same for all inputs)");
+    }
+    return b;
+  }
+
+  std::vector<FloatTensor> run(const std::vector<FloatTensor>& inputs) {
+    replan(batch_of(inputs));
+    float* base = arena.data.get();
+    float* scratch_ptr = base + arena_floats;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      std::memcpy(base + offsets[plan.graph_inputs[i]], inputs[i].data.data(),
+                  inputs[i].data.size() * sizeof(float));
+    std::vector<const float*> in;
+    std::vector<float*> out;
+    std::vector<Shape> in_shapes, out_shapes;
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const Step& s = plan.steps[i];
+      in.clear(), out.clear(), in_shapes.clear(), out_shapes.clear();
+      for (int v : s.inputs) {
+        in.push_back(plan.values[v].constant ? nullptr : base + offsets[v]);
+        in_shapes.push_back(shapes[v]);
+      }
+      for (int v : s.outputs) {
+        out.push_back(base + offsets[v]);
+        out_shapes.push_back(shapes[v]);
+      }
+      kernels[i]->run({in, in_shapes, out, out_shapes, pool, scratch_ptr});
+    }
+    std::vector<FloatTensor> results;
+    for (int v : plan.graph_outputs) {
+      FloatTensor t;
+      t.shape = shapes[v];
+      t.data.assign(base + offsets[v], base + offsets[v] + shape_numel(t.shape));
+      results.push_back(std::move(t));
+    }
+    return results;
+  }
+};
+
+Session::Session(Graph graph, SessionOptions options)
+    : impl_(std::make_unique<Impl>(std::move(graph), std::move(options))) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+std::vector<FloatTensor> Session::run(const std::vector<FloatTensor>& inputs) {
+  return impl_->run(inputs);
+}
+
+const Graph& Session::graph() const { return impl_->graph; }
+
+std::vector<LayerPlan> Session::plan() const {
+  std::vector<LayerPlan> out;
+  for (size_t i = 0; i < impl_->plan.steps.size(); ++i) {
+    const Step& s = impl_->plan.steps[i];
+    out.push_back({s.node.name, s.fused_name, impl_->kernels[i]->encoding(),
+                   impl_->kernels[i]->kernel_name()});
+  }
+  return out;
+}
+
+Session::Memory Session::memory(int64_t batch) {
+  impl_->replan(batch);
+  Memory m;
+  m.arena_bytes = impl_->arena_floats * sizeof(float);
+  m.scratch_bytes = impl_->scratch * sizeof(float);
+  for (size_t v = 0; v < impl_->plan.values.size(); ++v)
+    if (!impl_->plan.values[v].constant) m.values_bytes += shape_numel(impl_->shapes[v]) * sizeof(float);
+  return m;
+}
+
+int Session::threads() const { return impl_->pool.size(); }
+
+}  // namespace stern

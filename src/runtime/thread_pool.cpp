@@ -1,0 +1,79 @@
+#include "runtime/thread_pool.h"
+
+#include <utility>
+
+namespace stern {
+
+ThreadPool::ThreadPool(int threads) {
+  for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& w : workers_) w.join();
+}
+
+// Items are claimed under the mutex: runtime items are whole GEMM blocks or images, so one
+// lock per item costs nothing measurable and keeps the pool simple.
+void ThreadPool::drain(int thread) {
+  std::unique_lock lock(mutex_);
+  while (next_ < count_) {
+    const size_t i = next_++;
+    const auto* job = job_;
+    lock.unlock();
+    try {
+      (*job)(i, thread);
+    } catch (...) {
+      std::lock_guard guard(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    lock.lock();
+  }
+}
+
+void ThreadPool::work(int thread) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      ++busy_;
+    }
+    drain(thread);
+    {
+      std::lock_guard lock(mutex_);
+      --busy_;
+    }
+    done_.notify_all();
+  }
+}
+
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) {
+  if (n == 0) return;
+  if (workers_.empty() || n == 1) {
+    for (size_t i = 0; i < n; ++i) fn(i, 0);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    job_ = &fn;
+    count_ = n;
+    next_ = 0;
+    error_ = nullptr;
+    ++generation_;
+  }
+  wake_.notify_all();
+  drain(0);
+  std::unique_lock lock(mutex_);
+  done_.wait(lock, [&] { return busy_ == 0 && next_ >= count_; });
+  job_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+}  // namespace stern

@@ -1,0 +1,44 @@
+// A small fixed pool of worker threads for the runtime. parallel_for hands out indices
+// dynamically (an atomic counter), so uneven items balance themselves; the calling thread
+// takes part as thread 0, so a pool of size 1 runs everything inline with no threads.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace stern {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads >= 1, including the caller
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  // Calls fn(i, thread) for every i in [0, n); thread in [0, size()) names the calling
+  // thread so callers can give each thread its own scratch. Blocks until all are done.
+  // The first exception thrown by fn is rethrown here after every item has finished.
+  void parallel_for(size_t n, const std::function<void(size_t, int)>& fn);
+
+ private:
+  void work(int thread);
+  void drain(int thread);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(size_t, int)>* job_ = nullptr;
+  size_t count_ = 0, next_ = 0;
+  int busy_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace stern
