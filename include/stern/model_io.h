@@ -8,9 +8,9 @@
 
 namespace stern {
 
-// .stern (format.h), .onnx (onnx.h); other formats register a row in src/onnx/model_io.cpp's
-// kModelOpeners table (the .sternz archive is the intended next one). Throws stern::Error
-// naming the file and the accepted extensions for anything else.
+// .onnx by extension (onnx.h); otherwise by magic: a .sternz archive (archive.h) or a .stern
+// container (format.h), whatever the file is called. Lives in stern_tools because of ONNX.
+// Throws stern::Error naming the file.
 Graph open_model(const std::filesystem::path& path);
 
 // .npy (tensor_io.h) or ONNX TensorProto .pb (onnx.h), chosen by extension.

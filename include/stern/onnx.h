@@ -1,4 +1,4 @@
-// ONNX interchange: import FP32 ONNX models (opsets 7 to 17) into a stern Graph, export any
+// ONNX interchange: import FP32 ONNX models (opsets 6 to 17) into a stern Graph, export any
 // Graph back to ONNX, and read/write single tensors as ONNX TensorProto files (.pb), the
 // format of the ONNX project's test data. Operator coverage and mapping: docs/ONNX.md.
 #pragma once
@@ -13,8 +13,9 @@
 
 namespace stern {
 
-// Opset range of the default ("" / "ai.onnx") domain the importer accepts.
-inline constexpr int64_t kOnnxMinOpset = 7;
+// Opset range of the default ("" / "ai.onnx") domain the importer accepts. Opset 6 is
+// included for the older PyTorch exports (its Add/Mul/Gemm broadcast attributes are mapped).
+inline constexpr int64_t kOnnxMinOpset = 6;
 inline constexpr int64_t kOnnxMaxOpset = 17;
 
 // Reads and converts `path`. External initializer data is resolved relative to the model's

@@ -126,7 +126,11 @@ class Importer {
   const ConstTensor& const_tensor(const NodeCtx& n, const std::string& name, const char* role) {
     auto it = consts_.find(name);
     if (it == consts_.end()) {
-      n.error(std::string(role) + " '" + name + "' must be a constant (initializer or Constant)");
+      if (!defined_.count(name)) {
+        n.error(std::string(role) + " '" + name + "' is not defined (missing initializer?)");
+      }
+      n.error(std::string(role) + " '" + name + "' is computed; only a constant (initializer or "
+              "Constant) is supported here, a computed one is not supported");
     }
     return it->second;
   }
@@ -134,13 +138,13 @@ class Importer {
     const auto& t = const_tensor(n, name, role);
     if (!t.is_float()) {
       n.error(std::string(role) + " '" + name + "' has data type " +
-              onnx_io::data_type_name(t.data_type) + ", expected FLOAT");
+              onnx_io::data_type_name(t.data_type) + ", which is not supported (expected FLOAT)");
     }
     return t;
   }
   const ConstTensor& const_ints(const NodeCtx& n, const std::string& name, const char* role) {
     const auto& t = const_tensor(n, name, role);
-    if (t.is_float()) n.error(std::string(role) + " '" + name + "' must be INT64");
+    if (t.is_float()) n.error(std::string(role) + " '" + name + "' is FLOAT; expected INT64");
     return t;
   }
   void add_const(const std::string& name, ConstTensor t) { consts_[name] = std::move(t); }
@@ -259,7 +263,7 @@ Spatial read_spatial(Importer& im, NodeCtx& n, const std::string& x, std::vector
   s.kernel = n.get_ints("kernel_shape", kernel);
   if (s.kernel.size() != 2) {
     n.unsupported_attr("kernel_shape", "has rank " + std::to_string(s.kernel.size()) +
-                                           "; only 2-D (NCHW) is supported");
+                                           ", which is not supported (only 2-D, NCHW)");
   }
   if (s.kernel != kernel && !kernel.empty()) n.unsupported_attr("kernel_shape", "contradicts the weight shape");
   s.strides = n.get_ints("strides", {1, 1});
@@ -284,7 +288,7 @@ Spatial read_spatial(Importer& im, NodeCtx& n, const std::string& x, std::vector
     if (xs.size() != 4) n.error("input '" + x + "' must be 4-D (NCHW)");
     for (int i = 0; i < 2; ++i) {
       const int64_t in = xs[2 + i];
-      if (in < 0) n.unsupported_attr("auto_pad", "needs a known spatial input size");
+      if (in < 0) n.unsupported_attr("auto_pad", "with an unknown spatial input size is not supported");
       const int64_t out = (in + s.strides[i] - 1) / s.strides[i];
       const int64_t extent = (s.kernel[i] - 1) * s.dilations[i] + 1;
       const int64_t total = std::max<int64_t>(0, (out - 1) * s.strides[i] + extent - in);
@@ -318,7 +322,7 @@ void convert_conv(Importer& im, NodeCtx& n) {
   const auto& w = im.const_floats(n, n.input(1), "weight");
   if (w.dims.size() != 4) {
     n.error("weight '" + n.input(1) + "' has rank " + std::to_string(w.dims.size()) +
-            "; only 2-D convolution (OIHW weights) is supported");
+            ", which is not supported (only 2-D convolution, OIHW weights)");
   }
   const Spatial s = read_spatial(im, n, x, {w.dims[2], w.dims[3]}, /*has_dilations=*/true);
   const int64_t group = n.get_int("group", 1);
@@ -338,7 +342,8 @@ void convert_conv(Importer& im, NodeCtx& n) {
 // Linear when the weight is a constant matrix and the bias broadcasts along rows; a general
 // gemm otherwise.
 void convert_gemm(Importer& im, NodeCtx& n) {
-  n.allow_only({"alpha", "beta", "transA", "transB"});
+  if (im.opset() < 7) n.allow_only({"alpha", "beta", "transA", "transB", "broadcast"});
+  else n.allow_only({"alpha", "beta", "transA", "transB"});
   n.inputs_between(2, 3);
   n.single_output();
   const double alpha = n.get_float("alpha", 1.0);
@@ -418,10 +423,27 @@ void convert_matmul(Importer& im, NodeCtx& n) {
 }
 
 void convert_binary(Importer& im, NodeCtx& n, OpType op) {
-  n.allow_only({});
   n.inputs_between(2, 2);
   n.single_output();
-  im.emit(n, op, {im.value(n, n.input(0)), im.value(n, n.input(1))}, n.output(0));
+  const std::string a = im.value(n, n.input(0)), b = im.value(n, n.input(1));
+  if (im.opset() < 7) {
+    // Opset 6 broadcasts only with broadcast = 1, aligning B at `axis` (default: as a
+    // suffix, which is numpy's alignment); without it the shapes must be equal.
+    n.allow_only({"broadcast", "axis"});
+    if (n.has("axis")) {
+      const int64_t ra = static_cast<int64_t>(im.shape_of(n, a).size());
+      const int64_t rb = static_cast<int64_t>(im.shape_of(n, b).size());
+      if (im.normalize_axis(n, n.get_int("axis", 0), ra, "axis") != ra - rb) {
+        n.unsupported_attr("axis", "other than suffix alignment is not supported (opset < 7)");
+      }
+    }
+    if (n.get_int("broadcast", 0) == 0 && im.shape_of(n, a) != im.shape_of(n, b)) {
+      n.error("operand shapes differ and broadcast = 0");
+    }
+  } else {
+    n.allow_only({});
+  }
+  im.emit(n, op, {a, b}, n.output(0));
 }
 void convert_add(Importer& im, NodeCtx& n) { convert_binary(im, n, OpType::add); }
 void convert_mul(Importer& im, NodeCtx& n) { convert_binary(im, n, OpType::mul); }
@@ -460,7 +482,7 @@ void convert_pool(Importer& im, NodeCtx& n, OpType op) {
   const bool is_max = op == OpType::max_pool;
   if (is_max) {
     n.allow_only({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
-    if (n.get_int("storage_order", 0) != 0) n.unsupported_attr("storage_order", "must be 0");
+    if (n.get_int("storage_order", 0) != 0) n.unsupported_attr("storage_order", "= 1 is not supported");
   } else {
     n.allow_only({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
   }
@@ -488,7 +510,7 @@ void convert_global_avg_pool(Importer& im, NodeCtx& n) {
 }
 
 void convert_batch_norm(Importer& im, NodeCtx& n) {
-  n.allow_only({"epsilon", "momentum", "spatial", "training_mode"});
+  n.allow_only({"epsilon", "momentum", "spatial", "training_mode", "is_test"});
   if (n.get_int("spatial", 1) != 1) n.unsupported_attr("spatial", "= 0 is not supported");
   if (n.get_int("training_mode", 0) != 0) n.unsupported_attr("training_mode", "= 1 is not supported (inference only)");
   n.inputs_between(5, 5);
@@ -564,7 +586,7 @@ void convert_softmax(Importer& im, NodeCtx& n) {
   }
   std::vector<int64_t> back(xs.begin(), xs.end());
   if (std::count(back.begin(), back.end(), int64_t{-1}) > 1) {
-    n.unsupported_attr("axis", "needs known dimensions to restore the shape after softmax");
+    n.unsupported_attr("axis", "with unknown dimensions after the axis is not supported (opset < 13)");
   }
   const std::string flat = im.derived_name(n.output(0), ":flat");
   const std::string soft = im.derived_name(n.output(0), ":softmax");
@@ -581,7 +603,7 @@ void convert_identity(Importer& im, NodeCtx& n) {
 }
 
 void convert_dropout(Importer& im, NodeCtx& n) {
-  n.allow_only({"ratio", "seed"});
+  n.allow_only({"ratio", "seed", "is_test"});
   n.inputs_between(1, 3);
   n.single_output();
   if (!n.input(2).empty()) {
@@ -660,11 +682,11 @@ void Importer::read_opset(const pb::ModelProto& model) {
 
 std::vector<int64_t> value_shape(const pb::ValueInfoProto& v, const std::string& where, bool* known) {
   *known = false;
-  if (!v.type().has_tensor_type()) fail(where, "value '" + v.name() + "' is not a tensor");
+  if (!v.type().has_tensor_type()) fail(where, "value '" + v.name() + "' is not a tensor (sequence, map and optional types are not supported)");
   const auto& tt = v.type().tensor_type();
   if (tt.elem_type() != pb::TensorProto::FLOAT) {
     fail(where, "value '" + v.name() + "' has element type " + onnx_io::data_type_name(tt.elem_type()) +
-                    "; stern graph inputs and outputs are FLOAT");
+                    ", which is not supported (stern graph inputs and outputs are FLOAT)");
   }
   std::vector<int64_t> shape;
   if (!tt.has_shape()) return shape;
@@ -717,7 +739,7 @@ void Importer::finish_outputs(const pb::GraphProto& g) {
     const std::string source = resolve(out.name());
     if (!defined_.count(source)) {
       fail(where_, "graph output '" + out.name() + "' is not produced by any node" +
-                       (consts_.count(source) ? " (constant outputs are not supported)" : ""));
+                       (consts_.count(source) ? " (a constant output is not supported)" : ""));
     }
     if (source != out.name()) {
       // An Identity/Dropout chain ends at a graph output: keep the ONNX output name with a
