@@ -13,6 +13,7 @@ struct CpuFeatures {
   bool avx512 = false;       // AVX-512 F, BW, VL, DQ
   bool avx512_vnni = false;  // VPDPBUSD
   bool avx512_vpopcntdq = false;
+  bool avx512_vbmi = false;  // VPERMB / VPERMI2B (byte permutes across a zmm)
   int cores = 1;
 
   bool supports(Isa isa) const;

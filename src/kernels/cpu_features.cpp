@@ -30,6 +30,7 @@ CpuFeatures detect() {
              (b & bit_AVX512VL) && (b & bit_AVX512DQ);
   f.avx512_vnni = f.avx512 && (c & bit_AVX512VNNI);
   f.avx512_vpopcntdq = f.avx512 && (c & bit_AVX512VPOPCNTDQ);
+  f.avx512_vbmi = f.avx512 && (c & bit_AVX512VBMI);
 
   if (const char* cap = std::getenv("STERN_ISA")) {
     const Isa limit = !std::strcmp(cap, "scalar") ? Isa::scalar
@@ -37,7 +38,7 @@ CpuFeatures detect() {
                       : !std::strcmp(cap, "avx512") ? Isa::avx512
                                                     : Isa::avx512_vnni;
     if (limit < Isa::avx512_vnni) f.avx512_vnni = false;
-    if (limit < Isa::avx512) f.avx512 = f.avx512_vpopcntdq = false;
+    if (limit < Isa::avx512) f.avx512 = f.avx512_vpopcntdq = f.avx512_vbmi = false;
     if (limit < Isa::avx2) f.avx2 = false;
   }
   return f;

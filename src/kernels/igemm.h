@@ -1,0 +1,151 @@
+// Integer micro-kernels for quantized conv2d / linear: run-time weight layouts, micro-kernel
+// signatures and the dispatch table. The float side (activation quantization, epilogue,
+// threading) is in kernels/qmatmul.h; docs/KERNELS.md explains the layouts and the bounds.
+//
+// Every product is raw[m][n] = sum_k A[m][k] * W[n][k] over a padded K' (a multiple of
+// 16 per scale group, see qmatmul.h) with int32 accumulation. The weight formats and the
+// activation bytes each expects:
+//   ternary2 (dense ternary): W = c = w + 1 in {0, 1, 2} at 2 bits, A = int8 bytes;
+//     sum_k (c - 1) * a is raw - sum_k a (the row sums come with the activations).
+//   int8: W = int8 codes in [-127, 127], A = uint8 bytes (u8s8 as oneDNN).
+//   ternary sparse: per row and 128-column block, the +1 then -1 column offsets;
+//     GEMV reads uint8 activations, GEMM a k-major int16 tile of 64 pixels.
+// Activation bytes are q + offset, offset chosen per format so q fits (qmatmul.h).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <vector>
+
+#include "stern/cpu_features.h"
+
+namespace stern {
+struct ActQuant;  // runtime/layer.h
+}
+
+namespace stern::kernels {
+
+inline constexpr size_t kKBlock = 16;       // K columns per packed weight block
+inline constexpr size_t kPanel = 16;        // output channels per packed panel
+inline constexpr size_t kSparseBlock = 128; // columns per sparse block (7-bit offsets)
+inline constexpr size_t kSparseTile = 64;   // pixels per sparse GEMM tile
+
+// Bytes of one packed block (16 channels x 16 columns) of a panel.
+inline constexpr size_t kTernary2BlockBytes = kPanel * kKBlock / 4;  // 64
+inline constexpr size_t kInt8BlockBytes = kPanel * kKBlock;          // 256
+
+// 64-byte aligned storage for packed weights and activations (kernels use unaligned loads,
+// alignment only keeps a 64-byte vector within one cache line).
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = ::operator new(n * sizeof(T), std::align_val_t(64));
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
+template <typename T>
+using aligned_vector = std::vector<T, AlignedAllocator<T>>;
+
+// Helpers of the micro-kernels. Four activation bytes as one broadcastable int32.
+inline int32_t load4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// Row pointers of an MR-row tile; rows past m repeat the last row: computed, never stored.
+template <size_t MR>
+void tile_rows(const uint8_t* a, size_t lda, size_t m, const uint8_t* (&rows)[MR]) {
+  for (size_t i = 0; i < MR; ++i) rows[i] = a + (i < m ? i : m - 1) * lda;
+}
+
+// Dense micro-kernel: for i < m (m <= the kernel's MR) and j < 16 * npanels,
+//   c[i * ldc + j] = sum_{k < 16 * kblocks} A(i, k) * W(j, k),
+// A(i, k) = a[i * lda + k]; panel p of W starts at w + p * panel_stride. Layouts:
+//   ternary2: 64 bytes per block; byte t holds channel t / 4, and its bit pair q (bits
+//     2q, 2q + 1) the code c of column 4q + t % 4.
+//   int8: 256 bytes per block, four 64-byte quads; byte t of quad q holds channel t / 4,
+//     column 4q + t % 4 (the VPDPBUSD operand order).
+using DenseUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
+                              const uint8_t* w, size_t panel_stride, size_t npanels,
+                              int32_t* c, size_t ldc);
+
+// Sparse ternary rows. Per row, per 128-column block: uint8 npos, uint8 nneg, then npos
+// offsets of +1 columns and nneg offsets of -1 columns (each < 128, ascending). Rows are
+// consecutive; start[r * blocks + b] is the byte offset of row r's block b header.
+struct SparseRows {
+  size_t rows = 0, blocks = 0;
+  aligned_vector<uint8_t> bytes;
+  std::vector<uint32_t> start;  // rows * blocks + 1 entries
+  const uint8_t* header(size_t r, size_t b) const { return bytes.data() + start[r * blocks + b]; }
+};
+
+// y[r - row0] = sum over blocks [b0, b1) of row r's +1 columns of x minus its -1 columns,
+// x uint8 (K' bytes, 64 bytes of readable slack after the end).
+using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseRows& w, size_t row0,
+                                   size_t row1, size_t b0, size_t b1, int32_t* y);
+// c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of tile `at`, at[k * 64 + i]
+// int16 (pixels past the image are zero and their sums are ignored).
+using SparseGemmUkernel = void (*)(const int16_t* at, const SparseRows& w, size_t row0,
+                                   size_t row1, size_t b0, size_t b1, int32_t* c, size_t ldc);
+
+// Activation bytes: out[i] = quantize_activation(x[i], act) + add (runtime/layer.h).
+using QuantizeUkernel = void (*)(const float* x, size_t n, const ActQuant& act, int32_t add,
+                                 uint8_t* out);
+
+enum class WeightFormat { ternary2, int8, ternary_sparse };
+enum class KernelOp { gemm, gemv };
+
+struct KernelRequirement {
+  Isa isa;
+  bool vbmi;  // also needs AVX-512 VBMI byte permutes
+  bool met() const;
+};
+
+struct DenseKernel {
+  const char* name;
+  WeightFormat format;
+  KernelOp op;
+  KernelRequirement needs;
+  size_t mr;
+  DenseUkernel fn;
+};
+struct SparseGemvKernel {
+  const char* name;
+  KernelRequirement needs;
+  SparseGemvUkernel fn;
+};
+struct SparseGemmKernel {
+  const char* name;
+  KernelRequirement needs;
+  SparseGemmUkernel fn;
+};
+struct QuantizeKernel {
+  const char* name;
+  KernelRequirement needs;
+  QuantizeUkernel fn;
+};
+
+// Every compiled kernel (kernels.inc order: scalar first), for tests and benchmarks.
+std::span<const DenseKernel> dense_kernels();
+std::span<const SparseGemvKernel> sparse_gemv_kernels();
+std::span<const SparseGemmKernel> sparse_gemm_kernels();
+std::span<const QuantizeKernel> quantize_kernels();
+
+// The best kernel the CPU supports at or below `cap` (the scalar one always qualifies).
+const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
+const SparseGemvKernel& best_sparse_gemv(Isa cap);
+const SparseGemmKernel& best_sparse_gemm(Isa cap);
+const QuantizeKernel& best_quantize(Isa cap);
+
+}  // namespace stern::kernels

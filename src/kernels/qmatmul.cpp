@@ -1,0 +1,418 @@
+#include "kernels/qmatmul.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/qpack.h"
+#include "stern/error.h"
+
+namespace stern::kernels {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// One integer matrix of a layer: the codes (or |codes| for the asymmetric half) packed for
+// the method, with their float scale and integer row sum per (row, scale group).
+struct Part {
+  aligned_vector<uint8_t> dense;
+  SparseRows sparse;
+  std::vector<float> scale;   // alpha * out_scale * act_scale, rows * groups
+  std::vector<int32_t> wsum;  // sum of the codes, rows * groups
+};
+
+// Activations of one kernel call: M pixels of one conv group in the method's layout.
+struct Activations {
+  aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
+  aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
+  std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
+  aligned_vector<int16_t> tiles;  // sparse GEMM: [tiles][K'][64] codes
+};
+
+// Per-thread output tiles.
+struct Tile {
+  std::vector<int32_t> raw;
+  std::vector<float> acc;
+};
+
+}  // namespace
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::ternary_dense: return "ternary_dense";
+    case Method::ternary_sparse: return "ternary_sparse";
+    case Method::int8: return "int8";
+  }
+  return "?";
+}
+
+struct IntLayer::Impl {
+  Method method;
+  ConvGeometry g;
+  ActQuant act;
+  bool relu;
+  std::vector<float> bias;
+  int64_t og, cg, k, pixels;
+  bool linear;
+  ColumnLayout layout;
+  size_t stride = 0, panels = 0;          // dense panels of one conv group
+  std::vector<std::vector<Part>> parts;   // [conv group][part]
+  int32_t add = 0;                        // activation byte = q + add
+  int32_t xcoef = 0, wcoef = 0;           // raw - xcoef * xsum + wcoef * wsum
+  const DenseKernel* gemm = nullptr;
+  const DenseKernel* gemv = nullptr;
+  const SparseGemvKernel* sgemv = nullptr;
+  const SparseGemmKernel* sgemm = nullptr;
+  const QuantizeKernel* quantize = nullptr;
+  std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
+  std::vector<Tile> tiles;        // per thread
+
+  bool dense() const { return method != Method::ternary_sparse; }
+  // Sparse linear layers at batch 1 read bytes (GEMV), others k-major int16 tiles.
+  bool sparse_gemv(int64_t m) const { return method == Method::ternary_sparse && linear && m == 1; }
+
+  void quantize_image(const float* in, int64_t images, Activations& a) const;
+  void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
+                  int32_t* xsum) const;
+  void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, int16_t* out) const;
+  void compute(const float* in, int64_t images, float* out, ThreadPool* pool, Activations& a,
+               int thread_base);
+  void epilogue(const Part& p, int64_t group, int32_t wc, const int32_t* raw, size_t ldr,
+                const int32_t* xsum, int64_t m0, int64_t mr, int64_t n0, int64_t nn, bool first,
+                float* acc) const;
+  void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
+             float* out, int64_t ldm, int64_t ldn) const;
+};
+
+bool IntLayer::supports(const WeightMatrix& w, const ActQuant& act, Method method) {
+  if (act.bits < 2 || act.bits > 8 || w.cols > kMaxCols || w.codes.empty()) return false;
+  if (method == Method::int8) return true;
+  return std::all_of(w.codes.begin(), w.codes.end(), [](int8_t c) { return c >= -1 && c <= 1; });
+}
+
+IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQuant& act,
+                   std::span<const float> out_scale, std::span<const float> bias, bool relu,
+                   const IntLayerOptions& options, const std::string& where)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& L = *impl_;
+  if (!supports(w, act, options.method))
+    fail(where, std::string("weights or activations do not fit the ") + method_name(options.method) +
+                    " kernels (codes, act_bits 2..8, at most " + std::to_string(kMaxCols) + " columns)");
+  L.method = options.method;
+  L.g = conv;
+  L.act = act;
+  L.relu = relu;
+  L.bias.assign(bias.begin(), bias.end());
+  L.og = conv.out_c / conv.groups;
+  L.cg = conv.in_c / conv.groups;
+  L.k = w.cols;
+  L.pixels = conv.out_h * conv.out_w;
+  L.linear = conv.in_h == 1 && conv.in_w == 1 && L.pixels == 1 && conv.kernel_h == 1 &&
+             conv.kernel_w == 1 && conv.groups == 1;
+  if (w.rows != conv.out_c || w.cols != L.cg * conv.kernel_h * conv.kernel_w)
+    fail(where, "weight matrix " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
+                    " does not match the layer geometry");
+  L.layout = column_layout(w.cols, w.group, L.dense() ? int64_t(kKBlock) : int64_t(kSparseBlock));
+
+  const Isa cap = options.isa;
+  L.quantize = &best_quantize(cap);
+  const WeightFormat format = L.method == Method::int8 ? WeightFormat::int8 : WeightFormat::ternary2;
+  switch (L.method) {
+    case Method::ternary_dense:
+      // int8 bytes q - 128 when 8-bit unsigned codes would not fit, else q itself.
+      L.add = !act.is_signed && act.bits == 8 ? -128 : 0;
+      L.xcoef = 1, L.wcoef = -L.add;
+      break;
+    case Method::int8:
+    case Method::ternary_sparse:
+      L.add = act.is_signed ? 128 : 0;  // uint8 bytes
+      L.xcoef = 0, L.wcoef = -L.add;
+      break;
+  }
+  if (L.dense()) {
+    L.gemm = &best_dense(format, KernelOp::gemm, cap);
+    L.gemv = &best_dense(format, KernelOp::gemv, cap);
+    L.stride = panel_stride(L.layout, format);
+    L.panels = ceil_div(L.og, kPanel);
+  } else {
+    L.sgemv = &best_sparse_gemv(cap);
+    L.sgemm = &best_sparse_gemm(cap);
+  }
+
+  const int64_t ng = L.layout.groups;
+  const bool asym = w.asymmetric;
+  std::vector<int8_t> codes(L.og * L.k);
+  L.parts.resize(conv.groups);
+  for (int64_t grp = 0; grp < conv.groups; ++grp) {
+    for (int part = 0; part < (asym ? 2 : 1); ++part) {
+      Part p;
+      p.scale.resize(L.og * ng);
+      p.wsum.assign(L.og * ng, 0);
+      for (int64_t r = 0; r < L.og; ++r) {
+        const int64_t row = grp * L.og + r;
+        for (int64_t c = 0; c < L.k; ++c) {
+          const int8_t code = w.codes[row * L.k + c];
+          codes[r * L.k + c] = part == 0 ? code : static_cast<int8_t>(code < 0 ? -code : code);
+          p.wsum[r * ng + c / L.layout.group] += codes[r * L.k + c];
+        }
+        for (int64_t gi = 0; gi < ng; ++gi) {
+          const float sp = w.scale_pos[row * ng + gi], sn = w.scale_neg[row * ng + gi];
+          const float alpha = !asym ? sp : part == 0 ? 0.5f * (sp + sn) : 0.5f * (sp - sn);
+          p.scale[r * ng + gi] = alpha * out_scale[row] * act.scale;
+        }
+      }
+      if (L.dense())
+        p.dense = pack_dense(codes.data(), L.og, L.layout, format);
+      else
+        p.sparse = pack_sparse(codes.data(), L.og, L.layout, where);
+      L.parts[grp].push_back(std::move(p));
+    }
+  }
+}
+
+IntLayer::~IntLayer() = default;
+
+const char* IntLayer::kernel_name(int64_t batch) const {
+  const Impl& L = *impl_;
+  const int64_t m = L.linear ? batch : L.pixels;
+  if (L.dense()) return m == 1 ? L.gemv->name : L.gemm->name;
+  return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
+}
+
+// Bytes of the whole input: NHWC for the dense methods (im2col copies channel runs), NCHW
+// for sparse (the k-major tiles copy pixel runs of one channel plane).
+void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations& a) const {
+  const int64_t hw = g.in_h * g.in_w, c = g.in_c, n = images * hw * c;
+  a.image.resize(n + 64);
+  if (!dense() || c == 1 || hw == 1) {
+    quantize->fn(in, n, act, add, a.image.data());
+    return;
+  }
+  std::vector<uint8_t> planes(hw * c);
+  for (int64_t img = 0; img < images; ++img) {
+    quantize->fn(in + img * hw * c, hw * c, act, add, planes.data());
+    uint8_t* dst = a.image.data() + img * hw * c;
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p) dst[p * c + ch] = planes[ch * hw + p];
+  }
+}
+
+// Rows [m0, m1) of the [M][K'] activation bytes of conv group `grp` (m = image * OH * OW +
+// pixel), with the per-group byte sums the ternary correction needs.
+void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1,
+                                uint8_t* out, int32_t* xsum) const {
+  const int64_t kp = layout.padded_cols(), c = g.in_c;
+  const uint8_t pad = static_cast<uint8_t>(add);  // the byte of code 0
+  for (int64_t m = m0; m < m1; ++m) {
+    uint8_t* row = out + (m - m0) * kp;
+    const int64_t img = m / pixels, oh = (m % pixels) / g.out_w, ow = m % g.out_w;
+    const uint8_t* base = a.image.data() + img * g.in_h * g.in_w * c + grp * cg;
+    if (!layout.identity()) std::memset(row, 0, kp);
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+        const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+        const bool inside = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+        const uint8_t* src = base + (ih * g.in_w + iw) * c;
+        const int64_t k0 = (kh * g.kernel_w + kw) * cg;
+        if (layout.identity()) {
+          if (inside)
+            std::memcpy(row + k0, src, cg);
+          else
+            std::memset(row + k0, pad, cg);
+        } else {
+          for (int64_t ch = 0; ch < cg; ++ch) row[layout.map(k0 + ch)] = inside ? src[ch] : pad;
+        }
+      }
+    if (layout.identity()) std::memset(row + layout.cols, 0, kp - layout.cols);
+    if (xcoef) {
+      const int8_t* s = reinterpret_cast<const int8_t*>(row);
+      for (int64_t gi = 0; gi < layout.groups; ++gi) {
+        int32_t sum = 0;
+        for (int64_t j = 0; j < layout.padded_group; ++j) sum += s[gi * layout.padded_group + j];
+        xsum[(m - m0) * layout.groups + gi] = sum;
+      }
+    }
+  }
+}
+
+// The k-major int16 codes of pixels [64 tile, 64 tile + 64) of conv group `grp`, from the
+// NCHW bytes: one run of output columns per (channel, kh, kw, output row).
+void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m,
+                                int16_t* out) const {
+  const int64_t kp = layout.padded_cols(), hw = g.in_h * g.in_w;
+  std::memset(out, 0, kp * kSparseTile * sizeof(int16_t));
+  const int64_t first = tile * kSparseTile, last = std::min<int64_t>(m, first + kSparseTile);
+  for (int64_t ch = 0; ch < cg; ++ch)
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        const int64_t kcol = layout.map((kh * g.kernel_w + kw) * cg + ch);
+        int16_t* dst = out + kcol * kSparseTile;
+        for (int64_t p = first; p < last;) {
+          const int64_t img = p / pixels, oh = (p % pixels) / g.out_w, ow0 = p % g.out_w;
+          const int64_t run = std::min(last - p, g.out_w - ow0);
+          const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+          if (ih >= 0 && ih < g.in_h) {
+            const uint8_t* src = a.image.data() + (img * g.in_c + grp * cg + ch) * hw + ih * g.in_w;
+            for (int64_t j = 0; j < run; ++j) {
+              const int64_t iw = (ow0 + j) * g.stride_w - g.pad_left + kw * g.dilation_w;
+              if (iw >= 0 && iw < g.in_w) dst[p - first + j] = static_cast<int16_t>(src[iw] - add);
+            }
+          }
+          p += run;
+        }
+      }
+}
+
+// acc[i][j] (+)= scale * (raw - xcoef * xsum + wc * wsum) of one scale group, rows m0..
+// m0 + mr, out channels n0..n0 + nn of the part's conv group.
+void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const int32_t* raw,
+                              size_t ldr, const int32_t* xsum, int64_t m0, int64_t mr,
+                              int64_t n0, int64_t nn, bool first, float* acc) const {
+  const int64_t ng = layout.groups;
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nn; ++j) {
+      const int64_t n = n0 + j;
+      int32_t v = raw[i * ldr + j] + wc * p.wsum[n * ng + group];
+      if (xcoef) v -= xsum[(m0 + i) * ng + group];
+      const float f = static_cast<float>(v) * p.scale[n * ng + group];
+      acc[i * nn + j] = first ? f : acc[i * nn + j] + f;
+    }
+}
+
+void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
+                           int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nn; ++j) {
+      const int64_t n = grp * og + n0 + j;
+      float v = acc[i * nn + j] + bias[n];
+      if (relu) v = std::max(v, 0.0f);
+      out[(m0 + i) * ldm + n * ldn] = v;
+    }
+}
+
+// One call: `images` images (conv: 1; linear: the batch as M rows) into `out`.
+void IntLayer::Impl::compute(const float* in, int64_t images, float* out, ThreadPool* pool,
+                             Activations& a, int thread_base) {
+  const int64_t m = images * pixels, kp = layout.padded_cols(), ng = layout.groups;
+  // Conv output is NCHW per image: out[n * M + m]; linear: out[m * O + n].
+  const int64_t ldm = linear ? g.out_c : 1, ldn = linear ? 1 : m;
+  const int threads = pool ? pool->size() : 1;
+  const auto parallel = [&](size_t n, const std::function<void(size_t, int)>& fn) {
+    if (pool)
+      pool->parallel_for(n, [&](size_t i, int t) { fn(i, t); });
+    else
+      for (size_t i = 0; i < n; ++i) fn(i, thread_base);
+  };
+  quantize_image(in, images, a);
+
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    const std::vector<Part>& ps = parts[grp];
+    const int64_t nparts = ps.size();
+    if (dense() || sparse_gemv(m)) {
+      a.rows.resize(m * kp + 64);
+      a.xsum.resize(m * ng);
+      const int64_t row_tasks = std::min<int64_t>(m, 4 * threads);
+      parallel(row_tasks, [&](size_t t, int) {
+        const int64_t m0 = m * t / row_tasks, m1 = m * (t + 1) / row_tasks;
+        build_rows(a, grp, m0, m1, a.rows.data() + m0 * kp, a.xsum.data() + m0 * ng);
+      });
+    }
+    if (dense()) {
+      const DenseKernel& kern = m == 1 ? *gemv : *gemm;
+      const int64_t mr = kern.mr, bpg = layout.padded_group / kKBlock;
+      // Tasks: chunks of panels x chunks of rows, about 4 per thread.
+      const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), 4 * threads);
+      const int64_t m_chunks = std::min(ceil_div(m, mr), ceil_div(4 * threads, n_chunks));
+      parallel(n_chunks * m_chunks, [&](size_t task, int t) {
+        const int64_t nc = task % n_chunks, mc = task / n_chunks;
+        const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
+        const int64_t mt = ceil_div(m, mr);
+        const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(m, mt * (mc + 1) / m_chunks * mr);
+        const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
+        const size_t ldr = (p1 - p0) * kPanel;
+        Tile& tile = tiles[t];
+        tile.raw.resize(mr * ldr);
+        tile.acc.resize(mr * ldr);
+        for (int64_t i0 = r0; i0 < r1; i0 += mr) {
+          const int64_t rows = std::min(mr, r1 - i0);
+          for (int64_t part = 0; part < nparts; ++part)
+            for (int64_t gi = 0; gi < ng; ++gi) {
+              kern.fn(rows, bpg, a.rows.data() + i0 * kp + gi * layout.padded_group, kp,
+                      ps[part].dense.data() + p0 * stride + gi * bpg * (stride / (kp / kKBlock)),
+                      stride, p1 - p0, tile.raw.data(), ldr);
+              epilogue(ps[part], gi, wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, n0,
+                       nn, part == 0 && gi == 0, tile.acc.data());
+            }
+          store(tile.acc.data(), grp, i0, rows, n0, nn, out, ldm, ldn);
+        }
+      });
+    } else if (sparse_gemv(m)) {
+      const int64_t bpg = layout.padded_group / kSparseBlock;
+      const int64_t chunks = std::min<int64_t>(og, 8 * threads);
+      parallel(chunks, [&](size_t task, int t) {
+        const int64_t r0 = og * task / chunks, r1 = og * (task + 1) / chunks;
+        Tile& tile = tiles[t];
+        tile.raw.resize(r1 - r0);
+        tile.acc.resize(r1 - r0);
+        for (int64_t part = 0; part < nparts; ++part)
+          for (int64_t gi = 0; gi < ng; ++gi) {
+            sgemv->fn(a.rows.data(), ps[part].sparse, r0, r1, gi * bpg, (gi + 1) * bpg, tile.raw.data());
+            // One activation row: the (row, column) tile is transposed, ldr = 1 per row.
+            for (int64_t r = r0; r < r1; ++r)
+              epilogue(ps[part], gi, wcoef, tile.raw.data() + (r - r0), 1, nullptr, 0, 1, r, 1,
+                       part == 0 && gi == 0, tile.acc.data() + (r - r0));
+          }
+        for (int64_t r = r0; r < r1; ++r) store(tile.acc.data() + (r - r0), grp, 0, 1, r, 1, out, ldm, ldn);
+      });
+    } else {
+      const int64_t ntiles = ceil_div(m, kSparseTile), bpg = layout.padded_group / kSparseBlock;
+      a.tiles.resize(ntiles * kp * kSparseTile);
+      parallel(ntiles, [&](size_t t, int) { build_tile(a, grp, t, m, a.tiles.data() + t * kp * kSparseTile); });
+      const int64_t row_chunks = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
+      parallel(ntiles * row_chunks, [&](size_t task, int t) {
+        const int64_t ti = task / row_chunks, rc = task % row_chunks;
+        const int64_t r0 = og * rc / row_chunks, r1 = og * (rc + 1) / row_chunks, nn = r1 - r0;
+        const int64_t p0 = ti * kSparseTile, valid = std::min<int64_t>(kSparseTile, m - p0);
+        Tile& tile = tiles[t];
+        tile.raw.resize(nn * kSparseTile);
+        tile.acc.resize(nn * kSparseTile);
+        for (int64_t part = 0; part < nparts; ++part)
+          for (int64_t gi = 0; gi < ng; ++gi) {
+            std::fill(tile.raw.begin(), tile.raw.end(), 0);
+            sgemm->fn(a.tiles.data() + ti * kp * kSparseTile, ps[part].sparse, r0, r1, gi * bpg,
+                      (gi + 1) * bpg, tile.raw.data(), kSparseTile);
+            // raw is [row][pixel] of exact int16 codes (no byte offset to correct); the
+            // epilogue takes one row at a time as a [pixel][1] tile.
+            for (int64_t r = 0; r < nn; ++r)
+              epilogue(ps[part], gi, 0, tile.raw.data() + r * kSparseTile, 1, nullptr, p0,
+                       valid, r0 + r, 1, part == 0 && gi == 0, tile.acc.data() + r * kSparseTile);
+          }
+        for (int64_t r = 0; r < nn; ++r) store(tile.acc.data() + r * kSparseTile, grp, p0, valid, r0 + r, 1, out, ldm, ldn);
+      });
+    }
+  }
+}
+
+void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool) {
+  Impl& L = *impl_;
+  const int threads = pool.size();
+  if (L.tiles.size() < size_t(threads)) L.tiles.resize(threads);
+  if (L.linear) {
+    if (L.acts.empty()) L.acts.resize(1);
+    L.compute(in, batch, out, &pool, L.acts[0], 0);
+    return;
+  }
+  const int64_t in_image = L.g.in_c * L.g.in_h * L.g.in_w, out_image = L.g.out_c * L.pixels;
+  if (batch >= threads && threads > 1) {
+    // Whole images per thread, each with its own buffers.
+    if (L.acts.size() < size_t(threads)) L.acts.resize(threads);
+    pool.parallel_for(batch, [&](size_t n, int t) {
+      L.compute(in + n * in_image, 1, out + n * out_image, nullptr, L.acts[t], t);
+    });
+    return;
+  }
+  if (L.acts.empty()) L.acts.resize(1);
+  for (int64_t n = 0; n < batch; ++n) L.compute(in + n * in_image, 1, out + n * out_image, &pool, L.acts[0], 0);
+}
+
+}  // namespace stern::kernels

@@ -1,0 +1,63 @@
+// A quantized conv2d / linear layer on the integer kernels: weights packed once into the
+// layout of one kernel family, then per batch: quantize the float input with the runtime's
+// quantize_activation (exactly the reference's codes), im2col to the kernel's activation
+// layout, integer products with int32 accumulation per scale group, and a float epilogue
+// (weight scale x activation scale x folded BatchNorm scale, bias, ReLU) writing NCHW.
+//
+// Scale groups: a row of K columns has ceil(K / G) groups of G columns (G = K: one scale
+// per row). Each group is padded to whole kernel blocks (qpack.h) so one kernel call covers
+// one group, whose int32 sum is scaled in float. One group per row costs nothing; FGQ
+// groups of N >= 16 cost one float multiply-add per N products.
+//
+// Asymmetric scales (alpha+ != alpha-) run as two parts summed in float:
+// w = code * (a+ + a-) / 2 + |code| * (a+ - a-) / 2.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "kernels/igemm.h"
+#include "runtime/layer.h"
+#include "stern/encoding.h"
+
+namespace stern::kernels {
+
+enum class Method { ternary_dense, ternary_sparse, int8 };
+const char* method_name(Method m);
+
+// Every K up to kMaxCols is exact in int32 on every method (docs/KERNELS.md): the tightest
+// is int8, |q * w| <= 255 * 127 and 255 * 127 * 65536 < 2^31.
+inline constexpr int64_t kMaxCols = 65536;
+
+struct IntLayerOptions {
+  Method method = Method::ternary_dense;
+  Isa isa = Isa::avx512_vnni;  // cap: the best kernel the CPU supports at or below it
+};
+
+class IntLayer {
+ public:
+  // `w`: rows = out channels, cols = fan-in (kh, kw, in / groups) for conv2d, in for linear.
+  // `conv`: the convolution (linear: a 1x1 convolution of in_c = in features over 1x1
+  // images). `out_scale`, `bias`: per out channel (LayerDesc). Throws stern::Error naming
+  // `where` when the codes do not fit the method, act.bits is not in 2..8, or K > kMaxCols.
+  IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQuant& act,
+           std::span<const float> out_scale, std::span<const float> bias, bool relu,
+           const IntLayerOptions& options, const std::string& where);
+  ~IntLayer();
+
+  // Whether the codes of `w` fit `method` (ternary: all in {-1, 0, 1}) and act bits <= 8.
+  static bool supports(const WeightMatrix& w, const ActQuant& act, Method method);
+
+  // in: [batch, C, H, W] float; out: [batch, O, OH, OW] (linear: [batch, I] -> [batch, O]).
+  void run(const float* in, float* out, int64_t batch, ThreadPool& pool);
+
+  // The micro-kernel used for a batch of `batch` images.
+  const char* kernel_name(int64_t batch) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stern::kernels

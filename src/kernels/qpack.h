@@ -1,0 +1,34 @@
+// Packing into the run-time layouts of igemm.h: weight codes (done once at load) and the
+// column layout that pads each scale group to whole kernel blocks.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "kernels/igemm.h"
+
+namespace stern::kernels {
+
+// Scale groups of `group` columns, each padded to `padded_group` (a multiple of the
+// kernel's unit) so a kernel call never straddles two scales. Padding columns hold zero
+// weights and zero activation bytes.
+struct ColumnLayout {
+  int64_t cols = 0, group = 0, groups = 0, padded_group = 0;
+  int64_t padded_cols() const { return groups * padded_group; }
+  int64_t map(int64_t k) const { return (k / group) * padded_group + k % group; }
+  bool identity() const { return groups == 1 || group == padded_group; }
+};
+ColumnLayout column_layout(int64_t cols, int64_t group, int64_t unit);
+
+// Dense panels (igemm.h layouts) of `rows` x layout.cols row-major codes; rows are padded
+// to whole panels. ternary2 codes must be in {-1, 0, 1}, int8 in [-127, 127].
+aligned_vector<uint8_t> pack_dense(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
+                                   WeightFormat format);
+// Bytes between consecutive panels.
+size_t panel_stride(const ColumnLayout& layout, WeightFormat format);
+
+// Sparse rows (igemm.h) of codes in {-1, 0, 1}; layout.padded_group is a multiple of 128.
+// Throws stern::Error naming `where` when the stream would exceed 4 GiB.
+SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
+                       const std::string& where);
+
+}  // namespace stern::kernels

@@ -1,0 +1,119 @@
+// Layer providers (layer.h) for the integer kernels of src/kernels:
+//   "ternary"        automatic: dense or sparse ternary, whichever the cost model says
+//   "ternary_dense"  2-bit VNNI / maddubs GEMM and GEMV
+//   "ternary_sparse" multiply-free add/sub over per-row column lists
+//   "int8"           u8s8 VNNI GEMM
+// Ternary covers every encoding whose codes are in {-1, 0, 1} (ternary2, ternary_sparse,
+// and signed_binary / binary until their own kernels take them). Layers need act_bits in
+// 2..8; others fall through to the f32 reference.
+#include <cmath>
+
+#include "kernels/qmatmul.h"
+#include "runtime/layer.h"
+#include "runtime/int_layers.h"
+
+namespace stern {
+namespace {
+
+using kernels::IntLayer;
+using kernels::Method;
+
+bool ternary_encoding(Encoding e) {
+  return e == Encoding::ternary2 || e == Encoding::ternary_sparse ||
+         e == Encoding::signed_binary || e == Encoding::binary;
+}
+
+WeightMatrix weight_matrix(const LayerDesc& d) {
+  const Tensor& w = *d.weight;
+  return encoding_traits(w.encoding).unpack(w.payload, w.rows(), w.cols(), d.where + " weight");
+}
+
+// Linear layers are 1x1 convolutions over 1x1 images (qmatmul.h).
+ConvGeometry geometry(const LayerDesc& d) {
+  if (d.op == OpType::conv2d) return d.conv;
+  ConvGeometry g;
+  g.in_c = d.in_features, g.in_h = g.in_w = 1;
+  g.out_c = d.weight->rows(), g.out_h = g.out_w = 1;
+  return g;
+}
+
+class IntKernelLayer final : public Layer {
+ public:
+  IntKernelLayer(const LayerDesc& d, const WeightMatrix& w, Method method, const SessionOptions&)
+      : layer_(w, geometry(d), d.act, d.out_scale, d.bias, d.relu, {method, cpu_features().best()},
+               d.where),
+        method_(method) {}
+  std::string kernel_name() const override {
+    return std::string(kernels::method_name(method_)) + ":" + layer_.kernel_name(1);
+  }
+  size_t scratch_floats(int64_t, int) const override { return 0; }
+  void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float*) override {
+    layer_.run(in, out, batch, pool);
+  }
+
+ private:
+  IntLayer layer_;
+  Method method_;
+};
+
+bool quantized_input(const LayerDesc& d) { return d.act.bits >= 2 && d.act.bits <= 8; }
+
+bool supports_ternary(const LayerDesc& d) {
+  return quantized_input(d) && ternary_encoding(d.weight->encoding) &&
+         IntLayer::supports(weight_matrix(d), d.act, Method::ternary_dense);
+}
+
+std::unique_ptr<Layer> create(const LayerDesc& d, const SessionOptions& o, Method m) {
+  return std::make_unique<IntKernelLayer>(d, weight_matrix(d), m, o);
+}
+
+}  // namespace
+
+Method choose_ternary_method(const LayerDesc& d, double density) {
+  const ConvGeometry g = geometry(d);
+  const double m = double(g.out_h) * g.out_w;  // batch-1 rows
+  const double n = double(g.out_c), k = double(d.weight->cols());
+  const double blocks = std::ceil(k / 128.0);
+  // Measured costs in ns (docs/KERNELS.md "cost model"): dense per weight and activation
+  // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
+  // rows (GEMM) or one row (GEMV).
+  const bool gemv = m == 1;
+  const double dense = n * k * (gemv ? kDenseGemvNsPerWeight : m * kDenseGemmNsPerMac);
+  const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
+  const double sparse = tiles * (density * n * k * (gemv ? kSparseGemvNsPerNonzero : kSparseGemmNsPerNonzero) +
+                                 n * blocks * (gemv ? kSparseGemvNsPerBlock : kSparseGemmNsPerBlock));
+  return sparse < dense ? Method::ternary_sparse : Method::ternary_dense;
+}
+
+extern const LayerProvider layer_provider_ternary = {
+    "ternary",
+    supports_ternary,
+    [](const LayerDesc& d, const SessionOptions& o) {
+      const WeightMatrix w = weight_matrix(d);
+      const double density = double(w.nonzeros()) / double(std::max<int64_t>(1, w.rows * w.cols));
+      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(d, density), o));
+    },
+};
+
+extern const LayerProvider layer_provider_ternary_dense = {
+    "ternary_dense",
+    supports_ternary,
+    [](const LayerDesc& d, const SessionOptions& o) { return create(d, o, Method::ternary_dense); },
+};
+
+extern const LayerProvider layer_provider_ternary_sparse = {
+    "ternary_sparse",
+    supports_ternary,
+    [](const LayerDesc& d, const SessionOptions& o) { return create(d, o, Method::ternary_sparse); },
+};
+
+extern const LayerProvider layer_provider_int8 = {
+    "int8",
+    [](const LayerDesc& d) {
+      return quantized_input(d) && d.weight->encoding == Encoding::i8 &&
+             IntLayer::supports(weight_matrix(d), d.act, Method::int8);
+    },
+    [](const LayerDesc& d, const SessionOptions& o) { return create(d, o, Method::int8); },
+};
+
+}  // namespace stern

@@ -1,0 +1,206 @@
+// Every integer micro-kernel of kernels.inc on every ISA the CPU has, bit-exact against
+// a brute-force sum over the canonical codes (independent of the packed layouts) and
+// against the family's scalar kernel, on odd shapes and sparsities 0..100%.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "kernels/igemm.h"
+#include "kernels/qpack.h"
+#include "runtime/layer.h"
+
+namespace stern::kernels {
+namespace {
+
+std::vector<int8_t> random_codes(std::mt19937& rng, int64_t n, double sparsity, int lo, int hi) {
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> v(lo, hi);
+  std::vector<int8_t> codes(n);
+  for (auto& c : codes) {
+    if (u(rng) < sparsity) continue;
+    do c = static_cast<int8_t>(v(rng)); while (c == 0);
+  }
+  return codes;
+}
+
+// Kernels whose ISA the CPU lacks are skipped (and say so).
+template <typename K>
+bool runnable(const K& kern) {
+  if (!kern.needs.met()) std::printf("skipping %s: CPU lacks its ISA\n", kern.name);
+  return kern.needs.met();
+}
+
+struct Shape {
+  int64_t m, n, k, group;
+};
+// Odd and edge shapes: single row/column, K and N off every block size, groups that do
+// and do not divide K, groups below and above the 16-column block.
+const Shape kShapes[] = {{1, 1, 1, 1},    {1, 17, 33, 33},  {3, 5, 7, 7},     {5, 31, 100, 16},
+                         {8, 33, 130, 40}, {9, 48, 256, 64}, {13, 70, 129, 5}, {2, 16, 300, 300}};
+
+void check_dense(const DenseKernel& kern, const Shape& s, double sparsity, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const bool int8 = kern.format == WeightFormat::int8;
+  const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, int8 ? -127 : -1, int8 ? 127 : 1);
+  const ColumnLayout layout = column_layout(s.k, s.group, kKBlock);
+  const aligned_vector<uint8_t> w = pack_dense(codes.data(), s.n, layout, kern.format);
+  const size_t stride = panel_stride(layout, kern.format), kp = layout.padded_cols();
+  const size_t panels = (s.n + kPanel - 1) / kPanel;
+  const int64_t m = kern.op == KernelOp::gemv ? 1 : s.m;
+  std::vector<uint8_t> a(m * kp + 64, 0);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t k = 0; k < s.k; ++k) a[i * kp + layout.map(k)] = static_cast<uint8_t>(byte(rng));
+  const DenseKernel& scalar = best_dense(kern.format, KernelOp::gemm, Isa::scalar);
+  const size_t bpg = layout.padded_group / kKBlock, block_bytes = stride / (kp / kKBlock);
+  for (int64_t g = 0; g < layout.groups; ++g) {
+    std::vector<int32_t> got(m * panels * kPanel, -1), ref(got.size(), -2);
+    // One call per scale group, as the layer driver makes them; rows in tiles of MR.
+    for (int64_t i0 = 0; i0 < m; i0 += kern.mr) {
+      const size_t rows = std::min<int64_t>(kern.mr, m - i0);
+      kern.fn(rows, bpg, a.data() + i0 * kp + g * layout.padded_group, kp,
+              w.data() + g * bpg * block_bytes, stride, panels, got.data() + i0 * panels * kPanel,
+              panels * kPanel);
+    }
+    scalar.fn(m, bpg, a.data() + g * layout.padded_group, kp, w.data() + g * bpg * block_bytes,
+              stride, panels, ref.data(), panels * kPanel);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        int64_t expect = 0;
+        for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k) {
+          const uint8_t byte_v = a[i * kp + layout.map(k)];
+          const int32_t x = int8 ? int32_t(byte_v) : int32_t(int8_t(byte_v));
+          const int32_t wv = int8 ? codes[j * s.k + k] : codes[j * s.k + k] + 1;
+          expect += int64_t(x) * wv;
+        }
+        ASSERT_EQ(got[i * panels * kPanel + j], expect)
+            << kern.name << " m=" << i << " n=" << j << " group=" << g << " shape " << s.m << "x"
+            << s.n << "x" << s.k << "/" << s.group;
+        ASSERT_EQ(ref[i * panels * kPanel + j], expect) << scalar.name;
+      }
+  }
+}
+
+TEST(DenseKernels, MatchBruteForceOnOddShapes) {
+  for (const DenseKernel& kern : dense_kernels()) {
+    if (!runnable(kern)) continue;
+    uint32_t seed = 1;
+    for (const Shape& s : kShapes)
+      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) check_dense(kern, s, sparsity, seed++);
+  }
+}
+
+// Extremes of the operand ranges: the accumulation bounds of igemm.h hold at K = 4096.
+TEST(DenseKernels, ExtremeOperandsDoNotOverflow) {
+  for (const DenseKernel& kern : dense_kernels()) {
+    if (!kern.needs.met()) continue;
+    const bool int8 = kern.format == WeightFormat::int8;
+    const int64_t n = 32, k = 4096;
+    for (int sign : {1, -1}) {
+      std::vector<int8_t> codes(n * k, static_cast<int8_t>(int8 ? 127 * sign : sign));
+      const ColumnLayout layout = column_layout(k, k, kKBlock);
+      const aligned_vector<uint8_t> w = pack_dense(codes.data(), n, layout, kern.format);
+      const uint8_t byte_v = int8 ? 255 : 0x80;  // 255 unsigned, -128 signed
+      std::vector<uint8_t> a(8 * k + 64, byte_v);
+      std::vector<int32_t> got(8 * n);
+      const size_t m = kern.op == KernelOp::gemv ? 1 : std::min<size_t>(kern.mr, 8);
+      kern.fn(m, k / kKBlock, a.data(), k, w.data(), panel_stride(layout, kern.format), 2, got.data(), n);
+      const int64_t expect = int8 ? int64_t(255) * 127 * sign * k : int64_t(-128) * (sign + 1) * k;
+      for (size_t i = 0; i < m * n; ++i) ASSERT_EQ(got[i], expect) << kern.name;
+    }
+  }
+}
+
+TEST(SparseKernels, GemvMatchesBruteForce) {
+  for (const SparseGemvKernel& kern : sparse_gemv_kernels()) {
+    if (!runnable(kern)) continue;
+    uint32_t seed = 100;
+    for (const Shape& s : kShapes)
+      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) {
+        std::mt19937 rng(seed++);
+        const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
+        const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
+        const SparseRows w = pack_sparse(codes.data(), s.n, layout, "test");
+        std::vector<uint8_t> x(layout.padded_cols(), 0);
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (int64_t k = 0; k < s.k; ++k) x[layout.map(k)] = static_cast<uint8_t>(byte(rng));
+        const size_t bpg = layout.padded_group / kSparseBlock;
+        for (int64_t g = 0; g < layout.groups; ++g) {
+          // A middle row range, as a thread's share.
+          const size_t r0 = s.n / 3, r1 = s.n;
+          std::vector<int32_t> got(r1 - r0, -1);
+          kern.fn(x.data(), w, r0, r1, g * bpg, (g + 1) * bpg, got.data());
+          for (size_t r = r0; r < r1; ++r) {
+            int32_t expect = 0;
+            for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
+              expect += codes[r * s.k + k] * int32_t(x[layout.map(k)]);
+            ASSERT_EQ(got[r - r0], expect) << kern.name << " row " << r << " sparsity " << sparsity;
+          }
+        }
+      }
+  }
+}
+
+TEST(SparseKernels, GemmMatchesBruteForce) {
+  for (const SparseGemmKernel& kern : sparse_gemm_kernels()) {
+    if (!runnable(kern)) continue;
+    uint32_t seed = 200;
+    for (const Shape& s : kShapes)
+      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) {
+        std::mt19937 rng(seed++);
+        const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
+        const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
+        const SparseRows w = pack_sparse(codes.data(), s.n, layout, "test");
+        const size_t kp = layout.padded_cols();
+        std::vector<int16_t> at(kp * kSparseTile, 0);
+        // Extremes of 8-bit codes (unsigned 255, signed -127) plus random values.
+        std::uniform_int_distribution<int> q(-127, 255);
+        for (int64_t k = 0; k < s.k; ++k)
+          for (size_t i = 0; i < kSparseTile; ++i)
+            at[layout.map(k) * kSparseTile + i] = static_cast<int16_t>(i == 0 ? 255 : i == 1 ? -127 : q(rng));
+        const size_t bpg = layout.padded_group / kSparseBlock;
+        for (int64_t g = 0; g < layout.groups; ++g) {
+          std::vector<int32_t> got(s.n * kSparseTile, 7);
+          kern.fn(at.data(), w, 0, s.n, g * bpg, (g + 1) * bpg, got.data(), kSparseTile);
+          for (int64_t r = 0; r < s.n; ++r)
+            for (size_t i = 0; i < kSparseTile; ++i) {
+              int32_t expect = 7;  // the kernel adds to c
+              for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
+                expect += codes[r * s.k + k] * at[layout.map(k) * kSparseTile + i];
+              ASSERT_EQ(got[r * kSparseTile + i], expect) << kern.name << " row " << r << " pixel " << i;
+            }
+        }
+      }
+  }
+}
+
+TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-400.0f, 400.0f);
+  std::vector<float> x(1001);
+  for (auto& v : x) v = u(rng);
+  // Ties (round half to even), NaN, infinities, and values at the clamp limits.
+  const float specials[] = {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 254.5f, 255.5f, 126.5f, 127.5f,
+                            std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, 0.0f, -0.0f};
+  std::copy(std::begin(specials), std::end(specials), x.begin());
+  for (const ActQuant& act : {ActQuant{8, 1.0f, false, 0, 255}, ActQuant{8, 0.37f, true, -127, 127},
+                              ActQuant{4, 2.0f, false, 0, 15}, ActQuant{2, 1.0f, true, -1, 1}}) {
+    const int32_t add = act.is_signed ? 128 : 0;
+    std::vector<uint8_t> ref(x.size());
+    best_quantize(Isa::scalar).fn(x.data(), x.size(), act, add, ref.data());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ref[i], uint8_t(quantize_activation(x[i], act) + add));
+    for (const QuantizeKernel& kern : quantize_kernels()) {
+      if (!kern.needs.met()) continue;
+      for (size_t n : {size_t(1), size_t(15), size_t(17), x.size()}) {
+        std::vector<uint8_t> got(n);
+        kern.fn(x.data(), n, act, add, got.data());
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], ref[i]) << kern.name << " x=" << x[i];
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace stern::kernels

@@ -1,0 +1,179 @@
+// The integer layer driver (kernels/qmatmul.h) on every method and ISA against a direct
+// float convolution of the fake-quantized input with the dequantized weights (the
+// reference runtime's semantics, runtime/layer.h): odd channel counts, padding, stride 2,
+// dilation, groups, 1x1 and 3x3, FGQ scale groups, asymmetric scales, signed and 4-bit
+// activations, sparsity 0..100%.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/qmatmul.h"
+#include "stern/error.h"
+
+namespace stern::kernels {
+namespace {
+
+struct Case {
+  const char* name;
+  ConvGeometry g;
+  int64_t group;  // scale group columns (0: one per row)
+  bool asymmetric;
+  ActQuant act;
+};
+
+ConvGeometry conv(int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t stride,
+                  int64_t pad, int64_t groups, int64_t dilation = 1) {
+  ConvGeometry g;
+  g.in_c = c, g.in_h = h, g.in_w = w, g.out_c = o;
+  g.kernel_h = g.kernel_w = k;
+  g.stride_h = g.stride_w = stride;
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
+  g.dilation_h = g.dilation_w = dilation;
+  g.groups = groups;
+  g.out_h = (h + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+  g.out_w = (w + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+  return g;
+}
+
+ConvGeometry linear(int64_t in, int64_t out) { return conv(in, 1, 1, out, 1, 1, 0, 1); }
+
+const ActQuant kU8{8, 0.05f, false, 0, 255};
+const ActQuant kS8{8, 0.03f, true, -127, 127};
+const ActQuant kU4{4, 0.2f, false, 0, 15};
+
+const Case kCases[] = {
+    {"conv3x3_pad1", conv(13, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8},
+    {"conv3x3_stride2", conv(16, 11, 10, 33, 3, 2, 1, 1), 0, false, kS8},
+    {"conv3x3_groups", conv(12, 8, 8, 18, 3, 1, 1, 3), 0, false, kU4},
+    {"conv1x1", conv(40, 5, 6, 24, 1, 1, 0, 1), 0, true, kU8},
+    {"conv3x3_dilated_fgq16", conv(32, 10, 10, 17, 3, 1, 2, 1, 2), 16, false, kU8},
+    {"conv3x3_fgq4_asym", conv(8, 6, 6, 9, 3, 1, 1, 1), 4, true, kS8},
+    {"conv_many_pixels", conv(7, 12, 12, 5, 3, 1, 1, 1), 0, false, kU8},
+    {"linear_odd", linear(301, 37), 0, false, kU8},
+    {"linear_fgq64", linear(256, 20), 64, true, kS8},
+    {"linear_wide", linear(1000, 10), 0, false, kU4},
+};
+
+WeightMatrix random_weights(std::mt19937& rng, int64_t rows, int64_t cols, int64_t group,
+                            bool asymmetric, double sparsity, bool int8) {
+  WeightMatrix w;
+  w.rows = rows, w.cols = cols, w.group = group ? group : cols, w.asymmetric = asymmetric;
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> v(int8 ? -127 : -1, int8 ? 127 : 1);
+  w.codes.resize(rows * cols);
+  for (auto& c : w.codes) {
+    if (u(rng) < sparsity) continue;
+    do c = static_cast<int8_t>(v(rng)); while (c == 0);
+  }
+  std::uniform_real_distribution<float> s(0.01f, 0.2f);
+  w.scale_pos.resize(rows * w.groups_per_row());
+  for (auto& x : w.scale_pos) x = s(rng);
+  w.scale_neg = w.scale_pos;
+  if (asymmetric)
+    for (auto& x : w.scale_neg) x = s(rng);
+  return w;
+}
+
+// Direct NCHW convolution in double over x_hat and w_hat; OHWI weights.
+std::vector<double> reference(const WeightMatrix& w, const ConvGeometry& g, const ActQuant& act,
+                              const std::vector<float>& in, int64_t batch,
+                              const std::vector<float>& scale, const std::vector<float>& bias,
+                              bool relu, std::vector<double>* magnitude) {
+  const int64_t og = g.out_c / g.groups, cg = g.in_c / g.groups, ohw = g.out_h * g.out_w;
+  std::vector<double> out(batch * g.out_c * ohw);
+  magnitude->assign(out.size(), 0.0);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t o = 0; o < g.out_c; ++o)
+      for (int64_t oh = 0; oh < g.out_h; ++oh)
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          double acc = 0, mag = 0;
+          const int64_t grp = o / og;
+          for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+            for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+              const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+              const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+              if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
+              for (int64_t c = 0; c < cg; ++c) {
+                const double x = fake_quantize_activation(
+                    in[((n * g.in_c + grp * cg + c) * g.in_h + ih) * g.in_w + iw], act);
+                const double wt = w.weight(o, (kh * g.kernel_w + kw) * cg + c);
+                acc += x * wt;
+                mag += std::abs(x * wt);
+              }
+            }
+          double y = acc * scale[o] + bias[o];
+          if (relu) y = std::max(y, 0.0);
+          out[((n * g.out_c + o) * g.out_h + oh) * g.out_w + ow] = y;
+          (*magnitude)[((n * g.out_c + o) * g.out_h + oh) * g.out_w + ow] = mag * std::abs(scale[o]) + std::abs(bias[o]);
+        }
+  return out;
+}
+
+void check(const Case& c, Method method, Isa isa, double sparsity, int64_t batch, int threads,
+           uint32_t seed) {
+  std::mt19937 rng(seed);
+  const ConvGeometry& g = c.g;
+  const int64_t cols = g.in_c / g.groups * g.kernel_h * g.kernel_w;
+  const WeightMatrix w = random_weights(rng, g.out_c, cols, c.group, c.asymmetric, sparsity,
+                                        method == Method::int8);
+  std::vector<float> in(batch * g.in_c * g.in_h * g.in_w);
+  // Inputs spanning below zero and past the clamp range, so both clamps are exercised.
+  std::uniform_real_distribution<float> x(-2.0f, 14.0f);
+  for (auto& v : in) v = x(rng);
+  std::vector<float> scale(g.out_c), bias(g.out_c);
+  std::uniform_real_distribution<float> s(0.5f, 1.5f), b(-1.0f, 1.0f);
+  for (auto& v : scale) v = s(rng);
+  for (auto& v : bias) v = b(rng);
+  const bool relu = seed % 2;
+  IntLayer layer(w, g, c.act, scale, bias, relu, {method, isa}, c.name);
+  std::vector<float> out(batch * g.out_c * g.out_h * g.out_w, NAN);
+  ThreadPool pool(threads);
+  layer.run(in.data(), out.data(), batch, pool);
+  std::vector<double> mag;
+  const std::vector<double> ref = reference(w, g, c.act, in, batch, scale, bias, relu, &mag);
+  for (size_t i = 0; i < out.size(); ++i)
+    ASSERT_NEAR(out[i], ref[i], 1e-5 * mag[i] + 1e-6)
+        << c.name << " " << method_name(method) << " via " << layer.kernel_name(batch) << " isa "
+        << isa_name(isa) << " sparsity " << sparsity << " batch " << batch << " index " << i;
+}
+
+TEST(IntLayer, MatchesFloatReferenceOnEveryMethodAndIsa) {
+  uint32_t seed = 1;
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512_vnni}) {
+    if (!cpu_features().supports(isa)) {
+      std::printf("skipping %s: CPU lacks it\n", isa_name(isa));
+      continue;
+    }
+    for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
+      for (const Case& c : kCases)
+        for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) {
+          if (method == Method::int8 && sparsity != 0.0 && sparsity != 0.9) continue;
+          check(c, method, isa, sparsity, 1, 1, seed++);
+        }
+  }
+}
+
+TEST(IntLayer, BatchesAndThreads) {
+  uint32_t seed = 500;
+  for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
+    for (const Case& c : kCases)
+      for (int64_t batch : {1, 3})
+        for (int threads : {1, 2}) check(c, method, cpu_features().best(), 0.5, batch, threads, seed++);
+}
+
+TEST(IntLayer, RejectsWhatItCannotRun) {
+  WeightMatrix w;
+  w.rows = 2, w.cols = 3, w.group = 3;
+  w.codes = {2, 0, 0, 0, 0, 0};
+  w.scale_pos = w.scale_neg = {1.0f, 1.0f};
+  EXPECT_FALSE(IntLayer::supports(w, kU8, Method::ternary_dense));
+  EXPECT_TRUE(IntLayer::supports(w, kU8, Method::int8));
+  EXPECT_FALSE(IntLayer::supports(w, ActQuant{12, 1.0f, false, 0, 4095}, Method::int8));
+  const std::vector<float> ones(2, 1.0f);
+  const IntLayerOptions sparse{Method::ternary_sparse, Isa::scalar};
+  EXPECT_THROW(IntLayer(w, linear(3, 2), kU8, ones, ones, false, sparse, "node 'fc'"), Error);
+}
+
+}  // namespace
+}  // namespace stern::kernels
