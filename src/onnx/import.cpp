@@ -614,6 +614,26 @@ void convert_dropout(Importer& im, NodeCtx& n) {
   im.set_alias(n.output(0), n.input(0));
 }
 
+// PyTorch writes a Pad of zeros before every AveragePool; only that no-op form is accepted.
+void convert_pad(Importer& im, NodeCtx& n) {
+  n.single_output();
+  std::vector<int64_t> pads;
+  if (im.opset() < 11) {
+    n.allow_only({"mode", "pads", "value"});
+    n.inputs_between(1, 1);
+    pads = n.get_ints("pads", {});
+  } else {
+    n.allow_only({"mode"});
+    n.inputs_between(2, 3);
+    pads = im.const_ints(n, n.input(1), "pads").ints;
+  }
+  if (n.get_string("mode", "constant") != "constant") n.unsupported_attr("mode", "other than 'constant' is not supported");
+  if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
+    n.error("non-zero padding is not supported (only the no-op Pad PyTorch emits)");
+  }
+  im.set_alias(n.output(0), n.input(0));
+}
+
 void convert_constant(Importer& im, NodeCtx& n) {
   n.allow_only({"value", "value_float", "value_floats", "value_int", "value_ints"});
   n.inputs_between(0, 0);
@@ -663,6 +683,7 @@ constexpr OpEntry kConverters[] = {
     {"MatMul", convert_matmul},
     {"MaxPool", convert_max_pool},
     {"Mul", convert_mul},
+    {"Pad", convert_pad},
     {"Relu", convert_relu},
     {"Reshape", convert_reshape},
     {"Softmax", convert_softmax},
