@@ -1,0 +1,109 @@
+// Whole models through the Session: the integer providers (automatic choice and each
+// kernel_override) against SessionOptions::reference_only, the dequantizing f32 path.
+// The model mixes every integer encoding, FGQ groups, asymmetric scales, a folded
+// BatchNorm, fused ReLU, stride 2, and 8-bit unsigned, 4-bit and signed activations.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "runtime/reference.h"
+#include "stern/encoding.h"
+
+namespace stern {
+namespace {
+
+using test::Dims;
+using test::GraphBuilder;
+
+Tensor quantized(const std::string& name, Encoding e, Dims shape, int64_t group, bool asym,
+                 double sparsity, uint32_t seed) {
+  std::mt19937 rng(seed);
+  WeightMatrix m;
+  m.rows = shape[0];
+  m.cols = test::numel(shape) / shape[0];
+  m.group = group ? group : m.cols;
+  m.asymmetric = asym;
+  const int hi = e == Encoding::i8 ? 127 : 1;
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> v(-hi, hi);
+  m.codes.resize(m.rows * m.cols);
+  for (auto& c : m.codes)
+    if (u(rng) >= sparsity) do c = static_cast<int8_t>(v(rng)); while (c == 0);
+  std::uniform_real_distribution<float> s(0.02f, 0.3f);
+  m.scale_pos.resize(m.rows * m.groups_per_row());
+  for (auto& x : m.scale_pos) x = s(rng);
+  m.scale_neg = m.scale_pos;
+  if (asym)
+    for (auto& x : m.scale_neg) x = s(rng);
+  return Tensor::from_bytes(name, e, std::move(shape), encoding_traits(e).pack(m));
+}
+
+Attributes act(int64_t bits, double scale, bool is_signed, Attributes extra = {}) {
+  extra["act_bits"] = bits;
+  extra["act_scale"] = scale;
+  extra["act_signed"] = int64_t(is_signed);
+  return extra;
+}
+
+Graph model() {
+  GraphBuilder b;
+  b.input("x", {-1, 3, 12, 12});
+  b.g.tensors.push_back(quantized("w1", Encoding::ternary2, {16, 3, 3, 3}, 0, false, 0.3, 1));
+  b.tensor("b1", {16}, test::random_floats(16, 2));
+  b.tensor("bn_scale", {16}, test::random_floats(16, 3, 0.5f, 1.5f));
+  b.tensor("bn_bias", {16}, test::random_floats(16, 4));
+  b.tensor("bn_mean", {16}, test::random_floats(16, 5));
+  b.tensor("bn_var", {16}, test::random_floats(16, 6, 0.5f, 2.0f));
+  b.g.tensors.push_back(quantized("w2", Encoding::ternary_sparse, {24, 3, 3, 16}, 16, true, 0.9, 7));
+  b.g.tensors.push_back(quantized("w3", Encoding::i8, {32, 24 * 6 * 6}, 0, false, 0.0, 8));
+  b.g.tensors.push_back(quantized("w4", Encoding::ternary2, {10, 32}, 16, false, 0.5, 9));
+  b.tensor("b4", {10}, test::random_floats(10, 10));
+  b.node(OpType::conv2d, "conv1", {"x", "w1", "b1"}, "c1",
+         act(8, 0.02, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  b.node(OpType::batch_norm, "bn1", {"c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"}, "n1",
+         {{"epsilon", 1e-5}});
+  b.node(OpType::relu, "relu1", {"n1"}, "r1");
+  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2",
+         act(4, 0.15, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
+  b.node(OpType::flatten, "flat", {"c2"}, "f");
+  b.node(OpType::linear, "fc1", {"f", "w3"}, "h", act(8, 0.05, true));
+  b.node(OpType::relu, "relu2", {"h"}, "hr");
+  b.node(OpType::linear, "fc2", {"hr", "w4", "b4"}, "y", act(8, 0.1, false));
+  return b.done({"y"});
+}
+
+TEST(IntModel, MatchesTheReferenceRuntime) {
+  const Graph g = model();
+  for (int64_t batch : {1, 3}) {
+    const FloatTensor x = test::random_tensor({batch, 3, 12, 12}, 11 + batch);
+    Session reference(g, test::options(1, true));
+    const FloatTensor want = reference.run({x})[0];
+    for (const char* kernel : {"", "ternary_dense", "ternary_sparse", "int8"})
+      for (int threads : {1, 2}) {
+        Session s(g, test::options(threads, false, kernel));
+        const FloatTensor got = s.run({x})[0];
+        EXPECT_LT(test::max_rel_diff(got, want), 1e-5)
+            << "override '" << kernel << "' threads " << threads << " batch " << batch;
+      }
+  }
+}
+
+TEST(IntModel, QuantizedLayersRunOnIntegerKernels) {
+  Session s(model(), test::options(1));
+  int integer = 0;
+  for (const LayerPlan& p : s.plan()) {
+    if (p.op.rfind("conv2d", 0) != 0 && p.op.rfind("linear", 0) != 0) continue;
+    EXPECT_EQ(p.kernel.find("f32"), std::string::npos) << p.node << " ran on " << p.kernel;
+    ++integer;
+  }
+  EXPECT_EQ(integer, 4);
+  Session reference(model(), test::options(1, true));
+  for (const LayerPlan& p : reference.plan()) {
+    if (p.op.rfind("conv2d", 0) == 0 || p.op.rfind("linear", 0) == 0) {
+      EXPECT_NE(p.kernel.find("f32"), std::string::npos) << p.node;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace stern
