@@ -19,48 +19,118 @@ constexpr int kMnistDigits = 10;
 // The largest digit file of the package is 2.3 MB.
 constexpr uint64_t kMnistMaxFileBytes = uint64_t{256} << 20;
 
+// Streams one digit file into `images` through nlohmann's SAX interface: building a DOM of
+// a file's ~800,000 numbers costs more in allocation than the parse itself. Checks the structure {"data": [numbers in [0, 1]]} as it goes; other keys of
+// the top-level object are ignored.
+class DigitFileReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  DigitFileReader(const std::string& where, std::vector<float>& images)
+      : where_(where), images_(images), base_(images.size()) {}
+
+  // Number of images read; call after a successful parse.
+  int64_t finish() const {
+    if (!seen_data_) fail(where_, "wrong JSON structure: no \"data\" key");
+    const auto values = static_cast<int64_t>(images_.size() - base_);
+    if (values == 0 || values % kMnistPixels != 0) {
+      fail(where_, "\"data\" holds " + std::to_string(values) +
+                       " values, expected a positive multiple of 784 (28x28 images)");
+    }
+    return values / kMnistPixels;
+  }
+
+  bool null() override { return other("null"); }
+  bool boolean(bool) override { return other("boolean"); }
+  bool string(string_t&) override { return other("string"); }
+  bool binary(binary_t&) override { return other("binary"); }
+  bool number_integer(number_integer_t v) override { return number(static_cast<double>(v), std::to_string(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<double>(v), std::to_string(v)); }
+  bool number_float(number_float_t v, const string_t& text) override { return number(v, text); }
+
+  bool start_object(std::size_t) override {
+    if (depth_ > 0) other("object");
+    ++depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 0 || !at_data_value()) {
+      other("array");
+    } else {
+      in_data_ = true;
+    }
+    ++depth_;
+    return true;
+  }
+  bool end_object() override { return end(); }
+  bool end_array() override { return end(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) {
+      if (k == "data" && seen_data_) fail(where_, "wrong JSON structure: duplicate \"data\" key");
+      key_is_data_ = k == "data";
+      seen_data_ = seen_data_ || key_is_data_;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+    const std::string what = e.what();
+    fail(where_, "malformed JSON at byte " + std::to_string(position) + ": " + what.substr(what.find(']') + 2));
+  }
+
+ private:
+  bool at_data_value() const { return depth_ == 1 && key_is_data_ && !in_data_; }
+
+  bool end() {
+    --depth_;
+    if (depth_ == 1 && in_data_) {
+      in_data_ = false;
+      key_is_data_ = false;
+    }
+    return true;
+  }
+
+  // A value that is not a pixel: an error where the structure fixes the type, ignored under
+  // keys other than "data".
+  bool other(const char* type) {
+    if (depth_ == 0) {
+      fail(where_, std::string("wrong JSON structure: top level is ") + type +
+                       ", expected an object {\"data\": [...]}");
+    }
+    if (at_data_value()) {
+      fail(where_, std::string("wrong JSON structure: \"data\" is ") + type +
+                       ", expected an array of pixel values");
+    }
+    if (in_data_ && depth_ == 2) {
+      fail(where_, "wrong JSON structure: \"data\"[" + std::to_string(images_.size() - base_) +
+                       "] is " + type + ", expected a number");
+    }
+    return true;
+  }
+
+  bool number(double x, const std::string& text) {
+    if (!(in_data_ && depth_ == 2)) return other("number");
+    if (!(x >= 0.0 && x <= 1.0)) {
+      fail(where_, "pixel value " + text + " at \"data\"[" + std::to_string(images_.size() - base_) +
+                       "] is out of range, expected [0, 1]");
+    }
+    images_.push_back(static_cast<float>(x));
+    return true;
+  }
+
+  const std::string& where_;
+  std::vector<float>& images_;
+  const size_t base_;
+  int depth_ = 0;
+  bool key_is_data_ = false;
+  bool in_data_ = false;
+  bool seen_data_ = false;
+};
+
 // Appends the pixels of one digit file to `images`; returns how many images it held.
 int64_t append_digit_file(const std::filesystem::path& path, std::vector<float>& images) {
   const std::string where = path.string();
   const auto bytes = data::read_file_bytes(path, kMnistMaxFileBytes, data::Compression::none);
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(where, "malformed JSON at byte " + std::to_string(e.byte) + ": " +
-                    std::string(e.what()).substr(std::string(e.what()).find(']') + 2));
-  }
-  if (!doc.is_object()) {
-    fail(where, std::string("wrong JSON structure: top level is ") + doc.type_name() +
-                    ", expected an object {\"data\": [...]}");
-  }
-  const auto data = doc.find("data");
-  if (data == doc.end()) fail(where, "wrong JSON structure: no \"data\" key");
-  if (!data->is_array()) {
-    fail(where, std::string("wrong JSON structure: \"data\" is ") + data->type_name() +
-                    ", expected an array of pixel values");
-  }
-  const int64_t values = static_cast<int64_t>(data->size());
-  if (values == 0 || values % kMnistPixels != 0) {
-    fail(where, "\"data\" holds " + std::to_string(values) +
-                    " values, expected a positive multiple of 784 (28x28 images)");
-  }
-  const size_t base = images.size();
-  images.resize(base + static_cast<size_t>(values));
-  for (int64_t i = 0; i < values; ++i) {
-    const auto& v = (*data)[static_cast<size_t>(i)];
-    if (!v.is_number()) {
-      fail(where, "wrong JSON structure: \"data\"[" + std::to_string(i) + "] is " +
-                      v.type_name() + ", expected a number");
-    }
-    const double x = v.get<double>();
-    if (!(x >= 0.0 && x <= 1.0)) {
-      fail(where, "pixel value " + v.dump() + " at \"data\"[" + std::to_string(i) +
-                      "] is out of range, expected [0, 1]");
-    }
-    images[base + static_cast<size_t>(i)] = static_cast<float>(x);
-  }
-  return values / kMnistPixels;
+  DigitFileReader reader(where, images);
+  nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &reader);
+  return reader.finish();
 }
 
 Dataset gather(const Dataset& all, const std::vector<int64_t>& order, size_t begin, size_t end,
