@@ -44,11 +44,12 @@ class HeaderReader {
       : bytes_(bytes), file_(std::move(file)) {}
 
   [[noreturn]] void error(const std::string& field, const std::string& what) const {
-    fail(file_, "header byte " + std::to_string(kPreambleBytes + pos_) + ": " + field + ": " + what);
+    fail(file_, "file offset " + std::to_string(kPreambleBytes + field_start_) + ": " + field + ": " + what);
   }
 
   template <typename T>
   T get(const std::string& field) {
+    field_start_ = pos_;
     if (bytes_.size() - pos_ < sizeof(T)) error(field, "truncated header");
     const T v = load_le<T>(bytes_.data() + pos_);
     pos_ += sizeof(T);
@@ -129,6 +130,7 @@ class HeaderReader {
   std::span<const uint8_t> bytes_;
   std::string file_;
   size_t pos_ = 0;
+  size_t field_start_ = 0;  // where the field being read starts, for error messages
 };
 
 struct TensorEntry {
