@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "command.h"
-#include "stern/cpu_features.h"
 #include "stern/dataset.h"
 #include "stern/error.h"
-#include "stern/format.h"
+#include "stern/model_io.h"
 #include "stern/runtime.h"
 #include "stern/shape.h"
 #include "stern/tensor_io.h"
@@ -157,7 +156,7 @@ void print_json(const EvalOptions& o, const Score& s, const std::vector<LayerWei
 }
 
 void eval(const EvalOptions& o) {
-  Graph graph = load_model(o.model);
+  Graph graph = open_model(o.model);
   const std::vector<LayerWeights> layers = layer_weights(graph);
   const int64_t file_bytes = static_cast<int64_t>(std::filesystem::file_size(o.model));
   Dataset test = load_dataset(o.data).test;
@@ -167,11 +166,10 @@ void eval(const EvalOptions& o) {
   session_options.threads = o.threads;
   Session session(std::move(graph), session_options);
   const Score s = score(session, test, o.batch, o.model);
-  const int threads = o.threads > 0 ? o.threads : cpu_features().cores;
   if (o.json) {
-    print_json(o, s, layers, file_bytes, threads);
+    print_json(o, s, layers, file_bytes, session.threads());
   } else {
-    print_text(o, s, layers, file_bytes, threads);
+    print_text(o, s, layers, file_bytes, session.threads());
   }
 }
 
@@ -179,7 +177,7 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Accuracy on a dataset's test split through the runtime, weight sparsity and size");
-  cmd->add_option("model", options->model, "Model file (.stern)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", options->model, "Model file (.stern, .sternz or .onnx)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", options->data, "Dataset: mnist | fashion-mnist")
       ->required()
       ->check(CLI::IsMember({"mnist", "fashion-mnist"}));

@@ -1,5 +1,5 @@
-// stern run: one input tensor (.npy) through a model; prints each output's shape and the
-// argmax of every row, and writes the first output as .npy.
+// stern run: one input tensor (.npy or .pb) through a model; prints each output's shape and
+// the argmax of every row, and writes the first output (atomically, like every stern write).
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -7,9 +7,8 @@
 #include <vector>
 
 #include "command.h"
-#include "stern/cpu_features.h"
 #include "stern/error.h"
-#include "stern/format.h"
+#include "stern/model_io.h"
 #include "stern/runtime.h"
 #include "stern/shape.h"
 #include "stern/tensor_io.h"
@@ -29,22 +28,22 @@ struct RunOptions {
 };
 
 void run(const RunOptions& o) {
-  Graph graph = load_model(o.model);
+  Graph graph = open_model(o.model);
   if (graph.inputs.size() != 1) {
     fail(o.model, "model has " + std::to_string(graph.inputs.size()) +
                       " inputs, stern run feeds exactly one");
   }
-  FloatTensor x = reshape_for_input(read_npy(o.input), graph.inputs[0], o.input);
+  FloatTensor x = reshape_for_input(read_tensor_file(o.input), graph.inputs[0], o.input);
   SessionOptions session_options;
   session_options.threads = o.threads;
   Session session(std::move(graph), session_options);
   const auto start = std::chrono::steady_clock::now();
   const std::vector<FloatTensor> outputs = session.run({x});
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (!o.output.empty()) write_npy(o.output, outputs.at(0));
+  if (!o.output.empty()) write_tensor_file(o.output, outputs.at(0));
 
   const Graph& g = session.graph();
-  const int threads = o.threads > 0 ? o.threads : cpu_features().cores;
+  const int threads = session.threads();
   if (o.json) {
     nlohmann::json j;
     j["model"] = o.model;
@@ -78,10 +77,10 @@ void run(const RunOptions& o) {
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Run one input tensor through a model");
-  cmd->add_option("model", options->model, "Model file (.stern)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--input", options->input, "Input tensor (.npy; a batch, or one sample without the batch dimension)")
+  cmd->add_option("model", options->model, "Model file (.stern, .sternz or .onnx)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--input", options->input, "Input tensor (.npy or ONNX .pb; a batch, or one sample without the batch dimension)")
       ->required();
-  cmd->add_option("--output", options->output, "Write the (first) output tensor here (.npy)");
+  cmd->add_option("--output", options->output, "Write the (first) output tensor here (.npy or .pb)");
   cmd->add_flag("--json", options->json, "Print one JSON object");
   cmd->add_option("--threads", options->threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   cmd->callback([options] { run(*options); });
