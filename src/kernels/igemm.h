@@ -19,6 +19,7 @@
 #include <memory>
 #include <new>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "stern/cpu_features.h"
@@ -63,10 +64,13 @@ inline int32_t load4(const uint8_t* p) {
   std::memcpy(&v, p, 4);
   return v;
 }
-// Row pointers of an MR-row tile; rows past m repeat the last row: computed, never stored.
-template <size_t MR>
-void tile_rows(const uint8_t* a, size_t lda, size_t m, const uint8_t* (&rows)[MR]) {
-  for (size_t i = 0; i < MR; ++i) rows[i] = a + (i < m ? i : m - 1) * lda;
+// Calls fn.template operator()<R>() with the compile-time R == m, 1 <= m <= kMaxRows: a
+// tile of fewer rows than the kernel's MR does only its own work (a GEMV runs R = 1).
+template <size_t kMaxRows, typename F>
+void with_rows(size_t m, F&& fn) {
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    ((m == I + 1 ? (fn.template operator()<I + 1>(), 0) : 0), ...);
+  }(std::make_index_sequence<kMaxRows>{});
 }
 
 // Dense micro-kernel: for i < m (m <= the kernel's MR) and j < 16 * npanels,

@@ -14,41 +14,43 @@ constexpr size_t kMr = 4;
 void i8_gemm_4x16__avx2(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                         const uint8_t* w, size_t panel_stride, size_t npanels, int32_t* c,
                         size_t ldc) {
-  const uint8_t* rows[kMr];
-  tile_rows(a, lda, m, rows);
-  const __m256i low7 = _mm256_set1_epi8(0x7F), top = _mm256_set1_epi8(1);
-  const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
-  for (size_t p = 0; p < npanels; ++p) {
-    const uint8_t* panel = w + p * panel_stride;
-    __m256i acc[kMr][2];
-    for (size_t i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-    for (size_t b = 0; b < kblocks; ++b) {
-      __m256i high[kMr][2];
-      for (size_t i = 0; i < kMr; ++i) high[i][0] = high[i][1] = _mm256_setzero_si256();
-      for (int q = 0; q < 4; ++q) {
-        const uint8_t* src = panel + b * kInt8BlockBytes + q * 64;
-        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
-        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
-        for (size_t i = 0; i < kMr; ++i) {
-          const __m256i x = _mm256_set1_epi32(load4(rows[i] + b * kKBlock + 4 * q));
-          const __m256i xl = _mm256_and_si256(x, low7);
-          const __m256i xh = _mm256_and_si256(_mm256_srli_epi16(x, 7), top);
-          acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(xl, w0), ones));
-          acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(xl, w1), ones));
-          high[i][0] = _mm256_add_epi16(high[i][0], _mm256_maddubs_epi16(xh, w0));
-          high[i][1] = _mm256_add_epi16(high[i][1], _mm256_maddubs_epi16(xh, w1));
+  with_rows<kMr>(m, [&]<size_t MR>() {
+    const uint8_t* rows[MR];
+    for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
+    const __m256i low7 = _mm256_set1_epi8(0x7F), top = _mm256_set1_epi8(1);
+    const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
+    for (size_t p = 0; p < npanels; ++p) {
+      const uint8_t* panel = w + p * panel_stride;
+      __m256i acc[MR][2];
+      for (size_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+      for (size_t b = 0; b < kblocks; ++b) {
+        __m256i high[MR][2];
+        for (size_t i = 0; i < MR; ++i) high[i][0] = high[i][1] = _mm256_setzero_si256();
+        for (int q = 0; q < 4; ++q) {
+          const uint8_t* src = panel + b * kInt8BlockBytes + q * 64;
+          const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+          const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+          for (size_t i = 0; i < MR; ++i) {
+            const __m256i x = _mm256_set1_epi32(load4(rows[i] + b * kKBlock + 4 * q));
+            const __m256i xl = _mm256_and_si256(x, low7);
+            const __m256i xh = _mm256_and_si256(_mm256_srli_epi16(x, 7), top);
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(xl, w0), ones));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(xl, w1), ones));
+            high[i][0] = _mm256_add_epi16(high[i][0], _mm256_maddubs_epi16(xh, w0));
+            high[i][1] = _mm256_add_epi16(high[i][1], _mm256_maddubs_epi16(xh, w1));
+          }
+        }
+        for (size_t i = 0; i < MR; ++i) {
+          acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(high[i][0], w128));
+          acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(high[i][1], w128));
         }
       }
-      for (size_t i = 0; i < kMr; ++i) {
-        acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(high[i][0], w128));
-        acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(high[i][1], w128));
+      for (size_t i = 0; i < MR; ++i) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + p * kPanel), acc[i][0]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + p * kPanel + 8), acc[i][1]);
       }
     }
-    for (size_t i = 0; i < m; ++i) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + p * kPanel), acc[i][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + i * ldc + p * kPanel + 8), acc[i][1]);
-    }
-  }
+  });
 }
 
 }  // namespace stern::kernels

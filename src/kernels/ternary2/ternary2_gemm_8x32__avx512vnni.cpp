@@ -12,12 +12,12 @@ namespace {
 
 constexpr size_t kMr = 8;
 
-template <size_t NP>
-void tile(size_t m, size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
+template <size_t MR, size_t NP>
+void tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
           size_t panel_stride, int32_t* c, size_t ldc) {
   const __m512i mask = _mm512_set1_epi8(3);
-  __m512i acc[kMr][NP];
-  for (size_t i = 0; i < kMr; ++i)
+  __m512i acc[MR][NP];
+  for (size_t i = 0; i < MR; ++i)
     for (size_t p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_si512();
   for (size_t b = 0; b < kblocks; ++b) {
     __m512i v[NP];
@@ -25,13 +25,13 @@ void tile(size_t m, size_t kblocks, const uint8_t* const* rows, const uint8_t* w
     for (int q = 0; q < 4; ++q) {
       __m512i codes[NP];
       for (size_t p = 0; p < NP; ++p) codes[p] = _mm512_and_si512(_mm512_srli_epi16(v[p], 2 * q), mask);
-      for (size_t i = 0; i < kMr; ++i) {
+      for (size_t i = 0; i < MR; ++i) {
         const __m512i x = _mm512_set1_epi32(load4(rows[i] + b * kKBlock + 4 * q));
         for (size_t p = 0; p < NP; ++p) acc[i][p] = _mm512_dpbusd_epi32(acc[i][p], codes[p], x);
       }
     }
   }
-  for (size_t i = 0; i < m; ++i)
+  for (size_t i = 0; i < MR; ++i)
     for (size_t p = 0; p < NP; ++p) _mm512_storeu_si512(c + i * ldc + p * kPanel, acc[i][p]);
 }
 
@@ -40,12 +40,14 @@ void tile(size_t m, size_t kblocks, const uint8_t* const* rows, const uint8_t* w
 void ternary2_gemm_8x32__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                                     const uint8_t* w, size_t panel_stride, size_t npanels,
                                     int32_t* c, size_t ldc) {
-  const uint8_t* rows[kMr];
-  tile_rows(a, lda, m, rows);
-  size_t p = 0;
-  for (; p + 2 <= npanels; p += 2)
-    tile<2>(m, kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
-  if (p < npanels) tile<1>(m, kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
+  with_rows<kMr>(m, [&]<size_t MR>() {
+    const uint8_t* rows[MR];
+    for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
+    size_t p = 0;
+    for (; p + 2 <= npanels; p += 2)
+      tile<MR, 2>(kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
+    if (p < npanels) tile<MR, 1>(kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
+  });
 }
 
 }  // namespace stern::kernels

@@ -1,0 +1,298 @@
+// Integer kernels against their peers in one run (docs/BENCHMARKS.md). Every entry takes
+// the thread count as its argument (1, 2); oneDNN runs on as many OpenMP threads.
+//   gemv/<shape>/...   batch-1 linear layers, 4096x4096 (weights in L3) and 16384x16384
+//                      (weights in DRAM): stern dense and sparse ternary (sparsity sweep),
+//                      stern int8, oneDNN u8s8 and f32 matmul, the TQ2_0 maddubs GEMV, and
+//                      the DRAM read peer (a streaming sum over 256 MiB).
+//   conv/<shape>/...   3x3 convolutions of ResNet-18, LeNet-5 and VGG-style layers at batch 1:
+//                      stern dense / sparse ternary and int8 vs oneDNN u8s8 and f32.
+// stern entries run the whole layer as the runtime does (float NCHW in, quantize, im2col,
+// integer kernels, float epilogue, NCHW out). oneDNN entries get their input already
+// quantized to u8 and reordered to their preferred layout, weights reordered once, both
+// outside the timing: their best case.
+//
+//   bench_kernels --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <map>
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <random>
+#include <string>
+
+#include "kernels/qmatmul.h"
+#include "peers.h"
+#include "runtime/thread_pool.h"
+
+namespace stern {
+namespace {
+
+using kernels::IntLayer;
+using kernels::Method;
+
+struct Shape {
+  const char* name;
+  int64_t c, h, w, o, k, stride, pad;
+  bool linear() const { return h == 1 && w == 1 && k == 1; }
+  int64_t oh() const { return (h + 2 * pad - k) / stride + 1; }
+  int64_t ow() const { return (w + 2 * pad - k) / stride + 1; }
+  double macs() const { return double(o) * oh() * ow() * c * k * k; }
+};
+
+constexpr Shape kGemv[] = {{"4096x4096", 4096, 1, 1, 4096, 1, 1, 0},
+                           {"16384x16384", 16384, 1, 1, 16384, 1, 1, 0}};
+constexpr Shape kConv[] = {
+    {"conv3x3_256@14", 256, 14, 14, 256, 3, 1, 1},  // the target layer
+    {"resnet18_64@56", 64, 56, 56, 64, 3, 1, 1},   {"resnet18_128@28", 128, 28, 28, 128, 3, 1, 1},
+    {"resnet18_512@7", 512, 7, 7, 512, 3, 1, 1},   {"lenet_c2", 6, 14, 14, 16, 5, 1, 0},
+    {"vgg_64@28", 64, 28, 28, 64, 3, 1, 1},        {"vgg_128@14", 128, 14, 14, 128, 3, 1, 1},
+};
+constexpr double kSparsities[] = {0.0, 0.5, 0.69, 0.9, 0.95, 0.98};
+
+// Fast deterministic codes: a 16384^2 matrix is 268 M weights.
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+WeightMatrix random_matrix(int64_t rows, int64_t cols, double sparsity, bool int8) {
+  WeightMatrix m;
+  m.rows = rows, m.cols = cols, m.group = cols;
+  m.codes.resize(rows * cols);
+  uint64_t s = 42;
+  const uint64_t zero_below = uint64_t(sparsity * 65536.0);
+  for (auto& c : m.codes) {
+    const uint64_t r = splitmix(s);
+    if ((r & 0xFFFF) < zero_below) continue;
+    c = int8 ? int8_t(1 + (r >> 16) % 127) * ((r >> 40) & 1 ? 1 : -1) : ((r >> 16) & 1 ? 1 : -1);
+  }
+  m.scale_pos.assign(rows, 0.01f);
+  m.scale_neg = m.scale_pos;
+  return m;
+}
+
+std::vector<float> random_floats(size_t n, float lo, float hi) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+ConvGeometry geometry(const Shape& s) {
+  ConvGeometry g;
+  g.in_c = s.c, g.in_h = s.h, g.in_w = s.w, g.out_c = s.o, g.out_h = s.oh(), g.out_w = s.ow();
+  g.kernel_h = g.kernel_w = s.k, g.stride_h = g.stride_w = s.stride;
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = s.pad;
+  return g;
+}
+
+// Setup is expensive at 16384^2 and Google Benchmark calls a function several times while
+// it sizes the iteration count: keep the last benchmark's state alive.
+template <typename T>
+T& cached(const std::string& key, const std::function<std::unique_ptr<T>()>& make) {
+  static std::string last;
+  static std::shared_ptr<void> value;
+  if (key != last) {
+    value.reset();  // free the previous one first: the big shapes do not fit twice
+    value = std::shared_ptr<T>(make());
+    last = key;
+  }
+  return *static_cast<T*>(value.get());
+}
+
+void counters(benchmark::State& state, const Shape& s) {
+  state.counters["Gweights/s"] = benchmark::Counter(double(s.o) * s.c * s.k * s.k,
+                                                    benchmark::Counter::kIsIterationInvariantRate,
+                                                    benchmark::Counter::kIs1000);
+  state.counters["GOPS"] = benchmark::Counter(2 * s.macs(), benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+
+void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity) {
+  const int threads = int(state.range(0));
+  struct Setup {
+    std::unique_ptr<IntLayer> layer;
+    std::vector<float> x, y;
+  };
+  Setup& st = cached<Setup>(std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity), [&] {
+    auto p = std::make_unique<Setup>();
+    const WeightMatrix w = random_matrix(s.o, s.c * s.k * s.k, sparsity, method == Method::int8);
+    const std::vector<float> scale(s.o, 1.0f), bias(s.o, 0.1f);
+    const ActQuant act{8, 0.02f, false, 0, 255};
+    p->layer = std::make_unique<IntLayer>(w, geometry(s), act, scale, bias, true,
+                                          kernels::IntLayerOptions{method, cpu_features().best()}, s.name);
+    p->x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
+    p->y.resize(s.o * s.oh() * s.ow());
+    return p;
+  });
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    st.layer->run(st.x.data(), st.y.data(), 1, pool);
+    benchmark::DoNotOptimize(st.y.data());
+  }
+  counters(state, s);
+  state.SetLabel(st.layer->kernel_name(1));
+}
+
+// oneDNN convolution (or matmul for the linear shapes) at u8s8 -> f32 or f32, ReLU fused.
+void BM_dnnl(benchmark::State& state, const Shape& s, bool int8) {
+  using namespace dnnl;
+  using tag = memory::format_tag;
+  using dt = memory::data_type;
+  const int threads = int(state.range(0));
+  omp_set_num_threads(threads);
+  struct Setup {
+    engine eng{engine::kind::cpu, 0};
+    primitive prim;
+    std::unordered_map<int, memory> args;
+    std::string impl;
+  };
+  Setup& st = cached<Setup>(std::string(s.name) + (int8 ? "dnnl_u8s8" : "dnnl_f32") + std::to_string(threads), [&] {
+    auto p = std::make_unique<Setup>();
+    const dt src_t = int8 ? dt::u8 : dt::f32, w_t = int8 ? dt::s8 : dt::f32;
+    primitive_attr attr;
+    if (int8) attr.set_output_scales(0, {0.0002f});
+    post_ops ops;
+    ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+    memory::desc src_md, w_md, b_md, dst_md, src_plain, w_plain;
+    if (s.linear()) {
+      src_md = {{1, s.c}, src_t, tag::any}, w_md = {{s.c, s.o}, w_t, tag::any};
+      b_md = {{1, s.o}, dt::f32, tag::ab}, dst_md = {{1, s.o}, dt::f32, tag::ab};
+      src_plain = {{1, s.c}, src_t, tag::ab}, w_plain = {{s.c, s.o}, w_t, tag::ab};
+      const matmul::primitive_desc pd({src_md, w_md, b_md, dst_md}, attr, p->eng);
+      p->prim = matmul(pd), p->impl = pd.impl_info_str();
+      src_md = pd.src_desc(), w_md = pd.weights_desc(), dst_md = pd.dst_desc();
+    } else {
+      src_md = {{1, s.c, s.h, s.w}, src_t, tag::any}, w_md = {{s.o, s.c, s.k, s.k}, w_t, tag::any};
+      b_md = {{s.o}, dt::f32, tag::x}, dst_md = {{1, s.o, s.oh(), s.ow()}, dt::f32, tag::any};
+      src_plain = {{1, s.c, s.h, s.w}, src_t, tag::nchw}, w_plain = {{s.o, s.c, s.k, s.k}, w_t, tag::oihw};
+      const convolution_forward::primitive_desc pd(
+          {prop_kind::forward_inference, algorithm::convolution_direct, src_md, w_md, b_md, dst_md,
+           {s.stride, s.stride}, {s.pad, s.pad}, {s.pad, s.pad}},
+          attr, p->eng);
+      p->prim = convolution_forward(pd), p->impl = pd.impl_info_str();
+      src_md = pd.src_desc(), w_md = pd.weights_desc(), dst_md = pd.dst_desc();
+    }
+    stream strm(p->eng);
+    const auto filled = [&](const memory::desc& plain, const memory::desc& want, float lo, float hi) {
+      memory src(plain, p->eng), dst(want, p->eng);
+      const size_t n = plain.get_size() / (int8 ? 1 : 4);
+      uint64_t seed = 7;
+      for (size_t i = 0; i < n; ++i) {
+        const float u = lo + (hi - lo) * float(splitmix(seed) % 1000) / 1000.0f;
+        if (!int8)
+          static_cast<float*>(src.get_data_handle())[i] = u;
+        else if (lo < 0)
+          static_cast<int8_t*>(src.get_data_handle())[i] = int8_t(u);
+        else
+          static_cast<uint8_t*>(src.get_data_handle())[i] = uint8_t(u);
+      }
+      reorder(src, dst).execute(strm, src, dst);
+      return dst;
+    };
+    p->args[DNNL_ARG_SRC] = filled(src_plain, src_md, 0.0f, int8 ? 200.0f : 1.0f);
+    p->args[DNNL_ARG_WEIGHTS] = filled(w_plain, w_md, int8 ? -127.0f : -1.0f, int8 ? 127.0f : 1.0f);
+    memory bias(b_md, p->eng);
+    std::fill_n(static_cast<float*>(bias.get_data_handle()), s.o, 0.1f);
+    p->args[DNNL_ARG_BIAS] = bias;
+    p->args[DNNL_ARG_DST] = memory(dst_md, p->eng);
+    strm.wait();
+    return p;
+  });
+  stream strm(st.eng);
+  for (auto _ : state) {
+    st.prim.execute(strm, st.args);
+    strm.wait();
+  }
+  counters(state, s);
+  state.SetLabel(st.impl);
+}
+
+void BM_tq2(benchmark::State& state, const Shape& s) {
+  if (!cpu_features().avx2) return state.SkipWithError("needs AVX2");
+  const int threads = int(state.range(0));
+  struct Setup {
+    bench::Tq2Matrix w;
+    bench::Q8K x;
+    std::vector<float> y;
+  };
+  Setup& st = cached<Setup>(std::string(s.name) + "tq2", [&] {
+    auto p = std::make_unique<Setup>();
+    p->w = bench::tq2_random(s.o, s.c, 1);
+    p->x = bench::q8k_random(s.c, 2);
+    p->y.resize(s.o);
+    return p;
+  });
+  ThreadPool pool(threads);
+  const int64_t chunks = 8 * threads;
+  for (auto _ : state) {
+    pool.parallel_for(chunks, [&](size_t c, int) {
+      bench::tq2_gemv__avx2(st.w, st.x, s.o * c / chunks, s.o * (c + 1) / chunks, st.y.data());
+    });
+    benchmark::DoNotOptimize(st.y.data());
+  }
+  counters(state, s);
+  state.SetLabel("tq2_0 maddubs (llama.cpp AVX2 path)");
+}
+
+void BM_dram(benchmark::State& state) {
+  if (!cpu_features().avx2) return state.SkipWithError("needs AVX2");
+  const int threads = int(state.range(0));
+  static constexpr size_t kBytes = size_t(256) << 20;
+  auto& buf = cached<std::vector<uint8_t>>("dram", [] {
+    auto p = std::make_unique<std::vector<uint8_t>>(kBytes);
+    for (size_t i = 0; i < kBytes; i += 4096) (*p)[i] = uint8_t(i);
+    return p;
+  });
+  ThreadPool pool(threads);
+  std::vector<uint64_t> sums(threads);
+  for (auto _ : state) {
+    pool.parallel_for(threads, [&](size_t t, int) {
+      sums[t] = bench::stream_sum__avx2(buf.data() + kBytes / threads * t, kBytes / threads);
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kBytes));
+  state.SetLabel("streaming sum, 256 MiB");
+}
+
+void add(const std::string& name, auto fn, auto... args) {
+  benchmark::RegisterBenchmark(name.c_str(), fn, args...)
+      ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+std::string pct(double sparsity) { return std::to_string(int(sparsity * 100 + 0.5)); }
+
+const int kRegistered = [] {
+  benchmark::RegisterBenchmark("dram/read", BM_dram)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (const Shape& s : kGemv) {
+    const std::string n = std::string("gemv/") + s.name + "/";
+    add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0);
+    for (double sp : kSparsities)
+      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp);
+    add(n + "stern_int8", BM_stern, s, Method::int8, 0.0);
+    add(n + "tq2_0", BM_tq2, s);
+    add(n + "dnnl_u8s8", BM_dnnl, s, true);
+    add(n + "dnnl_f32", BM_dnnl, s, false);
+  }
+  for (const Shape& s : kConv) {
+    const std::string n = std::string("conv/") + s.name + "/";
+    add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0);
+    for (double sp : kSparsities)
+      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp);
+    add(n + "stern_int8", BM_stern, s, Method::int8, 0.0);
+    add(n + "dnnl_u8s8", BM_dnnl, s, true);
+    add(n + "dnnl_f32", BM_dnnl, s, false);
+  }
+  return 0;
+}();
+
+}  // namespace
+}  // namespace stern
+
+BENCHMARK_MAIN();
