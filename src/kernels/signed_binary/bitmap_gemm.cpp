@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 
 #include "stern/error.h"
@@ -14,8 +15,8 @@ void signed_binary_gemm_4x4__scalar(const uint8_t*, size_t, size_t, const uint64
                                     size_t, int32_t*, size_t);
 void signed_binary_gemm_4x2__avx2(const uint8_t*, size_t, size_t, const uint64_t*, size_t,
                                   size_t, int32_t*, size_t);
-void signed_binary_gemm_4x4__avx512vnni(const uint8_t*, size_t, size_t, const uint64_t*,
-                                        size_t, size_t, int32_t*, size_t);
+void signed_binary_gemm_8x32__avx512vnni(const uint8_t*, size_t, size_t, const uint64_t*,
+                                         size_t, size_t, int32_t*, size_t);
 void signed_binary_lut_8x1__scalar(const uint8_t*, size_t, size_t, const Bitmap&,
                                    const LutLayout&, size_t, size_t, int32_t*, size_t, void*);
 void signed_binary_lut_16x1__avx2(const uint8_t*, size_t, size_t, const Bitmap&,
@@ -26,10 +27,10 @@ void signed_binary_lut_32x1__avx512(const uint8_t*, size_t, size_t, const Bitmap
 namespace {
 
 constexpr BitmapConfig kBitmapConfigs[] = {
-    {Isa::scalar, "signed_binary_gemm_4x4__scalar", 4, 4, signed_binary_gemm_4x4__scalar},
-    {Isa::avx2, "signed_binary_gemm_4x2__avx2", 4, 2, signed_binary_gemm_4x2__avx2},
-    {Isa::avx512_vnni, "signed_binary_gemm_4x4__avx512vnni", 4, 4,
-     signed_binary_gemm_4x4__avx512vnni},
+    {Isa::scalar, "signed_binary_gemm_4x4__scalar", 4, 4, false, signed_binary_gemm_4x4__scalar},
+    {Isa::avx2, "signed_binary_gemm_4x2__avx2", 4, 2, false, signed_binary_gemm_4x2__avx2},
+    {Isa::avx512_vnni, "signed_binary_gemm_8x32__avx512vnni", 8, 32, true,
+     signed_binary_gemm_8x32__avx512vnni},
 };
 constexpr LutConfig kLutConfigs[] = {
     {Isa::scalar, "signed_binary_lut_8x1__scalar", 8, signed_binary_lut_8x1__scalar},
@@ -90,12 +91,22 @@ LutLayout build_lut_layout(const Bitmap& b) {
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t col = h * kLutChunkCols + g * kLutGroupCols;
         const unsigned pattern = (b.bits[n * b.words + col / 64] >> (col % 64)) & 0xF;
-        if (pattern) lut.entries.push_back(uint16_t(g * 16 + pattern));
+        if (pattern) lut.entries.push_back(uint16_t((g * 16 + pattern) * kLutEntryScale));
       }
       lut.start.push_back(lut.entries.size());
     }
   }
   return lut;
+}
+
+std::vector<uint64_t> build_panels(const Bitmap& b) {
+  const int64_t quads = 16 * b.words, panels = (b.rows + 15) / 16;
+  std::vector<uint64_t> out(size_t(panels * quads), 0);
+  for (int64_t n = 0; n < b.rows; ++n)
+    for (int64_t k = 0; k < b.cols; ++k)
+      if ((b.bits[size_t(n * b.words + k / 64)] >> (k % 64)) & 1)
+        out[size_t((n / 16) * quads + k / 4)] |= uint64_t{1} << (4 * (n % 16) + k % 4);
+  return out;
 }
 
 BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where) {
@@ -121,6 +132,7 @@ Method choose_method(int64_t rows, Isa isa) {
 }
 
 void prepare(BitmapWeights& w, Method method) {
+  if (w.panels.empty()) w.panels = build_panels(w.bits);
   if (method == Method::lut && w.lut.start.empty()) w.lut = build_lut_layout(w.bits);
 }
 
@@ -137,8 +149,9 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
                                    ") or filter range [" + std::to_string(n0) + ", " +
                                    std::to_string(n1) + ") outside the " +
                                    std::to_string(a.rows) + " x " + std::to_string(b.rows) + " output");
-  if (method == Method::lut && w.lut.start.empty())
-    fail("signed_binary gemm", "lut method requested but prepare(Method::lut) was not called");
+  if (w.panels.empty() || (method == Method::lut && w.lut.start.empty()))
+    fail("signed_binary gemm", std::string(method_name(method)) +
+                                   " method requested but prepare() was not called for it");
   const int64_t rows = m1 - m0, filters = n1 - n0;
   if (rows == 0 || filters == 0) return;
 
@@ -157,7 +170,9 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
     x = copy.data();
   }
   std::vector<int64_t> row_sum(size_t(rows), 0);
-  if (std::any_of(w.coef_sum.begin() + n0, w.coef_sum.begin() + n1, [](double c) { return c != 0; }))
+  const bool has_sum =
+      std::any_of(w.coef_sum.begin() + n0, w.coef_sum.begin() + n1, [](double c) { return c != 0; });
+  if (has_sum)
     for (int64_t m = 0; m < rows; ++m) {
       int64_t s = 0;
       for (int64_t k = 0; k < a.cols; ++k)
@@ -167,36 +182,72 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
 
   std::vector<int32_t> acc(size_t(rows * filters));
   const size_t ldc = size_t(filters);
-  if (method == Method::bitmap) {
-    const BitmapConfig& cfg = bitmap_config_for(isa);
-    // Rows outer: MR activation rows stay in L1 while the filters' bitmaps stream from L2.
-    for (int64_t m = 0; m < rows; m += int64_t(cfg.mr))
-      for (int64_t n = n0; n < n1; n += int64_t(cfg.nr))
-        cfg.ukernel(x + m * ldx, ldx, size_t(std::min<int64_t>(int64_t(cfg.mr), rows - m)),
-                    b.bits.data() + n * b.words, size_t(b.words),
-                    size_t(std::min<int64_t>(int64_t(cfg.nr), n1 - n)),
-                    acc.data() + m * ldc + (n - n0), ldc);
-  } else {
+  // lut covers whole blocks of lanes rows, and a last partial block unless it is smaller
+  // than half the lanes; the bitmap kernel takes the rows after that.
+  int64_t lut_rows = 0;
+  if (method == Method::lut) {
     const LutConfig& cfg = lut_config_for(isa);
+    const int64_t lanes = int64_t(cfg.lanes);
+    lut_rows = rows % lanes >= lanes / 2 ? rows : rows / lanes * lanes;
     const size_t bytes = (lut_scratch_bytes(cfg.lanes, size_t(filters)) + 63) / 64 * 64;
     std::unique_ptr<void, decltype(&std::free)> scratch(std::aligned_alloc(64, bytes), &std::free);
-    for (int64_t m = 0; m < rows; m += int64_t(cfg.lanes))
-      cfg.ukernel(x + m * ldx, ldx, size_t(std::min<int64_t>(int64_t(cfg.lanes), rows - m)), b,
-                  w.lut, size_t(n0), size_t(n1), acc.data() + m * ldc, ldc, scratch.get());
+    for (int64_t m = 0; m < lut_rows; m += lanes)
+      cfg.ukernel(x + m * ldx, ldx, size_t(std::min(lanes, lut_rows - m)), b, w.lut, size_t(n0),
+                  size_t(n1), acc.data() + m * ldc, ldc, scratch.get());
+  }
+  if (lut_rows < rows) {
+    const BitmapConfig& cfg = bitmap_config_for(isa);
+    const int64_t mr = int64_t(cfg.mr), nr = int64_t(cfg.nr);
+    // Tiles start at multiples of nr (panel kernels need whole panels) and go through a
+    // tile buffer, so any filter range works with any kernel.
+    std::vector<int32_t> tile(size_t(mr * nr));
+    const int64_t first = cfg.panels ? n0 / nr * nr : n0;
+    // Rows outer: MR activation rows stay in L1 while the filters' bitmaps stream from L2.
+    for (int64_t m = lut_rows; m < rows; m += mr) {
+      const int64_t tr = std::min(mr, rows - m);
+      for (int64_t n = first; n < n1; n += nr) {
+        const int64_t tn = std::min(nr, (cfg.panels ? b.rows : n1) - n);
+        const uint64_t* wt = cfg.panels ? w.panels.data() + (n / 16) * 16 * b.words
+                                        : b.bits.data() + n * b.words;
+        cfg.ukernel(x + m * ldx, ldx, size_t(tr), wt, size_t(b.words), size_t(tn), tile.data(),
+                    size_t(nr));
+        for (int64_t i = 0; i < tr; ++i)
+          for (int64_t j = std::max(n, n0); j < std::min(n + nr, n1); ++j)
+            acc[size_t((m + i) * int64_t(ldc) + (j - n0))] = tile[size_t(i * nr + (j - n))];
+      }
+    }
   }
 
-  // Epilogue in double: the binary form subtracts two large terms.
-  const double a_scale = a.scale;
-  for (int64_t m = 0; m < rows; ++m)
-    for (int64_t n = n0; n < n1; ++n) {
-      int64_t c = acc[m * ldc + (n - n0)];
-      if (a.is_signed) c -= 128 * int64_t(b.ones[n]);
-      double v = a_scale * (w.coef_bits[n] * double(c) +
-                            w.coef_sum[n] * double(row_sum[m]));
-      if (bias) v += bias[n];
-      if (relu && v < 0) v = 0;
-      y[(m0 + m) * ldy + n] = float(v);
+  // Epilogue, written so the compiler vectorizes it over filters. Signed-binary: one float
+  // multiply-add (C is exact in float up to 2^24). Binary subtracts two large terms, so it
+  // runs in double.
+  std::vector<int32_t> offset(static_cast<size_t>(filters));
+  for (int64_t n = n0; n < n1; ++n) offset[size_t(n - n0)] = a.is_signed ? 128 * b.ones[n] : 0;
+  std::vector<float> zero_bias;
+  if (!bias) zero_bias.assign(size_t(n1), 0.f);
+  const float* bn = (bias ? bias : zero_bias.data()) + n0;
+  const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
+  if (!has_sum) {
+    std::vector<float> scale(static_cast<size_t>(filters));
+    for (int64_t n = n0; n < n1; ++n) scale[size_t(n - n0)] = float(double(a.scale) * w.coef_bits[n]);
+    for (int64_t m = 0; m < rows; ++m) {
+      const int32_t* c = acc.data() + m * int64_t(ldc);
+      float* out = y + (m0 + m) * ldy + n0;
+      for (int64_t j = 0; j < filters; ++j)
+        out[j] = std::max(floor, scale[size_t(j)] * float(c[j] - offset[size_t(j)]) + bn[j]);
     }
+  } else {
+    for (int64_t m = 0; m < rows; ++m) {
+      const int32_t* c = acc.data() + m * int64_t(ldc);
+      float* out = y + (m0 + m) * ldy + n0;
+      const double sum = double(row_sum[size_t(m)]);
+      for (int64_t j = 0; j < filters; ++j) {
+        const double v = double(a.scale) * (w.coef_bits[size_t(n0 + j)] * double(c[j] - offset[size_t(j)]) +
+                                            w.coef_sum[size_t(n0 + j)] * sum);
+        out[j] = std::max(floor, float(v) + bn[j]);
+      }
+    }
+  }
 }
 
 }  // namespace stern::sbin

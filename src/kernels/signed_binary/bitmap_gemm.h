@@ -14,7 +14,8 @@
 //   bitmap  dense masked adds over the bitmap, tile MR rows x NR filters
 //     signed_binary_gemm_4x4__scalar.cpp      (walks the set bits; the portable reference)
 //     signed_binary_gemm_4x2__avx2.cpp        (bits expanded to byte masks, vpsadbw)
-//     signed_binary_gemm_4x4__avx512vnni.cpp  (0/1 bytes from a mask register, vpdpbusd)
+//     signed_binary_gemm_8x32__avx512vnni.cpp (panel layout: 0/1 bytes from a mask
+//                                              register, broadcast rows, vpdpbusd)
 //   lut     per-activation-group lookup tables (T-MAC style; the sharing of SumMerge): for a
 //           block of LANES activation rows and each group of 4 columns, the 15 non-empty
 //           subset sums are built once, as vectors over the rows; every filter then adds one
@@ -37,10 +38,11 @@ namespace stern::sbin {
 
 inline constexpr int64_t kMaxCols = int64_t{1} << 23;
 // lut: columns per table group, and columns per chunk. A chunk is summed in uint16 lanes
-// before widening: 255 * 128 < 2^16 (kept at 128, not the 256 the bound allows, so the
-// chunk's tables fit L1: 32 groups * 16 entries * 64 bytes = 32 KiB at 32 lanes).
+// before widening to int32: 255 * 256 < 2^16. The chunk's tables (64 groups * 16 rows *
+// 64 bytes = 64 KiB at 32 lanes) live in L2; measured on Zen 4, 256 columns beat 128 and 64
+// (whose tables fit L1) because the per-filter widening is paid half or a quarter as often.
 inline constexpr int64_t kLutGroupCols = 4;
-inline constexpr int64_t kLutChunkCols = 128;
+inline constexpr int64_t kLutChunkCols = 256;
 inline constexpr int64_t kLutGroupsPerChunk = kLutChunkCols / kLutGroupCols;
 
 // Row-major bitmap: column c of row r is bit c % 64 of bits[r * words + c / 64]; the
@@ -51,9 +53,13 @@ struct Bitmap {
   std::vector<int32_t> ones;  // set bits per row
 };
 
-// Table indices for the lut method: for chunk h and filter n, the entries
-// entries[start[h * rows + n] .. start[h * rows + n + 1]) are group_in_chunk * 16 + pattern
-// for every group whose 4-bit pattern is non-zero.
+// Table offsets for the lut method: for chunk h and filter n, the entries
+// entries[start[h * rows + n] .. start[h * rows + n + 1]) are
+// (group_in_chunk * 16 + pattern) * kLutEntryScale for every group whose 4-bit pattern is
+// non-zero: the byte offset of the table row when a row is 64 bytes (32 uint16 lanes), so
+// the widest kernel adds it to the table base with no shift.
+inline constexpr unsigned kLutEntryScale = 64;
+static_assert(kLutGroupsPerChunk * 16 * kLutEntryScale <= 65536, "offsets must fit uint16");
 struct LutLayout {
   int64_t chunks = 0;
   std::vector<uint16_t> entries;
@@ -84,9 +90,14 @@ Bitmap pack_bitmap(const WeightMatrix& m, const std::string& where, BitOf bit_of
   return b;
 }
 
+// Panel layout of a Bitmap for kernels that broadcast activations (VPDPBUSD order): panel p
+// holds filters 16p .. 16p + 15; word q of a panel (16 * words per panel) has bit 4f + t set
+// when filter 16p + f has column 4q + t. Filters past `rows` are zero.
+std::vector<uint64_t> build_panels(const Bitmap& b);
+
 // Micro-kernels read activation rows as uint8 with at least 64 * words readable bytes.
-// bitmap: c[r * ldc + j] = product of activation row r < mr and filter j < nr, where filter
-// j's bitmap is w + j * words.
+// bitmap: c[r * ldc + j] = product of activation row r < mr and filter j < nr. Filter j's
+// bitmap is w + j * words (row layout), or w points at its first panel (panel layout).
 using BitmapUkernel = void (*)(const uint8_t* a, size_t lda, size_t mr, const uint64_t* w,
                                size_t words, size_t nr, int32_t* c, size_t ldc);
 // lut: c[r * ldc + (n - n0)] for rows r < `rows` (<= lanes) and filters n0 <= n < n1.
@@ -99,6 +110,7 @@ struct BitmapConfig {
   Isa isa;
   const char* name;
   size_t mr, nr;
+  bool panels;  // reads the panel layout; nr is then a multiple of 16
   BitmapUkernel ukernel;
 };
 struct LutConfig {
@@ -121,6 +133,7 @@ const char* method_name(Method m);
 // A signed-binary or binary layer's weights in run-time form.
 struct BitmapWeights {
   Bitmap bits;
+  std::vector<uint64_t> panels;  // built by prepare()
   LutLayout lut;                 // built by prepare(); empty for the bitmap method
   // Double: the binary form subtracts two large terms; alpha+ + alpha- is exact in double.
   std::vector<double> coef_bits;  // per filter: multiplies C
@@ -134,9 +147,11 @@ BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where
 BitmapWeights pack_binary(const WeightMatrix& m, const std::string& where);
 
 // The method that is faster for `rows` activation rows (measured, see docs/BENCHMARKS.md):
-// lut once there are enough rows to fill its lanes, bitmap for GEMV-like shapes.
+// lut once there are enough rows to fill its lanes, bitmap for GEMV-like shapes. The lut
+// method hands a last block of fewer than lanes / 2 rows to the bitmap kernel.
 Method choose_method(int64_t rows, Isa isa);
-// Builds what `method` needs (the lut layout); call once at load.
+// Builds the layouts `method` needs (panels always, the lut layout for lut); call once at
+// load.
 void prepare(BitmapWeights& w, Method method);
 
 // Quantized activations: `rows` rows of `cols` values (uint8, or int8 when is_signed), row m

@@ -48,12 +48,14 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
     for (size_t n = n0; n < n1; ++n) {
       const uint16_t* e = lut.entries.data() + lut.start[h * filters + n];
       const uint16_t* end = lut.entries.data() + lut.start[h * filters + n + 1];
+      // Entries are offsets of 64-byte rows; ours are 32 bytes.
+      const auto row = [&](uint16_t offset) { return tables[offset / (2 * sizeof(__m256i))]; };
       __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
       for (; e + 2 <= end; e += 2) {
-        s0 = _mm256_add_epi16(s0, tables[e[0]]);
-        s1 = _mm256_add_epi16(s1, tables[e[1]]);
+        s0 = _mm256_add_epi16(s0, row(e[0]));
+        s1 = _mm256_add_epi16(s1, row(e[1]));
       }
-      if (e < end) s0 = _mm256_add_epi16(s0, tables[e[0]]);
+      if (e < end) s0 = _mm256_add_epi16(s0, row(e[0]));
       const __m256i s = _mm256_add_epi16(s0, s1);
       auto* out = reinterpret_cast<__m256i*>(acc[n - n0]);
       _mm256_storeu_si256(out, _mm256_add_epi32(_mm256_loadu_si256(out), _mm256_and_si256(s, low_words)));

@@ -56,14 +56,19 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
     for (size_t n = n0; n < n1; ++n) {
       const uint16_t* e = lut.entries.data() + lut.start[h * filters + n];
       const uint16_t* end = lut.entries.data() + lut.start[h * filters + n + 1];
-      // Two chains so the adds issue back to back; a chunk's sum fits uint16.
-      __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-      for (; e + 2 <= end; e += 2) {
-        s0 = _mm512_add_epi16(s0, tables[e[0]]);
-        s1 = _mm512_add_epi16(s1, tables[e[1]]);
+      // Entries are byte offsets of table rows. Four chains so the adds issue back to back;
+      // a chunk's sum fits uint16.
+      const auto* base = reinterpret_cast<const uint8_t*>(tables);
+      const auto row = [&](uint16_t offset) { return _mm512_load_si512(base + offset); };
+      __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+      for (; e + 4 <= end; e += 4) {
+        s0 = _mm512_add_epi16(s0, row(e[0]));
+        s1 = _mm512_add_epi16(s1, row(e[1]));
+        s2 = _mm512_add_epi16(s2, row(e[2]));
+        s3 = _mm512_add_epi16(s3, row(e[3]));
       }
-      if (e < end) s0 = _mm512_add_epi16(s0, tables[e[0]]);
-      const __m512i s = _mm512_add_epi16(s0, s1);
+      for (; e < end; ++e) s0 = _mm512_add_epi16(s0, row(e[0]));
+      const __m512i s = _mm512_add_epi16(_mm512_add_epi16(s0, s1), _mm512_add_epi16(s2, s3));
       int32_t* out = acc[n - n0];
       _mm512_storeu_si512(out, _mm512_add_epi32(_mm512_loadu_si512(out), _mm512_and_si512(s, low_words)));
       _mm512_storeu_si512(out + 16, _mm512_add_epi32(_mm512_loadu_si512(out + 16), _mm512_maskz_srli_epi32(kAll16, s, 16)));

@@ -27,7 +27,7 @@ void signed_binary_lut_8x1__scalar(const uint8_t* a, size_t lda, size_t rows, co
     for (size_t n = n0; n < n1; ++n) {
       uint16_t sum[kLanes] = {};
       for (uint64_t e = lut.start[h * filters + n]; e < lut.start[h * filters + n + 1]; ++e)
-        for (size_t l = 0; l < kLanes; ++l) sum[l] = uint16_t(sum[l] + tables[lut.entries[e]][l]);
+        for (size_t l = 0; l < kLanes; ++l) sum[l] = uint16_t(sum[l] + tables[lut.entries[e] / kLutEntryScale][l]);
       for (size_t l = 0; l < kLanes; ++l) acc[n - n0][l] += sum[l];
     }
   }

@@ -1,0 +1,59 @@
+// Dense bitmap kernel, 8 rows x 32 filters, on the panel layout (bitmap_gemm.h): one 64-bit
+// word holds 16 filters x 4 columns, a masked move turns it into 64 bytes of 0/1 in
+// VPDPBUSD operand order, and each row's 4 activation bytes are broadcast. 16 accumulators
+// of 16 filters each, no horizontal sums: one vpdpbusd per 64 multiply-adds, like a dense
+// int8 GEMM, whatever the sparsity. Reference: signed_binary_gemm_4x4__scalar.cpp.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/signed_binary/bitmap_gemm.h"
+#include "kernels/signed_binary/tile.h"
+
+namespace stern::sbin {
+namespace {
+
+constexpr size_t kMr = 8;
+
+void tile(const uint8_t* const* rows, const uint64_t* p0, const uint64_t* p1, size_t quads,
+          size_t mr, size_t nr, int32_t* c, size_t ldc) {
+  __m512i acc[kMr][2];
+  for (size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  const __m512i one = _mm512_set1_epi8(1);
+  // quads is a multiple of 16; 4 per iteration keep GCC from copying the accumulators
+  // around the loop back edge at every step.
+  for (size_t q0 = 0; q0 < quads; q0 += 4)
+    for (size_t q = q0; q < q0 + 4; ++q) {
+      const __m512i b0 = _mm512_maskz_mov_epi8(_cvtu64_mask64(p0[q]), one);
+      const __m512i b1 = _mm512_maskz_mov_epi8(_cvtu64_mask64(p1[q]), one);
+      for (size_t r = 0; r < kMr; ++r) {
+        int32_t x4;
+        std::memcpy(&x4, rows[r] + 4 * q, 4);
+        const __m512i x = _mm512_set1_epi32(x4);
+        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b0);
+        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b1);
+      }
+    }
+  const __mmask16 m0 = nr >= 16 ? 0xFFFF : __mmask16((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr > 16 ? __mmask16((1u << (nr - 16)) - 1) : 0;
+  for (size_t r = 0; r < mr; ++r) {
+    _mm512_mask_storeu_epi32(c + r * ldc, m0, acc[r][0]);
+    _mm512_mask_storeu_epi32(c + r * ldc + 16, m1, acc[r][1]);
+  }
+}
+
+}  // namespace
+
+void signed_binary_gemm_8x32__avx512vnni(const uint8_t* a, size_t lda, size_t mr,
+                                         const uint64_t* w, size_t words, size_t nr, int32_t* c,
+                                         size_t ldc) {
+  const size_t quads = 16 * words;
+  // A tile of at most 16 filters has one panel: the second operand repeats it, unstored.
+  const uint64_t* second = nr > 16 ? w + quads : w;
+  // A partial tile repeats its last row; those results are not stored.
+  const uint8_t* rows[kMr];
+  clamp_rows(rows, a, mr, lda);
+  tile(rows, w, second, quads, mr, nr, c, ldc);
+}
+
+}  // namespace stern::sbin
