@@ -162,6 +162,22 @@ TEST_F(IdxTest, LabelOutOfRange) {
                     HasSubstr("label 10 of item 2 is out of range, expected 0..9")));
 }
 
+// Every truncation of the images file, raw and gzipped, is an error naming it (and never a
+// crash: this binary also runs under ASan/UBSan).
+TEST_F(IdxTest, EveryTruncationIsAnError) {
+  const auto images = idx_images(5, 2, 3);
+  const auto gz = gzip_bytes(images);
+  write_bytes(labels_path(), idx_labels(labels_));
+  for (const auto* full : {&images, &gz}) {
+    for (size_t n = 0; n < full->size(); ++n) {
+      write_bytes(images_path(), std::vector<uint8_t>(full->begin(), full->begin() + n));
+      EXPECT_THAT(error_of([&] { load_idx(images_path(), labels_path(), "test"); }),
+                  HasSubstr(images_path().string()))
+          << (full == &gz ? "gzip" : "raw") << " cut at " << n;
+    }
+  }
+}
+
 // load_fashion_mnist over a folder of files that are valid IDX but not 28x28.
 TEST_F(IdxTest, FashionMnistDimensionMismatch) {
   for (const char* split : {"train", "t10k"}) {
