@@ -198,19 +198,25 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
   if (lut_rows < rows) {
     const BitmapConfig& cfg = bitmap_config_for(isa);
     const int64_t mr = int64_t(cfg.mr), nr = int64_t(cfg.nr);
-    // Tiles start at multiples of nr (panel kernels need whole panels) and go through a
-    // tile buffer, so any filter range works with any kernel.
-    std::vector<int32_t> tile(size_t(mr * nr));
+    // Panel kernels need tiles that start at a panel: when n0 is not a multiple of nr, the
+    // tiles go through a buffer and only the columns in [n0, n1) are copied out.
+    const bool direct = !cfg.panels || n0 % nr == 0;
+    std::vector<int32_t> tile(direct ? 0 : size_t(mr * nr));
     const int64_t first = cfg.panels ? n0 / nr * nr : n0;
     // Rows outer: MR activation rows stay in L1 while the filters' bitmaps stream from L2.
     for (int64_t m = lut_rows; m < rows; m += mr) {
       const int64_t tr = std::min(mr, rows - m);
       for (int64_t n = first; n < n1; n += nr) {
-        const int64_t tn = std::min(nr, (cfg.panels ? b.rows : n1) - n);
         const uint64_t* wt = cfg.panels ? w.panels.data() + (n / 16) * 16 * b.words
                                         : b.bits.data() + n * b.words;
-        cfg.ukernel(x + m * ldx, ldx, size_t(tr), wt, size_t(b.words), size_t(tn), tile.data(),
-                    size_t(nr));
+        const auto* xt = x + m * ldx;
+        if (direct) {
+          cfg.ukernel(xt, ldx, size_t(tr), wt, size_t(b.words), size_t(std::min(nr, n1 - n)),
+                      acc.data() + m * int64_t(ldc) + (n - n0), ldc);
+          continue;
+        }
+        cfg.ukernel(xt, ldx, size_t(tr), wt, size_t(b.words), size_t(std::min(nr, b.rows - n)),
+                    tile.data(), size_t(nr));
         for (int64_t i = 0; i < tr; ++i)
           for (int64_t j = std::max(n, n0); j < std::min(n + nr, n1); ++j)
             acc[size_t((m + i) * int64_t(ldc) + (j - n0))] = tile[size_t(i * nr + (j - n))];

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/signed_binary/bitmap_gemm.h"
 
@@ -62,10 +63,12 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
       const auto row = [&](uint16_t offset) { return _mm512_load_si512(base + offset); };
       __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
       for (; e + 4 <= end; e += 4) {
-        s0 = _mm512_add_epi16(s0, row(e[0]));
-        s1 = _mm512_add_epi16(s1, row(e[1]));
-        s2 = _mm512_add_epi16(s2, row(e[2]));
-        s3 = _mm512_add_epi16(s3, row(e[3]));
+        uint64_t four;  // one load for four offsets: the loads go to the table rows
+        std::memcpy(&four, e, 8);
+        s0 = _mm512_add_epi16(s0, row(uint16_t(four)));
+        s1 = _mm512_add_epi16(s1, row(uint16_t(four >> 16)));
+        s2 = _mm512_add_epi16(s2, row(uint16_t(four >> 32)));
+        s3 = _mm512_add_epi16(s3, row(uint16_t(four >> 48)));
       }
       for (; e < end; ++e) s0 = _mm512_add_epi16(s0, row(e[0]));
       const __m512i s = _mm512_add_epi16(_mm512_add_epi16(s0, s1), _mm512_add_epi16(s2, s3));
