@@ -1,0 +1,100 @@
+// FGQ activation calibration: observe the input of every conv2d/linear layer while the FP32
+// model runs on calibration images, then choose each layer's activation scale.
+#include <algorithm>
+#include <map>
+
+#include "stern/error.h"
+#include "stern/fgq.h"
+#include "stern/runtime.h"
+#include "stern/shape.h"
+
+namespace stern {
+namespace {
+
+constexpr int64_t kCalibBatch = 64;
+
+bool is_weight_layer(const Node& n) { return n.op == OpType::conv2d || n.op == OpType::linear; }
+
+// Activation bits of a layer under the first/last policy.
+int layer_act_bits(const FgqOptions& o, bool edge) {
+  if (!edge || o.first_last_bits == 2) return o.act_bits;
+  if (o.first_last_bits == 32 || o.act_bits == 0) return 0;
+  return std::max(o.act_bits, o.first_last_bits);
+}
+
+}  // namespace
+
+void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<const float> images,
+                               int64_t count, const FgqOptions& o, FgqReport* report) {
+  const std::string where = "fgq calibration";
+  if (fp32.inputs.size() != 1) fail(where, "the model must have exactly one input");
+  if (count < 1) fail(where, "no calibration images");
+  const ValueInfo& input = fp32.inputs[0];
+  int64_t example = 1;
+  for (size_t d = 1; d < input.shape.size(); ++d) {
+    if (input.shape[d] < 1) fail(where, "input '" + input.name + "' has an unknown non-batch dimension");
+    example *= input.shape[d];
+  }
+  if (static_cast<int64_t>(images.size()) != count * example) {
+    fail(where, "calibration data has " + std::to_string(images.size()) + " values; expected " +
+                    std::to_string(count) + " x " + std::to_string(example) + " for input " +
+                    shape_to_string(input.shape));
+  }
+
+  // Probe: the FP32 graph with every weight layer's input exposed as an output.
+  const auto shapes = infer_shapes(fp32, where);
+  std::vector<const Node*> layers;
+  Graph probe = fp32;
+  probe.outputs.clear();
+  std::map<std::string, ActivationStats> stats;
+  for (const Node& n : fp32.nodes) {
+    if (!is_weight_layer(n)) continue;
+    layers.push_back(&n);
+    const std::string& v = n.inputs.at(0);
+    if (stats.count(v)) continue;
+    stats.emplace(v, ActivationStats{});
+    if (v != input.name) probe.outputs.push_back({v, shapes.at(v)});
+  }
+  if (layers.empty()) return;
+  std::vector<std::string> probed;
+  for (const auto& out : probe.outputs) probed.push_back(out.name);
+  if (probe.outputs.empty()) probe.outputs = fp32.outputs;  // only the graph input is observed
+  Session session(std::move(probe));
+
+  for (int64_t start = 0; start < count; start += kCalibBatch) {
+    const int64_t b = std::min(kCalibBatch, count - start);
+    FloatTensor x;
+    x.shape = input.shape;
+    x.shape[0] = b;
+    x.data.assign(images.begin() + start * example, images.begin() + (start + b) * example);
+    if (stats.count(input.name)) stats.at(input.name).observe(x.data);
+    const auto outs = session.run({x});
+    for (size_t i = 0; i < probed.size(); ++i) stats.at(probed[i]).observe(outs.at(i).data);
+  }
+
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const Node& src = *layers[li];
+    const int bits = layer_act_bits(o, li == 0 || li + 1 == layers.size());
+    auto it = std::find_if(quantized.nodes.begin(), quantized.nodes.end(),
+                           [&](const Node& n) { return n.name == src.name; });
+    if (it == quantized.nodes.end()) fail(where, "node '" + src.name + "' is missing from the quantized graph");
+    ActivationScale s;
+    if (bits > 0) {
+      s = calibrate_scale(stats.at(src.inputs[0]), bits, o.calib_method, o.calib_percentile);
+      it->attrs["act_bits"] = int64_t{bits};
+      it->attrs["act_scale"] = s.scale;
+      it->attrs["act_signed"] = int64_t{s.is_signed ? 1 : 0};
+    }
+    if (report) {
+      for (auto& lr : report->layers) {
+        if (lr.node != src.name) continue;
+        lr.act_bits = bits;
+        lr.act_scale = bits > 0 ? s.scale : 0.0;
+        lr.act_signed = bits > 0 && s.is_signed;
+      }
+    }
+  }
+  quantized.metadata["calibration"] = std::string(calib_method_name(o.calib_method));
+}
+
+}  // namespace stern
