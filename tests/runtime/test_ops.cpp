@@ -45,6 +45,8 @@ TEST(RuntimeOps, Conv2dMatchesNaive) {
       {"dilation 2", {2, 4, 12, 12}, 3, 3, 3, {1, 1, 2, 2, 2, 2, 2, 2}, true},
       {"groups 3", {2, 6, 8, 7}, 9, 3, 3, {1, 1, 1, 1, 1, 1, 1, 1, 3}, true},
       {"depthwise stride 2", {3, 5, 9, 9}, 5, 3, 3, {2, 2, 1, 1, 1, 1, 1, 1, 5}, true},
+      {"depthwise dilated asymmetric", {1, 7, 10, 11}, 7, 3, 3, {1, 2, 2, 1, 1, 0, 2, 1, 7}, false},
+      {"depthwise multiplier 2", {2, 4, 8, 8}, 8, 3, 3, {1, 1, 1, 1, 1, 1, 1, 1, 4}, true},
       {"1x1 stride 2", {2, 6, 9, 9}, 4, 1, 1, {2, 2}, true},
       {"1x1 groups 2 direct", {2, 6, 5, 5}, 4, 1, 1, {1, 1, 0, 0, 0, 0, 1, 1, 2}, true},
       {"5x5 lenet", {3, 1, 28, 28}, 6, 5, 5, {}, true},

@@ -1,7 +1,9 @@
 // conv2d on the f32 reference provider: NCHW im2col + the blocked FP32 GEMM
 // (kernels/f32_gemm). Per group g, C_g[Og, P] = W_g[Og, Cg*KH*KW] * col_g[Cg*KH*KW, P],
 // P = OH*OW, so the output lands in NCHW directly and the bias is a per-row epilogue.
-// A 1x1, stride-1, unpadded convolution reads the input as col_g without im2col.
+// A 1x1, stride-1, unpadded convolution reads the input as col_g without im2col. A
+// depthwise convolution (one input and one output channel per group) would be a GEMM with
+// M = 1 per group, so it runs as a direct loop over each plane instead.
 #include <algorithm>
 #include <cstring>
 
@@ -27,8 +29,13 @@ class F32Conv2d final : public Layer {
     p_ = g_.out_h * g_.out_w;
     direct_ = g_.kernel_h == 1 && g_.kernel_w == 1 && g_.stride_h == 1 && g_.stride_w == 1 &&
               g_.pad_top == 0 && g_.pad_left == 0 && g_.pad_bottom == 0 && g_.pad_right == 0;
+    depthwise_ = cg_ == 1 && og_ == 1;
     // OHWI rows -> per group [Og, (c, kh, kw)], the row order NCHW im2col produces.
     const std::vector<float> w = dequantized_weights(d);
+    if (depthwise_) {
+      depthwise_weights_ = w;  // [C, KH, KW, 1]: one KH x KW filter per channel
+      return;
+    }
     const int64_t khw = g_.kernel_h * g_.kernel_w;
     std::vector<float> wg(og_ * k_);
     for (int64_t grp = 0; grp < g_.groups; ++grp) {
@@ -41,17 +48,24 @@ class F32Conv2d final : public Layer {
   }
 
   std::string kernel_name() const override {
+    if (depthwise_) return "f32_depthwise_direct";
     return std::string(direct_ ? "f32_conv1x1_" : "f32_im2col_") + cfg_.name;
   }
 
   size_t scratch_floats(int64_t batch, int threads) const override {
-    return fq_floats(batch) + threads * per_thread_floats();
+    return fq_floats(batch) + (depthwise_ ? 0 : threads * per_thread_floats());
   }
 
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool,
            float* scratch) override {
     const size_t image = g_.in_c * g_.in_h * g_.in_w;
     const float* x = fake_quantize_input(act_, in, scratch, batch * image, pool);
+    if (depthwise_) {
+      pool.parallel_for(batch * g_.in_c, [&](size_t plane, int) {
+        depthwise_plane(x + plane * g_.in_h * g_.in_w, out + plane * p_, plane % g_.in_c);
+      });
+      return;
+    }
     float* per_thread = scratch + fq_floats(batch);
     const int threads = pool.size();
     if (batch >= threads) {
@@ -116,6 +130,25 @@ class F32Conv2d final : public Layer {
     f32gemm::compute(cfg_, prob, m0, m1, n0, n1, gemm_scratch);
   }
 
+  void depthwise_plane(const float* x, float* y, int64_t c) const {
+    const float* w = depthwise_weights_.data() + c * g_.kernel_h * g_.kernel_w;
+    for (int64_t oh = 0; oh < g_.out_h; ++oh) {
+      for (int64_t ow = 0; ow < g_.out_w; ++ow) {
+        float acc = 0.0f;
+        for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
+          const int64_t ih = oh * g_.stride_h + kh * g_.dilation_h - g_.pad_top;
+          if (ih < 0 || ih >= g_.in_h) continue;
+          for (int64_t kw = 0; kw < g_.kernel_w; ++kw) {
+            const int64_t iw = ow * g_.stride_w + kw * g_.dilation_w - g_.pad_left;
+            if (iw >= 0 && iw < g_.in_w) acc += x[ih * g_.in_w + iw] * w[kh * g_.kernel_w + kw];
+          }
+        }
+        acc += bias_[c];
+        y[oh * g_.out_w + ow] = relu_ ? std::max(acc, 0.0f) : acc;
+      }
+    }
+  }
+
   void im2col_parallel(const float* img, int64_t grp, float* col, ThreadPool& pool) const {
     pool.parallel_for(cg_, [&](size_t c, int) { im2col(img, grp, c, c + 1, col); });
   }
@@ -157,8 +190,9 @@ class F32Conv2d final : public Layer {
   std::vector<float> bias_;
   const f32gemm::Config& cfg_;
   int64_t cg_, og_, k_, p_;
-  bool direct_;
+  bool direct_, depthwise_;
   std::vector<std::vector<float>> packed_;
+  std::vector<float> depthwise_weights_;
 };
 
 }  // namespace

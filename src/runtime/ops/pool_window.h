@@ -34,4 +34,30 @@ struct PoolGeometry {
 // Reads kernel, strides, pads (2 or 4 values), ceil_mode; checks the inferred output.
 PoolGeometry pool_geometry(const OpBuild& b);
 
+// A pooling op: `reduce(plane, g, wh, ww)` gives one output from the clipped windows; planes
+// (N * C of them) run in parallel.
+template <typename Reduce>
+class PoolOp final : public OpKernel {
+ public:
+  PoolOp(const char* name, PoolGeometry g) : name_(name), g_(g) {}
+  std::string kernel_name() const override { return name_; }
+  void run(const RunArgs& r) override {
+    const Shape& s = r.in_shapes[0];
+    const int64_t in_plane = g_.h.in * g_.w.in, out_plane = g_.h.out * g_.w.out;
+    r.pool.parallel_for(s[0] * s[1], [&](size_t plane, int) {
+      const float* x = r.in[0] + plane * in_plane;
+      float* y = r.out[0] + plane * out_plane;
+      for (int64_t oh = 0; oh < g_.h.out; ++oh) {
+        const PoolAxis::Window wh = g_.h.window(oh);
+        for (int64_t ow = 0; ow < g_.w.out; ++ow)
+          y[oh * g_.w.out + ow] = Reduce{}(x, g_, wh, g_.w.window(ow));
+      }
+    });
+  }
+
+ private:
+  const char* name_;
+  PoolGeometry g_;
+};
+
 }  // namespace stern
