@@ -63,16 +63,15 @@ std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng) {
   return v;
 }
 
-// Runs fn(n0, n1) over the filters, split in `threads` equal parts (multiples of 16).
+// Runs fn(lo, hi) over [0, total) split in equal parts, one per thread, at multiples of
+// `align`: filters for the bitmap kernels (whole panels), rows for lut (whole blocks, so no
+// thread rebuilds another's tables).
 template <typename Fn>
-void split_filters(ThreadPool* pool, int64_t n, Fn fn) {
-  if (!pool) return fn(int64_t{0}, n);
+void split(ThreadPool* pool, int64_t total, int64_t align, Fn fn) {
+  if (!pool) return fn(int64_t{0}, total);
   const int64_t parts = pool->size();
-  pool->parallel_for(size_t(parts), [&](size_t i, int) {
-    const int64_t n0 = (n * int64_t(i) / parts) / 16 * 16;
-    const int64_t n1 = int64_t(i) + 1 == parts ? n : (n * (int64_t(i) + 1) / parts) / 16 * 16;
-    fn(n0, n1);
-  });
+  const auto bound = [&](int64_t i) { return i == parts ? total : (total * i / parts) / align * align; };
+  pool->parallel_for(size_t(parts), [&](size_t i, int) { fn(bound(int64_t(i)), bound(int64_t(i) + 1)); });
 }
 
 void set_counters(benchmark::State& state, const Layer& l) {
@@ -95,9 +94,14 @@ void bm_bitmap(benchmark::State& state, Layer l, bool binary, int method, double
   const int threads = int(state.range(0));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   for (auto _ : state) {
-    split_filters(pool.get(), l.n, [&](int64_t n0, int64_t n1) {
-      sbin::gemm(w, m, isa, a, nullptr, true, y.data(), l.n, 0, l.m, n0, n1);
-    });
+    if (m == sbin::Method::lut)
+      split(pool.get(), l.m, int64_t(sbin::lut_config_for(isa).lanes), [&](int64_t m0, int64_t m1) {
+        sbin::gemm(w, m, isa, a, nullptr, true, y.data(), l.n, m0, m1, 0, l.n);
+      });
+    else
+      split(pool.get(), l.n, 32, [&](int64_t n0, int64_t n1) {
+        sbin::gemm(w, m, isa, a, nullptr, true, y.data(), l.n, 0, l.m, n0, n1);
+      });
     benchmark::DoNotOptimize(y.data());
   }
   state.SetLabel(m == sbin::Method::lut ? sbin::lut_config_for(isa).name
@@ -117,7 +121,7 @@ void bm_xnor(benchmark::State& state, Layer l) {
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   const Isa isa = cpu_features().best();
   for (auto _ : state) {
-    split_filters(pool.get(), l.n, [&](int64_t n0, int64_t n1) {
+    split(pool.get(), l.n, 16, [&](int64_t n0, int64_t n1) {
       sbin::xnor_gemm(w, a, 1.f, nullptr, true, y.data(), l.n, 0, l.m, n0, n1, isa);
     });
     benchmark::DoNotOptimize(y.data());
@@ -148,7 +152,7 @@ void bm_dense(benchmark::State& state, Layer l, kernels::WeightFormat format) {
   const int threads = int(state.range(0));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   for (auto _ : state) {
-    split_filters(pool.get(), l.n, [&](int64_t n0, int64_t n1) {
+    split(pool.get(), l.n, int64_t(kPanel), [&](int64_t n0, int64_t n1) {
       const size_t p0 = size_t(n0) / kPanel, p1 = (size_t(n1) + kPanel - 1) / kPanel;
       for (int64_t i = 0; i < l.m; i += int64_t(kern.mr))
         kern.fn(size_t(std::min<int64_t>(int64_t(kern.mr), l.m - i)), kp / kKBlock,

@@ -172,11 +172,15 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
   std::vector<int64_t> row_sum(size_t(rows), 0);
   const bool has_sum =
       std::any_of(w.coef_sum.begin() + n0, w.coef_sum.begin() + n1, [](double c) { return c != 0; });
+  // int32 sums: |sum| <= 255 * kMaxCols < 2^31. Separate loops so both vectorize.
   if (has_sum)
     for (int64_t m = 0; m < rows; ++m) {
-      int64_t s = 0;
-      for (int64_t k = 0; k < a.cols; ++k)
-        s += a.is_signed ? int64_t(int8_t(src[m * a.ld + k])) : int64_t(src[m * a.ld + k]);
+      int32_t s = 0;
+      const uint8_t* row = src + m * a.ld;
+      if (a.is_signed)
+        for (int64_t k = 0; k < a.cols; ++k) s += int8_t(row[k]);
+      else
+        for (int64_t k = 0; k < a.cols; ++k) s += row[k];
       row_sum[m] = s;
     }
 

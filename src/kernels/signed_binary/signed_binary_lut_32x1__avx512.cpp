@@ -1,7 +1,8 @@
 // Lookup-table kernel, 32 activation rows per zmm of uint16 sums. Per group of 4 columns the
-// 15 non-empty subset sums are built with 11 adds (two gathers fetch the 4 bytes of all 32
-// rows); each filter then costs one vpaddw with a memory operand per non-zero 4-bit pattern,
-// i.e. 4 columns x 32 rows per instruction, and nothing for an all-zero group.
+// 15 non-empty subset sums are built with 11 adds (the 4 bytes of all 32 rows come from a
+// transpose of 16-byte row loads); each filter then costs one vpaddw with a memory operand
+// per non-zero 4-bit pattern, i.e. 4 columns x 32 rows per instruction, and nothing for an
+// all-zero group.
 // Reference: signed_binary_lut_8x1__scalar.cpp.
 #include <immintrin.h>
 
@@ -9,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/signed_binary/bitmap_gemm.h"
+#include "kernels/signed_binary/tile.h"
 
 namespace stern::sbin {
 
@@ -19,40 +21,63 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
   auto* tables = static_cast<__m512i*>(scratch);  // [group * 16 + pattern]
   auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * 16);
   std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
-  // Lanes beyond `rows` re-read the last row; their sums are never stored.
-  alignas(64) int32_t offset[kLanes];
-  for (size_t l = 0; l < kLanes; ++l) offset[l] = int32_t(std::min(l, rows - 1) * lda);
-  const __m512i index_lo = _mm512_load_si512(offset), index_hi = _mm512_load_si512(offset + 16);
+  // Rows beyond `rows` re-read the last row; their sums are never stored.
+  const uint8_t* row_ptr[kLanes];
+  clamp_rows(row_ptr, a, rows, lda);
   const __m512i low_bytes = _mm512_set1_epi16(0x00FF), low_words = _mm512_set1_epi32(0xFFFF);
   constexpr __mmask32 kOddWords = 0xAAAAAAAA;
-  // Zero-masked forms throughout: GCC 12 warns (-Wmaybe-uninitialized) on the unmasked
-  // gather and dword shifts, whose headers pass an undefined pass-through operand.
+  // Zero-masked dword shifts: GCC 12 warns (-Wmaybe-uninitialized) on the unmasked ones,
+  // whose headers pass an undefined pass-through operand.
   constexpr __mmask16 kAll16 = 0xFFFF;
-  const __m512i zero = _mm512_setzero_si512();
+  // 16 columns (4 groups) of rows base .. base + 15 as 4 vectors of 16 dwords, one per group:
+  // each row's 16 bytes go to a 128-bit lane (4 rows per vector), then a 4 x 4 dword
+  // transpose per lane. Dword 4L + i of group g's vector is row base + 4i + L (the row order
+  // the final store undoes). Cheaper than two dword gathers per group on Zen 4.
+  const auto load_groups = [&](size_t base, size_t col, __m512i (&out)[4]) {
+    __m512i v[4];
+    for (size_t i = 0; i < 4; ++i) {
+      const uint8_t* const* r = row_ptr + base + 4 * i;
+      const auto lane = [&](int L) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[L] + col)); };
+      v[i] = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(
+                 _mm512_castsi128_si512(lane(0)), lane(1), 1), lane(2), 2), lane(3), 3);
+    }
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+  };
   const size_t filters = size_t(w.rows);
   for (size_t h = 0; h < size_t(lut.chunks); ++h) {
     const size_t col0 = h * kLutChunkCols;
     const size_t groups = std::min<size_t>(kLutGroupsPerChunk, (size_t(w.cols) - col0 + 3) / 4);
-    for (size_t g = 0; g < groups; ++g) {
-      // Dword l of lo / hi holds columns 0..3 of rows l / l + 16. Word lane 2l of each x_k
-      // becomes row l and word lane 2l + 1 row l + 16, the order the widening below undoes.
-      const uint8_t* p = a + col0 + 4 * g;
-      const __m512i lo = _mm512_mask_i32gather_epi32(zero, kAll16, index_lo, p, 1);
-      const __m512i hi = _mm512_mask_i32gather_epi32(zero, kAll16, index_hi, p, 1);
-      const __m512i lo02 = _mm512_and_si512(lo, low_bytes), lo13 = _mm512_srli_epi16(lo, 8);
-      const __m512i hi02 = _mm512_and_si512(hi, low_bytes), hi13 = _mm512_srli_epi16(hi, 8);
-      const __m512i x0 = _mm512_mask_blend_epi16(kOddWords, lo02, _mm512_maskz_slli_epi32(kAll16, hi02, 16));
-      const __m512i x1 = _mm512_mask_blend_epi16(kOddWords, lo13, _mm512_maskz_slli_epi32(kAll16, hi13, 16));
-      const __m512i x2 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo02, 16), hi02);
-      const __m512i x3 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo13, 16), hi13);
-      __m512i* t = tables + 16 * g;
-      t[1] = x0;
-      t[2] = x1;
-      t[3] = _mm512_add_epi16(x0, x1);
-      t[4] = x2;
-      for (int q = 1; q < 4; ++q) t[4 + q] = _mm512_add_epi16(x2, t[q]);
-      t[8] = x3;
-      for (int q = 1; q < 8; ++q) t[8 + q] = _mm512_add_epi16(x3, t[q]);
+    // Whole blocks of 4 groups: rows are readable to a multiple of 64 columns, and the
+    // tables have room for kLutGroupsPerChunk (a multiple of 4) groups.
+    for (size_t g0 = 0; g0 < groups; g0 += 4) {
+      __m512i lo4[4], hi4[4];
+      load_groups(0, col0 + 4 * g0, lo4);
+      load_groups(16, col0 + 4 * g0, hi4);
+      for (size_t g = g0; g < g0 + 4; ++g) {
+        // Dword d of lo / hi holds columns 0..3 of one row of the first / second 16. Word
+        // lane 2d of each x_k takes it from lo and word lane 2d + 1 from hi, the order the
+        // widening below undoes.
+        const __m512i lo = lo4[g - g0], hi = hi4[g - g0];
+        const __m512i lo02 = _mm512_and_si512(lo, low_bytes), lo13 = _mm512_srli_epi16(lo, 8);
+        const __m512i hi02 = _mm512_and_si512(hi, low_bytes), hi13 = _mm512_srli_epi16(hi, 8);
+        const __m512i x0 = _mm512_mask_blend_epi16(kOddWords, lo02, _mm512_maskz_slli_epi32(kAll16, hi02, 16));
+        const __m512i x1 = _mm512_mask_blend_epi16(kOddWords, lo13, _mm512_maskz_slli_epi32(kAll16, hi13, 16));
+        const __m512i x2 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo02, 16), hi02);
+        const __m512i x3 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo13, 16), hi13);
+        __m512i* t = tables + 16 * g;
+        t[1] = x0;
+        t[2] = x1;
+        t[3] = _mm512_add_epi16(x0, x1);
+        t[4] = x2;
+        for (int q = 1; q < 4; ++q) t[4 + q] = _mm512_add_epi16(x2, t[q]);
+        t[8] = x3;
+        for (int q = 1; q < 8; ++q) t[8 + q] = _mm512_add_epi16(x3, t[q]);
+      }
     }
     for (size_t n = n0; n < n1; ++n) {
       const uint16_t* e = lut.entries.data() + lut.start[h * filters + n];
@@ -77,8 +102,11 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
       _mm512_storeu_si512(out + 16, _mm512_add_epi32(_mm512_loadu_si512(out + 16), _mm512_maskz_srli_epi32(kAll16, s, 16)));
     }
   }
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t n = n0; n < n1; ++n) c[r * ldc + (n - n0)] = acc[n - n0][r];
+  // Row 16j + 4i + L sits in dword 16j + 4L + i.
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t slot = r / 16 * 16 + (r % 4) * 4 + r % 16 / 4;
+    for (size_t n = n0; n < n1; ++n) c[r * ldc + (n - n0)] = acc[n - n0][slot];
+  }
 }
 
 }  // namespace stern::sbin
