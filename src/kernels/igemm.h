@@ -98,10 +98,12 @@ struct SparseRows {
 // x uint8 (K' bytes, 64 bytes of readable slack after the end).
 using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseRows& w, size_t row0,
                                    size_t row1, size_t b0, size_t b1, int32_t* y);
-// c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of tile `at`, at[k * 64 + i]
-// int16 (pixels past the image are zero and their sums are ignored).
-using SparseGemmUkernel = void (*)(const int16_t* at, const SparseRows& w, size_t row0,
-                                   size_t row1, size_t b0, size_t b1, int32_t* c, size_t ldc);
+// c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of a tile of int16 codes whose
+// column k' is the 64 values at at + offset[k'] (a k-major tile, or the shifted windows of
+// padded channel planes for a stride-1 convolution: no im2col copy).
+using SparseGemmUkernel = void (*)(const int16_t* at, const int32_t* offset, const SparseRows& w,
+                                   size_t row0, size_t row1, size_t b0, size_t b1, int32_t* c,
+                                   size_t ldc);
 
 // Activation bytes: out[i] = quantize_activation(x[i], act) + add (runtime/layer.h).
 using QuantizeUkernel = void (*)(const float* x, size_t n, const ActQuant& act, int32_t add,

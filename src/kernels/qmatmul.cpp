@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "kernels/qpack.h"
 #include "stern/error.h"
@@ -25,7 +26,10 @@ struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
-  aligned_vector<int16_t> tiles;  // sparse GEMM: [tiles][K'][64] codes
+  aligned_vector<int16_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] codes
+  std::vector<int32_t> offset;    // sparse GEMM: column k' of a tile at tiles + offset[k']
+  std::vector<int32_t> pixel;     // sparse GEMM: output pixel of tile lane v, or -1
+  int64_t tile_stride = 0;        // int16 values between consecutive tiles
 };
 
 // Per-thread output tiles.
@@ -73,6 +77,9 @@ struct IntLayer::Impl {
   void quantize_image(const float* in, int64_t images, Activations& a) const;
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
                   int32_t* xsum) const;
+  bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
+  int64_t sparse_tiles(Activations& a, int64_t grp, int64_t m,
+                       const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
   void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, int16_t* out) const;
   void compute(const float* in, int64_t images, float* out, ThreadPool* pool, Activations& a,
                int thread_base);
@@ -235,6 +242,49 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
   }
 }
 
+// The int16 tiles of the sparse GEMM for conv group `grp`; returns their count. Stride-1
+// convolutions need no im2col: the channel planes are stored zero-padded, output pixels are
+// numbered over the padded width (the extra columns are computed and dropped), and column
+// (kh, kw, c) of a tile is the window of plane c shifted by kh * dilation rows and
+// kw * dilation columns. Others (strides, linear over a batch) copy k-major tiles.
+int64_t IntLayer::Impl::sparse_tiles(
+    Activations& a, int64_t grp, int64_t m,
+    const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const {
+  const int64_t kp = layout.padded_cols();
+  a.offset.assign(kp, 0);
+  if (!implicit_tiles()) {
+    const int64_t ntiles = ceil_div(m, kSparseTile);
+    a.tile_stride = kp * kSparseTile;
+    a.tiles.resize(ntiles * a.tile_stride);
+    for (int64_t k = 0; k < kp; ++k) a.offset[k] = static_cast<int32_t>(k * kSparseTile);
+    a.pixel.resize(ntiles * kSparseTile);
+    for (int64_t v = 0; v < ntiles * int64_t(kSparseTile); ++v) a.pixel[v] = v < m ? int32_t(v) : -1;
+    parallel(ntiles, [&](size_t t) { build_tile(a, grp, t, m, a.tiles.data() + t * a.tile_stride); });
+    return ntiles;
+  }
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const int64_t plane = hp * wp, virtual_pixels = g.out_h * wp;
+  const int64_t ntiles = ceil_div(virtual_pixels, kSparseTile);
+  a.tile_stride = kSparseTile;
+  // Slack past the last plane: the windows of the last tiles read beyond it (dropped lanes).
+  a.tiles.assign(cg * plane + ntiles * kSparseTile + plane, 0);
+  parallel(cg, [&](size_t ch) {
+    const uint8_t* src = a.image.data() + (grp * cg + ch) * g.in_h * g.in_w;
+    int16_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
+    for (int64_t y = 0; y < g.in_h; ++y)
+      for (int64_t x = 0; x < g.in_w; ++x) dst[y * wp + x] = static_cast<int16_t>(src[y * g.in_w + x] - add);
+  });
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw)
+      for (int64_t ch = 0; ch < cg; ++ch)
+        a.offset[layout.map((kh * g.kernel_w + kw) * cg + ch)] =
+            static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
+  a.pixel.resize(ntiles * kSparseTile);
+  for (int64_t v = 0; v < ntiles * int64_t(kSparseTile); ++v)
+    a.pixel[v] = v < virtual_pixels && v % wp < g.out_w ? int32_t(v / wp * g.out_w + v % wp) : -1;
+  return ntiles;
+}
+
 // The k-major int16 codes of pixels [64 tile, 64 tile + 64) of conv group `grp`, from the
 // NCHW bytes: one run of output columns per (channel, kh, kw, output row).
 void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m,
@@ -245,8 +295,7 @@ void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile,
   for (int64_t ch = 0; ch < cg; ++ch)
     for (int64_t kh = 0; kh < g.kernel_h; ++kh)
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        const int64_t kcol = layout.map((kh * g.kernel_w + kw) * cg + ch);
-        int16_t* dst = out + kcol * kSparseTile;
+        int16_t* dst = out + layout.map((kh * g.kernel_w + kw) * cg + ch) * kSparseTile;
         for (int64_t p = first; p < last;) {
           const int64_t img = p / pixels, oh = (p % pixels) / g.out_w, ow0 = p % g.out_w;
           const int64_t run = std::min(last - p, g.out_w - ow0);
@@ -365,29 +414,42 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t r = r0; r < r1; ++r) store(tile.acc.data() + (r - r0), grp, 0, 1, r, 1, out, ldm, ldn);
       });
     } else {
-      const int64_t ntiles = ceil_div(m, kSparseTile), bpg = layout.padded_group / kSparseBlock;
-      a.tiles.resize(ntiles * kp * kSparseTile);
-      parallel(ntiles, [&](size_t t, int) { build_tile(a, grp, t, m, a.tiles.data() + t * kp * kSparseTile); });
+      const int64_t bpg = layout.padded_group / kSparseBlock;
+      const int64_t ntiles = sparse_tiles(a, grp, m, [&](size_t n, const std::function<void(size_t)>& fn) {
+        parallel(n, [&](size_t i, int) { fn(i); });
+      });
       const int64_t row_chunks = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
       parallel(ntiles * row_chunks, [&](size_t task, int t) {
         const int64_t ti = task / row_chunks, rc = task % row_chunks;
         const int64_t r0 = og * rc / row_chunks, r1 = og * (rc + 1) / row_chunks, nn = r1 - r0;
-        const int64_t p0 = ti * kSparseTile, valid = std::min<int64_t>(kSparseTile, m - p0);
         Tile& tile = tiles[t];
         tile.raw.resize(nn * kSparseTile);
         tile.acc.resize(nn * kSparseTile);
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
             std::fill(tile.raw.begin(), tile.raw.end(), 0);
-            sgemm->fn(a.tiles.data() + ti * kp * kSparseTile, ps[part].sparse, r0, r1, gi * bpg,
-                      (gi + 1) * bpg, tile.raw.data(), kSparseTile);
-            // raw is [row][pixel] of exact int16 codes (no byte offset to correct); the
-            // epilogue takes one row at a time as a [pixel][1] tile.
-            for (int64_t r = 0; r < nn; ++r)
-              epilogue(ps[part], gi, 0, tile.raw.data() + r * kSparseTile, 1, nullptr, p0,
-                       valid, r0 + r, 1, part == 0 && gi == 0, tile.acc.data() + r * kSparseTile);
+            sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
+                      gi * bpg, (gi + 1) * bpg, tile.raw.data(), kSparseTile);
+            // raw is [row][lane] of exact int16 codes: no byte offset to correct.
+            const bool first = part == 0 && gi == 0;
+            for (int64_t r = 0; r < nn; ++r) {
+              const float scale = ps[part].scale[(r0 + r) * ng + gi];
+              const int32_t* raw = tile.raw.data() + r * kSparseTile;
+              float* acc = tile.acc.data() + r * kSparseTile;
+              for (size_t i = 0; i < kSparseTile; ++i)
+                acc[i] = (first ? 0.0f : acc[i]) + static_cast<float>(raw[i]) * scale;
+            }
           }
-        for (int64_t r = 0; r < nn; ++r) store(tile.acc.data() + r * kSparseTile, grp, p0, valid, r0 + r, 1, out, ldm, ldn);
+        const int32_t* pixel = a.pixel.data() + ti * kSparseTile;
+        for (int64_t r = 0; r < nn; ++r) {
+          const int64_t n = grp * og + r0 + r;
+          const float* acc = tile.acc.data() + r * kSparseTile;
+          for (size_t i = 0; i < kSparseTile; ++i) {
+            if (pixel[i] < 0) continue;
+            const float v = acc[i] + bias[n];
+            out[pixel[i] * ldm + n * ldn] = relu ? std::max(v, 0.0f) : v;
+          }
+        }
       });
     }
   }

@@ -160,10 +160,17 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
         for (int64_t k = 0; k < s.k; ++k)
           for (size_t i = 0; i < kSparseTile; ++i)
             at[layout.map(k) * kSparseTile + i] = static_cast<int16_t>(i == 0 ? 255 : i == 1 ? -127 : q(rng));
+        // Columns in reverse order through the offset table, as shifted windows are.
+        std::vector<int16_t> rev(at.size());
+        std::vector<int32_t> offset(kp);
+        for (size_t k = 0; k < kp; ++k) {
+          offset[k] = int32_t((kp - 1 - k) * kSparseTile);
+          std::copy_n(at.begin() + k * kSparseTile, kSparseTile, rev.begin() + offset[k]);
+        }
         const size_t bpg = layout.padded_group / kSparseBlock;
         for (int64_t g = 0; g < layout.groups; ++g) {
           std::vector<int32_t> got(s.n * kSparseTile, 7);
-          kern.fn(at.data(), w, 0, s.n, g * bpg, (g + 1) * bpg, got.data(), kSparseTile);
+          kern.fn(rev.data(), offset.data(), w, 0, s.n, g * bpg, (g + 1) * bpg, got.data(), kSparseTile);
           for (int64_t r = 0; r < s.n; ++r)
             for (size_t i = 0; i < kSparseTile; ++i) {
               int32_t expect = 7;  // the kernel adds to c

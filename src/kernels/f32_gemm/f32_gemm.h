@@ -27,10 +27,11 @@ struct TileArgs {
   const float* bias_n;
 };
 
-// One full MR x NR tile: a = kc * MR floats (k-major), b = kc * NR floats (k-major),
-// c row stride ldc.
-using Ukernel = void (*)(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                         const TileArgs& args);
+// One full MR x NR tile: a = kc * MR floats (k-major); b = kc rows of NR floats, row k at
+// b + k * ldb (ldb = NR for a packed panel, the row stride for B read in place); c row
+// stride ldc.
+using Ukernel = void (*)(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                         size_t ldc, const TileArgs& args);
 
 struct Config {
   Isa isa;

@@ -6,11 +6,11 @@
 
 namespace stern::f32gemm {
 
-void ukernel_4x8__scalar(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                         const TileArgs& args) {
+void ukernel_4x8__scalar(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                         size_t ldc, const TileArgs& args) {
   constexpr size_t kMr = 4, kNr = 8;
   float acc[kMr][kNr] = {};
-  for (size_t k = 0; k < kc; ++k, a += kMr, b += kNr)
+  for (size_t k = 0; k < kc; ++k, a += kMr, b += ldb)
     for (size_t i = 0; i < kMr; ++i)
       for (size_t j = 0; j < kNr; ++j) acc[i][j] += a[i] * b[j];
   for (size_t i = 0; i < kMr; ++i) {

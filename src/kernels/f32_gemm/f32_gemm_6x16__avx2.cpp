@@ -6,12 +6,12 @@
 
 namespace stern::f32gemm {
 
-void ukernel_6x16__avx2(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                        const TileArgs& args) {
+void ukernel_6x16__avx2(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                        size_t ldc, const TileArgs& args) {
   constexpr int kMr = 6;
   __m256 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  for (size_t k = 0; k < kc; ++k, a += kMr, b += 16) {
+  for (size_t k = 0; k < kc; ++k, a += kMr, b += ldb) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     for (int i = 0; i < kMr; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);

@@ -7,12 +7,12 @@
 
 namespace stern::f32gemm {
 
-void ukernel_8x32__avx512(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                          const TileArgs& args) {
+void ukernel_8x32__avx512(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                          size_t ldc, const TileArgs& args) {
   constexpr int kMr = 8;
   __m512 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (size_t k = 0; k < kc; ++k, a += kMr, b += 32) {
+  for (size_t k = 0; k < kc; ++k, a += kMr, b += ldb) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
     for (int i = 0; i < kMr; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);

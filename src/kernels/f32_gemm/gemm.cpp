@@ -5,12 +5,12 @@
 
 namespace stern::f32gemm {
 
-void ukernel_4x8__scalar(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                         const TileArgs& args);
-void ukernel_6x16__avx2(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                        const TileArgs& args);
-void ukernel_8x32__avx512(size_t kc, const float* a, const float* b, float* c, size_t ldc,
-                          const TileArgs& args);
+void ukernel_4x8__scalar(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                         size_t ldc, const TileArgs& args);
+void ukernel_6x16__avx2(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                        size_t ldc, const TileArgs& args);
+void ukernel_8x32__avx512(size_t kc, const float* a, const float* b, size_t ldb, float* c,
+                          size_t ldc, const TileArgs& args);
 
 namespace {
 
@@ -31,20 +31,25 @@ constexpr Config kConfigs[] = {
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-float at(MatrixRef m, size_t r, size_t c) {
-  return m.trans ? m.data[c * m.ld + r] : m.data[r * m.ld + c];
-}
-
 // Packs rows [r0, r0 + rows) x cols [c0, c0 + cols) of `src` into panels of `w` rows, each
-// panel k-major: out[panel][c][w]. Rows past the matrix are zero.
+// panel k-major: out[panel][c][w]. Rows past the matrix are zero. A transposed source has
+// the panel's rows contiguous (im2col columns, the conv's B operand): one copy per column.
 void pack_panels(MatrixRef src, size_t r0, size_t rows, size_t c0, size_t cols, size_t w,
                  float* out) {
   for (size_t p = 0; p < rows; p += w) {
     const size_t valid = std::min(w, rows - p);
-    for (size_t c = 0; c < cols; ++c) {
-      float* dst = out + c * w;
-      for (size_t i = 0; i < valid; ++i) dst[i] = at(src, r0 + p + i, c0 + c);
-      for (size_t i = valid; i < w; ++i) dst[i] = 0.0f;
+    if (src.trans) {
+      const float* from = src.data + c0 * src.ld + r0 + p;
+      for (size_t c = 0; c < cols; ++c, from += src.ld) {
+        std::memcpy(out + c * w, from, valid * sizeof(float));
+        std::fill(out + c * w + valid, out + (c + 1) * w, 0.0f);
+      }
+    } else {
+      for (size_t i = 0; i < valid; ++i) {
+        const float* row = src.data + (r0 + p + i) * src.ld + c0;
+        for (size_t c = 0; c < cols; ++c) out[c * w + i] = row[c];
+      }
+      for (size_t c = 0; c < cols; ++c) std::fill(out + c * w + valid, out + (c + 1) * w, 0.0f);
     }
     out += cols * w;
   }
@@ -92,17 +97,28 @@ void compute(const Config& cfg, const Problem& p, size_t m0, size_t m1, size_t n
   alignas(64) float tile_bias_m[8];
   alignas(64) float tile_bias_n[32];
 
+  // A row-major B (im2col columns) is read in place: the micro-kernel streams NR-wide rows
+  // at the matrix's stride, which costs less than a packing pass when M is small. Only a
+  // partial last panel is packed (zero padded).
+  const bool b_in_place = !p.b.packed && !p.b.raw.trans;
   for (size_t jc = n0; jc < n1; jc += kNc) {
     const size_t nc = std::min(kNc, n1 - jc);
     for (size_t pc = 0; pc < p.k; pc += cfg.kc) {
       const size_t kc = std::min(cfg.kc, p.k - pc);
-      if (!p.b.packed) pack_panels(transposed(p.b.raw), jc, nc, pc, kc, nr, b_block);
+      if (!p.b.packed && !b_in_place) pack_panels(transposed(p.b.raw), jc, nc, pc, kc, nr, b_block);
+      if (b_in_place && nc % nr) {
+        const size_t last = nc / nr * nr;
+        pack_panels(transposed(p.b.raw), jc + last, nc - last, pc, kc, nr, b_block + (last / nr) * kc * nr);
+      }
       for (size_t ic = m0; ic < m1; ic += cfg.mc) {
         const size_t mc = std::min(cfg.mc, m1 - ic);
         if (!p.a.packed) pack_panels(p.a.raw, ic, mc, pc, kc, mr, a_block);
         for (size_t jr = 0; jr < nc; jr += nr) {
           const size_t j = jc + jr, nv = std::min(nr, n1 - j);
+          const bool direct_b = b_in_place && nv == nr;
+          const size_t ldb = direct_b ? p.b.raw.ld : nr;
           const float* bp = p.b.packed ? p.b.packed + (j / nr) * p.k * nr + pc * nr
+                            : direct_b ? p.b.raw.data + pc * p.b.raw.ld + j
                                        : b_block + (jr / nr) * kc * nr;
           for (size_t ir = 0; ir < mc; ir += mr) {
             const size_t i = ic + ir, mv = std::min(mr, m1 - i);
@@ -112,7 +128,7 @@ void compute(const Config& cfg, const Problem& p, size_t m0, size_t m1, size_t n
                           p.bias_n ? p.bias_n + j : nullptr};
             float* c = p.c + i * p.ldc + j;
             if (mv == mr && nv == nr) {
-              cfg.ukernel(kc, ap, bp, c, p.ldc, args);
+              cfg.ukernel(kc, ap, bp, ldb, c, p.ldc, args);
               continue;
             }
             if (args.accumulate)
@@ -127,7 +143,7 @@ void compute(const Config& cfg, const Problem& p, size_t m0, size_t m1, size_t n
               std::copy_n(args.bias_n, nv, tile_bias_n);
               args.bias_n = tile_bias_n;
             }
-            cfg.ukernel(kc, ap, bp, tile, nr, args);
+            cfg.ukernel(kc, ap, bp, ldb, tile, nr, args);
             for (size_t r = 0; r < mv; ++r) std::memcpy(c + r * p.ldc, tile + r * nr, nv * 4);
           }
         }

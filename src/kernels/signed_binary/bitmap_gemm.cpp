@@ -73,7 +73,7 @@ const LutConfig& lut_config_for(Isa isa) {
 }
 
 size_t lut_scratch_bytes(size_t lanes, size_t filters) {
-  return size_t(kLutGroupsPerChunk) * 16 * lanes * sizeof(uint16_t) +
+  return size_t(kLutGroupsPerChunk * kLutRowsPerGroup) * lanes * sizeof(uint16_t) +
          filters * lanes * sizeof(int32_t);
 }
 
@@ -91,7 +91,7 @@ LutLayout build_lut_layout(const Bitmap& b) {
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t col = h * kLutChunkCols + g * kLutGroupCols;
         const unsigned pattern = (b.bits[n * b.words + col / 64] >> (col % 64)) & 0xF;
-        if (pattern) lut.entries.push_back(uint16_t((g * 16 + pattern) * kLutEntryScale));
+        if (pattern) lut.entries.push_back(uint16_t(lut_row(size_t(g), pattern) * kLutEntryScale));
       }
       lut.start.push_back(lut.entries.size());
     }
@@ -128,7 +128,7 @@ BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where
 }
 
 Method choose_method(int64_t rows, Isa isa) {
-  return rows >= int64_t(lut_config_for(isa).lanes) / 2 ? Method::lut : Method::bitmap;
+  return rows >= int64_t(lut_config_for(isa).lanes) ? Method::lut : Method::bitmap;
 }
 
 void prepare(BitmapWeights& w, Method method) {

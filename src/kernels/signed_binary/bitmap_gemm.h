@@ -38,7 +38,7 @@ namespace stern::sbin {
 
 inline constexpr int64_t kMaxCols = int64_t{1} << 23;
 // lut: columns per table group, and columns per chunk. A chunk is summed in uint16 lanes
-// before widening to int32: 255 * 256 < 2^16. The chunk's tables (64 groups * 16 rows *
+// before widening to int32: 255 * 256 < 2^16. The chunk's tables (64 groups * 15 rows *
 // 64 bytes = 64 KiB at 32 lanes) live in L2; measured on Zen 4, 256 columns beat 128 and 64
 // (whose tables fit L1) because the per-filter widening is paid half or a quarter as often.
 inline constexpr int64_t kLutGroupCols = 4;
@@ -55,11 +55,19 @@ struct Bitmap {
 
 // Table offsets for the lut method: for chunk h and filter n, the entries
 // entries[start[h * rows + n] .. start[h * rows + n + 1]) are
-// (group_in_chunk * 16 + pattern) * kLutEntryScale for every group whose 4-bit pattern is
+// lut_row(group_in_chunk, pattern) * kLutEntryScale for every group whose 4-bit pattern is
 // non-zero: the byte offset of the table row when a row is 64 bytes (32 uint16 lanes), so
-// the widest kernel adds it to the table base with no shift.
+// the widest kernel adds it to the table base with no shift. A group has 15 rows (pattern 0
+// needs none): besides saving a row, an odd stride spreads the rows of one pattern over all
+// L1 sets; with 16 rows (1 KiB apart) a layer whose filters all use pattern 15 thrashed 4
+// sets and ran 2x slower.
+inline constexpr int64_t kLutRowsPerGroup = 15;
+inline constexpr size_t lut_row(size_t group, unsigned pattern) {
+  return group * kLutRowsPerGroup + pattern - 1;
+}
 inline constexpr unsigned kLutEntryScale = 64;
-static_assert(kLutGroupsPerChunk * 16 * kLutEntryScale <= 65536, "offsets must fit uint16");
+static_assert(kLutGroupsPerChunk * kLutRowsPerGroup * kLutEntryScale <= 65536,
+              "offsets must fit uint16");
 struct LutLayout {
   int64_t chunks = 0;
   std::vector<uint16_t> entries;
@@ -147,8 +155,9 @@ BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where
 BitmapWeights pack_binary(const WeightMatrix& m, const std::string& where);
 
 // The method that is faster for `rows` activation rows (measured, see docs/BENCHMARKS.md):
-// lut once there are enough rows to fill its lanes, bitmap for GEMV-like shapes. The lut
-// method hands a last block of fewer than lanes / 2 rows to the bitmap kernel.
+// lut once the rows fill one block of its lanes (at any sparsity: from 1.0x at 0% to 3x at
+// 98%), bitmap for fewer rows, where building the tables is not paid back. The lut method
+// hands a last block of fewer than lanes / 2 rows to the bitmap kernel.
 Method choose_method(int64_t rows, Isa isa);
 // Builds the layouts `method` needs (panels always, the lut layout for lut); call once at
 // load.

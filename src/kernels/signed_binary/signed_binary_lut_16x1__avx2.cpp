@@ -13,8 +13,8 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
                                   const LutLayout& lut, size_t n0, size_t n1, int32_t* c,
                                   size_t ldc, void* scratch) {
   constexpr size_t kLanes = 16;
-  auto* tables = static_cast<__m256i*>(scratch);  // [group * 16 + pattern]
-  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * 16);
+  auto* tables = static_cast<__m256i*>(scratch);  // [lut_row(group, pattern)]
+  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
   std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
   alignas(32) int32_t offset[kLanes];
   for (size_t l = 0; l < kLanes; ++l) offset[l] = int32_t(std::min(l, rows - 1) * lda);
@@ -36,14 +36,15 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
       const __m256i x1 = _mm256_blend_epi16(lo13, _mm256_slli_epi32(hi13, 16), 0xAA);
       const __m256i x2 = _mm256_blend_epi16(_mm256_srli_epi32(lo02, 16), hi02, 0xAA);
       const __m256i x3 = _mm256_blend_epi16(_mm256_srli_epi32(lo13, 16), hi13, 0xAA);
-      __m256i* t = tables + 16 * g;
-      t[1] = x0;
-      t[2] = x1;
-      t[3] = _mm256_add_epi16(x0, x1);
-      t[4] = x2;
-      for (int q = 1; q < 4; ++q) t[4 + q] = _mm256_add_epi16(x2, t[q]);
-      t[8] = x3;
-      for (int q = 1; q < 8; ++q) t[8 + q] = _mm256_add_epi16(x3, t[q]);
+      // Row p - 1 of the group holds the sum for pattern p.
+      __m256i* t = tables + lut_row(g, 1);
+      t[0] = x0;
+      t[1] = x1;
+      t[2] = _mm256_add_epi16(x0, x1);
+      t[3] = x2;
+      for (int q = 1; q < 4; ++q) t[3 + q] = _mm256_add_epi16(x2, t[q - 1]);
+      t[7] = x3;
+      for (int q = 1; q < 8; ++q) t[7 + q] = _mm256_add_epi16(x3, t[q - 1]);
     }
     for (size_t n = n0; n < n1; ++n) {
       const uint16_t* e = lut.entries.data() + lut.start[h * filters + n];

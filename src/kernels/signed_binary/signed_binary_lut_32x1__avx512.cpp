@@ -18,8 +18,8 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
                                     const LutLayout& lut, size_t n0, size_t n1, int32_t* c,
                                     size_t ldc, void* scratch) {
   constexpr size_t kLanes = 32;
-  auto* tables = static_cast<__m512i*>(scratch);  // [group * 16 + pattern]
-  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * 16);
+  auto* tables = static_cast<__m512i*>(scratch);  // [lut_row(group, pattern)]
+  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
   std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
   // Rows beyond `rows` re-read the last row; their sums are never stored.
   const uint8_t* row_ptr[kLanes];
@@ -69,14 +69,15 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
         const __m512i x1 = _mm512_mask_blend_epi16(kOddWords, lo13, _mm512_maskz_slli_epi32(kAll16, hi13, 16));
         const __m512i x2 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo02, 16), hi02);
         const __m512i x3 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo13, 16), hi13);
-        __m512i* t = tables + 16 * g;
-        t[1] = x0;
-        t[2] = x1;
-        t[3] = _mm512_add_epi16(x0, x1);
-        t[4] = x2;
-        for (int q = 1; q < 4; ++q) t[4 + q] = _mm512_add_epi16(x2, t[q]);
-        t[8] = x3;
-        for (int q = 1; q < 8; ++q) t[8 + q] = _mm512_add_epi16(x3, t[q]);
+        // Row p - 1 of the group holds the sum for pattern p.
+        __m512i* t = tables + lut_row(g, 1);
+        t[0] = x0;
+        t[1] = x1;
+        t[2] = _mm512_add_epi16(x0, x1);
+        t[3] = x2;
+        for (int q = 1; q < 4; ++q) t[3 + q] = _mm512_add_epi16(x2, t[q - 1]);
+        t[7] = x3;
+        for (int q = 1; q < 8; ++q) t[7 + q] = _mm512_add_epi16(x3, t[q - 1]);
       }
     }
     for (size_t n = n0; n < n1; ++n) {

@@ -10,8 +10,8 @@ void signed_binary_lut_8x1__scalar(const uint8_t* a, size_t lda, size_t rows, co
                                    const LutLayout& lut, size_t n0, size_t n1, int32_t* c,
                                    size_t ldc, void* scratch) {
   constexpr size_t kLanes = 8;
-  auto* tables = static_cast<uint16_t(*)[kLanes]>(scratch);  // [group * 16 + pattern][lane]
-  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * 16);
+  auto* tables = static_cast<uint16_t(*)[kLanes]>(scratch);  // [lut_row(group, pattern)][lane]
+  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
   std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
   const size_t filters = size_t(w.rows);
   for (size_t h = 0; h < size_t(lut.chunks); ++h) {
@@ -20,9 +20,11 @@ void signed_binary_lut_8x1__scalar(const uint8_t* a, size_t lda, size_t rows, co
     for (size_t g = 0; g < groups; ++g)
       for (size_t l = 0; l < kLanes; ++l) {
         const uint8_t* x = a + std::min(l, rows - 1) * lda + col0 + 4 * g;
-        uint16_t(*t)[kLanes] = tables + 16 * g;
-        t[0][l] = 0;
-        for (unsigned p = 1; p < 16; ++p) t[p][l] = uint16_t(t[p & (p - 1)][l] + x[__builtin_ctz(p)]);
+        uint16_t sum[16] = {};  // sum[p] = sum of the columns in pattern p
+        for (unsigned p = 1; p < 16; ++p) {
+          sum[p] = uint16_t(sum[p & (p - 1)] + x[__builtin_ctz(p)]);
+          tables[lut_row(g, p)][l] = sum[p];
+        }
       }
     for (size_t n = n0; n < n1; ++n) {
       uint16_t sum[kLanes] = {};

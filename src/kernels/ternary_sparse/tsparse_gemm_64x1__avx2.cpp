@@ -7,23 +7,24 @@
 
 namespace stern::kernels {
 
-void tsparse_gemm_64x1__avx2(const int16_t* at, const SparseRows& w, size_t row0,
-                             size_t row1, size_t b0, size_t b1, int32_t* c, size_t ldc) {
+void tsparse_gemm_64x1__avx2(const int16_t* at, const int32_t* offset, const SparseRows& w,
+                             size_t row0, size_t row1, size_t b0, size_t b1, int32_t* c,
+                             size_t ldc) {
   for (size_t r = row0; r < row1; ++r) {
     int32_t* out = c + (r - row0) * ldc;
     const uint8_t* h = w.header(r, b0);
     for (size_t b = b0; b < b1; ++b) {
-      const int16_t* block = at + b * kSparseBlock * kSparseTile;
+      const int32_t* block = offset + b * kSparseBlock;
       const size_t npos = h[0], nneg = h[1];
       const uint8_t* off = h + 2;
       __m256i s[4];
       for (int i = 0; i < 4; ++i) s[i] = _mm256_setzero_si256();
       for (size_t e = 0; e < npos; ++e) {
-        const __m256i* src = reinterpret_cast<const __m256i*>(block + off[e] * kSparseTile);
+        const __m256i* src = reinterpret_cast<const __m256i*>(at + block[off[e]]);
         for (int i = 0; i < 4; ++i) s[i] = _mm256_add_epi16(s[i], _mm256_loadu_si256(src + i));
       }
       for (size_t e = npos; e < npos + nneg; ++e) {
-        const __m256i* src = reinterpret_cast<const __m256i*>(block + off[e] * kSparseTile);
+        const __m256i* src = reinterpret_cast<const __m256i*>(at + block[off[e]]);
         for (int i = 0; i < 4; ++i) s[i] = _mm256_sub_epi16(s[i], _mm256_loadu_si256(src + i));
       }
       h = off + npos + nneg;
