@@ -43,7 +43,11 @@ void run_compress(const CompressOptions& o) {
                          {"coded_bytes", t.coded_bytes},
                          {"scale_floats", t.scale_floats},
                          {"coded_bits_per_weight", per_weight(8.0 * double(t.coded_bytes), t.weights)},
-                         {"entropy_bits_per_weight", per_weight(t.entropy_bits, t.weights)}});
+                         {"entropy_bits_per_weight", per_weight(t.entropy_bits, t.weights)},
+                         {"entropy_given_previous_bits_per_weight", per_weight(t.entropy_given_previous_bits, t.weights)},
+                         {"entropy_given_row_bits_per_weight", per_weight(t.entropy_given_row_bits, t.weights)},
+                         {"entropy_given_kernel_position_bits_per_weight",
+                          per_weight(t.entropy_given_kernel_position_bits, t.weights)}});
     }
     const json out = {{"model", o.model},
                       {"archive", o.output},
@@ -58,13 +62,21 @@ void run_compress(const CompressOptions& o) {
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
-  std::printf("%-28s %-15s %-12s %10s %12s %12s %9s %9s\n", "tensor", "encoding", "method", "weights",
-              "payload_B", "coded_B", "bits/w", "H0/w");
+  // H0: zeroth-order entropy per weight; |prev, |row, |kpos: given the previous code, the
+  // filter, the kernel position (what a context model could reach, tables not counted).
+  std::printf("%-24s %-14s %-11s %9s %10s %9s %7s %7s %7s %7s %7s\n", "tensor", "encoding", "method", "weights",
+              "payload_B", "coded_B", "bits/w", "H0/w", "|prev", "|row", "|kpos");
   for (const auto& t : stats.tensors) {
-    std::printf("%-28s %-15s %-12s %10lld %12lld %12lld %9.4f %9.4f\n", t.name.c_str(), t.encoding.c_str(),
-                t.method.c_str(), static_cast<long long>(t.weights), static_cast<long long>(t.payload_bytes),
-                static_cast<long long>(t.coded_bytes), per_weight(8.0 * double(t.coded_bytes), t.weights),
-                t.method == "rans" ? per_weight(t.entropy_bits, t.weights) : 0.0);
+    const bool coded = t.method == "rans";
+    std::printf("%-24s %-14s %-11s %9lld %10lld %9lld %7.4f", t.name.c_str(), t.encoding.c_str(), t.method.c_str(),
+                static_cast<long long>(t.weights), static_cast<long long>(t.payload_bytes),
+                static_cast<long long>(t.coded_bytes), per_weight(8.0 * double(t.coded_bytes), t.weights));
+    if (coded) {
+      std::printf(" %7.4f %7.4f %7.4f %7.4f", per_weight(t.entropy_bits, t.weights),
+                  per_weight(t.entropy_given_previous_bits, t.weights), per_weight(t.entropy_given_row_bits, t.weights),
+                  per_weight(t.entropy_given_kernel_position_bits, t.weights));
+    }
+    std::printf("\n");
   }
   std::printf("\n%s: %lld bytes (header %lld, floats %lld); .stern %lld bytes (%.2fx), FP32 %lld bytes (%.1fx)\n",
               o.output.c_str(), static_cast<long long>(stats.archive_bytes), static_cast<long long>(stats.header_bytes),

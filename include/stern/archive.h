@@ -24,6 +24,12 @@ struct ArchiveTensorStats {
   int64_t coded_bytes = 0;       // rANS stream, or this tensor's share of a zstd stream
   int64_t scale_floats = 0;      // scales kept beside the codes (coded with the floats)
   double entropy_bits = 0;       // weights * zeroth-order empirical entropy of the codes
+  // Conditional empirical entropies (table costs excluded) of the codes given a context the
+  // coder could use: the previous code in the row, the row (filter), and the kernel position
+  // (conv only; equals entropy_bits for linear). They measure whether a context would pay.
+  double entropy_given_previous_bits = 0;
+  double entropy_given_row_bits = 0;
+  double entropy_given_kernel_position_bits = 0;
   int64_t table_bytes = 0;       // frequency table as serialized in the header (before zstd)
 };
 

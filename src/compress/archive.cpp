@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "compress/graph_json.h"
 #include "compress/rans.h"
@@ -110,6 +111,16 @@ double entropy_bits(std::span<const uint64_t> counts) {
   return bits;
 }
 
+// Sum over contexts of the entropy of the codes seen in that context.
+double conditional_entropy_bits(const std::vector<int8_t>& codes, int alphabet_min, int alphabet,
+                                int64_t contexts, const std::function<int64_t(size_t)>& context_of) {
+  std::vector<uint64_t> counts(size_t(contexts) * alphabet, 0);
+  for (size_t i = 0; i < codes.size(); ++i) ++counts[size_t(context_of(i)) * alphabet + (codes[i] - alphabet_min)];
+  double bits = 0;
+  for (int64_t c = 0; c < contexts; ++c) bits += entropy_bits(std::span(counts).subspan(size_t(c) * alphabet, alphabet));
+  return bits;
+}
+
 // signed_binary rows hold one sign each, so the codes go as magnitudes {0, 1} plus one sign
 // bit per row: the sign of every non-zero would otherwise cost up to a bit each.
 bool codes_by_row_sign(Encoding e) { return e == Encoding::signed_binary; }
@@ -179,6 +190,17 @@ struct Writer {
     s.coded_bytes = int64_t(streams.back().size());
     s.scale_floats = int64_t(m.scale_pos.size() * (m.asymmetric ? 2 : 1));
     s.entropy_bits = entropy_bits(code_counts);
+    const int lo = traits.min_code, k = traits.max_code - traits.min_code + 1;
+    const auto& codes = m.codes;
+    const int64_t cols = m.cols;
+    s.entropy_given_previous_bits = conditional_entropy_bits(codes, lo, k, k + 1, [&](size_t i) {
+      return i % size_t(cols) == 0 ? int64_t{k} : int64_t{codes[i - 1] - lo};  // row start: own context
+    });
+    s.entropy_given_row_bits = conditional_entropy_bits(codes, lo, k, m.rows, [&](size_t i) { return int64_t(i / size_t(cols)); });
+    // OHWI: column c sits at kernel position c / in_channels.
+    const int64_t in_channels = t.shape.size() == 4 ? t.shape[3] : cols;
+    s.entropy_given_kernel_position_bits = conditional_entropy_bits(
+        codes, lo, k, cols / in_channels, [&](size_t i) { return int64_t(i % size_t(cols)) / in_channels; });
     s.table_bytes = int64_t(entry["freq"].dump().size());
     return true;
   }
