@@ -159,7 +159,7 @@ void eval(const EvalOptions& o) {
   Graph graph = open_model(o.model);
   const std::vector<LayerWeights> layers = layer_weights(graph);
   const int64_t file_bytes = static_cast<int64_t>(std::filesystem::file_size(o.model));
-  Dataset test = load_dataset(o.data).test;
+  Dataset test = load_test_split(o.data);
   if (o.limit > 0) test = test.head(o.limit);
   if (test.count == 0) fail(o.data, "test split is empty");
   SessionOptions session_options;

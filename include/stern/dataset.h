@@ -42,6 +42,9 @@ DatasetSplit load_mnist_json(const std::filesystem::path& dir, uint64_t seed = 2
 // By name ("fashion-mnist" | "mnist"), from the standard locations: $STERN_DATA_DIR or the
 // repository's data/ folder for MNIST, the Debian path for Fashion-MNIST.
 DatasetSplit load_dataset(const std::string& name);
+// The test split of load_dataset(name) alone: Fashion-MNIST then reads only its t10k files
+// (MNIST's split needs every digit file anyway).
+Dataset load_test_split(const std::string& name);
 std::filesystem::path default_data_dir();
 
 }  // namespace stern

@@ -27,6 +27,29 @@ std::filesystem::path idx_file(const std::filesystem::path& dir, const std::stri
                         "STERN_DATA_DIR to a folder holding fashion-mnist/");
 }
 
+// One Fashion-MNIST part ("train" or "t10k").
+Dataset load_fashion_part(const std::filesystem::path& dir, const std::string& part) {
+  const auto images = idx_file(dir, part + "-images-idx3-ubyte");
+  const auto labels = idx_file(dir, part + "-labels-idx1-ubyte");
+  Dataset ds = load_idx(images, labels, "fashion-mnist");
+  if (ds.height != 28 || ds.width != 28) {
+    fail(dir.string(), "dimension mismatch: " + part + " images are " + std::to_string(ds.height) +
+                           "x" + std::to_string(ds.width) + ", expected 28x28");
+  }
+  return ds;
+}
+
+// <data>/fashion-mnist if the user put a copy there, else the Debian package's folder.
+std::filesystem::path fashion_mnist_dir() {
+  std::error_code ec;
+  const auto local = default_data_dir() / "fashion-mnist";
+  return std::filesystem::exists(local, ec) ? local : std::filesystem::path(kDebianFashionMnistDir);
+}
+
+[[noreturn]] void unknown_dataset(const std::string& name) {
+  fail("dataset '" + name + "'", "unknown, expected mnist or fashion-mnist");
+}
+
 }  // namespace
 
 Dataset Dataset::head(int64_t n) const {
@@ -40,22 +63,7 @@ Dataset Dataset::head(int64_t n) const {
 }
 
 DatasetSplit load_fashion_mnist(const std::filesystem::path& dir) {
-  // Looked up in a fixed order so a missing install is reported by its first file.
-  const auto train_images = idx_file(dir, "train-images-idx3-ubyte");
-  const auto train_labels = idx_file(dir, "train-labels-idx1-ubyte");
-  const auto test_images = idx_file(dir, "t10k-images-idx3-ubyte");
-  const auto test_labels = idx_file(dir, "t10k-labels-idx1-ubyte");
-  DatasetSplit split;
-  split.train = load_idx(train_images, train_labels, "fashion-mnist");
-  split.test = load_idx(test_images, test_labels, "fashion-mnist");
-  for (const Dataset* part : {&split.train, &split.test}) {
-    if (part->height != 28 || part->width != 28) {
-      fail(dir.string(), "dimension mismatch: " + std::string(part == &split.train ? "train" : "t10k") +
-                             " images are " + std::to_string(part->height) + "x" +
-                             std::to_string(part->width) + ", expected 28x28");
-    }
-  }
-  return split;
+  return {load_fashion_part(dir, "train"), load_fashion_part(dir, "t10k")};
 }
 
 std::filesystem::path default_data_dir() {
@@ -67,15 +75,15 @@ std::filesystem::path default_data_dir() {
 }
 
 DatasetSplit load_dataset(const std::string& name) {
-  const auto dir = default_data_dir();
-  if (name == "mnist") return load_mnist_json(dir / "mnist" / "digits");
-  if (name == "fashion-mnist") {
-    std::error_code ec;
-    const auto local = dir / "fashion-mnist";
-    return load_fashion_mnist(std::filesystem::exists(local, ec) ? local
-                                                                 : kDebianFashionMnistDir);
-  }
-  fail("dataset '" + name + "'", "unknown, expected mnist or fashion-mnist");
+  if (name == "mnist") return load_mnist_json(default_data_dir() / "mnist" / "digits");
+  if (name == "fashion-mnist") return load_fashion_mnist(fashion_mnist_dir());
+  unknown_dataset(name);
+}
+
+Dataset load_test_split(const std::string& name) {
+  if (name == "fashion-mnist") return load_fashion_part(fashion_mnist_dir(), "t10k");
+  if (name == "mnist") return load_dataset(name).test;
+  unknown_dataset(name);
 }
 
 }  // namespace stern

@@ -1,6 +1,7 @@
 // The real datasets, when installed (scripts/setup.sh installs both): counts, label
 // histograms and pixels checked against Python reading the same files independently, and
 // the MNIST split's properties.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -47,6 +48,9 @@ TEST(RealData, FashionMnist) {
   // Fashion-MNIST is balanced by construction.
   EXPECT_EQ(histogram(split.train), std::vector<int64_t>(10, 6000));
   EXPECT_EQ(histogram(split.test), std::vector<int64_t>(10, 1000));
+  const Dataset test_only = load_test_split("fashion-mnist");
+  EXPECT_EQ(test_only.images, split.test.images);
+  EXPECT_EQ(test_only.labels, split.test.labels);
   const auto [lo, hi] = std::minmax_element(split.test.images.begin(), split.test.images.end());
   EXPECT_EQ(*lo, 0.0f);
   EXPECT_EQ(*hi, 1.0f);
@@ -76,6 +80,13 @@ TEST(RealData, FashionMnist) {
 uint64_t image_hash(const Dataset& ds, int64_t i) {
   const auto* p = reinterpret_cast<const char*>(ds.images.data() + i * ds.image_size());
   return std::hash<std::string_view>{}(std::string_view(p, ds.image_size() * sizeof(float)));
+}
+
+TEST(RealData, UnknownName) {
+  EXPECT_THAT(testing::error_of([] { load_dataset("cifar10"); }),
+              ::testing::HasSubstr("dataset 'cifar10': unknown, expected mnist or fashion-mnist"));
+  EXPECT_THAT(testing::error_of([] { load_test_split("mnist-fashion"); }),
+              ::testing::HasSubstr("unknown, expected mnist or fashion-mnist"));
 }
 
 TEST(RealData, MnistSplit) {
