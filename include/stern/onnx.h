@@ -27,17 +27,13 @@ Graph import_onnx(const std::filesystem::path& path);
 Graph import_onnx_from_memory(std::span<const uint8_t> bytes, const std::string& name,
                               const std::filesystem::path& base_dir);
 
-struct OnnxExportOptions {
-  // Ternary/int8 weights as int8 initializers + DequantizeLinear (per output channel only,
-  // where the encoding has one symmetric scale per row), and quantized activations as
-  // QuantizeLinear/DequantizeLinear pairs. Otherwise weights are dequantized to FP32 and
-  // activation quantization is written as an equivalent Div/Round/Clip/Mul chain.
-  bool qdq = false;
-  int64_t opset = 13;
-};
-std::vector<uint8_t> export_onnx_bytes(const Graph& graph, const OnnxExportOptions& options = {});
-void export_onnx(const Graph& graph, const std::filesystem::path& path,
-                 const OnnxExportOptions& options = {});
+// Opset 13, FP32 weights (every encoding dequantized; conv weights back to OIHW) so any
+// ONNX runtime can check a stern model. Quantized activations (act_bits <= 8) are written
+// faithfully as QuantizeLinear -> DequantizeLinear (zero point 0, uint8 or int8), followed by
+// a Clip where the contract's code range is narrower than the 8-bit type's; a fused relu
+// epilogue becomes a Relu. Graphs with act_bits > 8 throw (no faithful ONNX form).
+std::vector<uint8_t> export_onnx_bytes(const Graph& graph);
+void export_onnx(const Graph& graph, const std::filesystem::path& path);
 
 // Single tensors as ONNX TensorProto (.pb): float32 only on read (other types throw naming
 // the file and the data type).

@@ -149,9 +149,33 @@ class Importer {
   }
   void add_const(const std::string& name, ConstTensor t) { consts_[name] = std::move(t); }
 
+  // Activation quantization written as QuantizeLinear -> DequantizeLinear [-> Clip] (what
+  // stern's exporter writes) folds into the act_* attributes of the consuming layer.
+  struct ActQuant {
+    std::string source;
+    double scale = 0;
+    bool is_signed = false;
+    int64_t bits = 8;
+  };
+  std::map<std::string, ActQuant> quantized_;    // QuantizeLinear outputs
+  std::map<std::string, ActQuant> dequantized_;  // DequantizeLinear [+ Clip] outputs
+  // The input of a conv2d/linear: a pending activation quantizer becomes its attributes.
+  std::string layer_input(const NodeCtx& n, const std::string& name, Attributes* attrs) {
+    auto it = dequantized_.find(name);
+    if (it == dequantized_.end()) return value(n, name);
+    (*attrs)["act_bits"] = it->second.bits;
+    (*attrs)["act_scale"] = it->second.scale;
+    (*attrs)["act_signed"] = int64_t{it->second.is_signed ? 1 : 0};
+    return value(n, it->second.source);
+  }
+
   // A value usable as a node input: runtime values pass through, float constants become
   // graph tensors (once, under their ONNX name).
   std::string value(const NodeCtx& n, const std::string& name) {
+    if (quantized_.count(name) || dequantized_.count(name)) {
+      n.error("input '" + name + "' comes from QuantizeLinear/DequantizeLinear; quantized "
+              "activations are supported only as the input of Conv, Gemm or MatMul, not here");
+    }
     if (!is_const(name)) {
       if (!defined_.count(name)) n.error("input '" + name + "' is not defined before use");
       return name;
@@ -318,7 +342,8 @@ void convert_conv(Importer& im, NodeCtx& n) {
   n.allow_only({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
   n.inputs_between(2, 3);
   n.single_output();
-  const std::string x = im.value(n, n.input(0));
+  Attributes attrs;
+  const std::string x = im.layer_input(n, n.input(0), &attrs);
   const auto& w = im.const_floats(n, n.input(1), "weight");
   if (w.dims.size() != 4) {
     n.error("weight '" + n.input(1) + "' has rank " + std::to_string(w.dims.size()) +
@@ -335,8 +360,8 @@ void convert_conv(Importer& im, NodeCtx& n) {
     if (b.numel() != w.dims[0]) n.error("bias '" + n.input(2) + "' does not have one value per output channel");
     inputs.push_back(im.value(n, n.input(2)));
   }
-  im.emit(n, OpType::conv2d, inputs, n.output(0),
-          {{"strides", s.strides}, {"pads", s.pads}, {"dilations", s.dilations}, {"groups", group}});
+  attrs.insert({{"strides", s.strides}, {"pads", s.pads}, {"dilations", s.dilations}, {"groups", group}});
+  im.emit(n, OpType::conv2d, inputs, n.output(0), attrs);
 }
 
 // Linear when the weight is a constant matrix and the bias broadcasts along rows; a general
@@ -384,7 +409,8 @@ void convert_gemm(Importer& im, NodeCtx& n) {
     for (int64_t i = 0; i < in_features; ++i)
       w[o * in_features + i] = static_cast<float>(
           alpha * (trans_b ? bt.floats[o * in_features + i] : bt.floats[i * out_features + o]));
-  const std::string x = im.value(n, a);
+  Attributes attrs;
+  const std::string x = im.layer_input(n, a, &attrs);
   const std::string wname = (alpha == 1.0 && trans_b) ? b : im.derived_name(b, ":w");
   im.add_tensor(n, wname, {out_features, in_features}, w);
   std::vector<std::string> inputs{x, wname};
@@ -399,7 +425,7 @@ void convert_gemm(Importer& im, NodeCtx& n) {
     im.add_tensor(n, bname, {out_features}, bias);
     inputs.push_back(bname);
   }
-  im.emit(n, OpType::linear, inputs, n.output(0));
+  im.emit(n, OpType::linear, inputs, n.output(0), attrs);
 }
 
 void convert_matmul(Importer& im, NodeCtx& n) {
@@ -416,7 +442,9 @@ void convert_matmul(Importer& im, NodeCtx& n) {
       for (int64_t i = 0; i < in; ++i) w[o * in + i] = bt.floats[i * out + o];
     const std::string wname = im.derived_name(b, ":w");
     im.add_tensor(n, wname, {out, in}, w);
-    im.emit(n, OpType::linear, {im.value(n, a), wname}, n.output(0));
+    Attributes attrs;
+    const std::string x = im.layer_input(n, a, &attrs);
+    im.emit(n, OpType::linear, {x, wname}, n.output(0), attrs);
     return;
   }
   im.emit(n, OpType::matmul, {im.value(n, a), im.value(n, b)}, n.output(0));
@@ -475,7 +503,61 @@ void convert_clip(Importer& im, NodeCtx& n) {
       attrs[keys[i]] = static_cast<double>(t.floats[0]);
     }
   }
+  auto dq = im.dequantized_.find(n.input(0));
+  if (dq != im.dequantized_.end()) {
+    // The exporter narrows 8-bit Q/DQ to fewer bits with a Clip at the code range's ends.
+    Importer::ActQuant q = dq->second;
+    const double hi = attr_float(attrs, "max", NAN) / q.scale;
+    const double lo = attr_float(attrs, "min", NAN) / q.scale;
+    // unsigned: hi = 2^bits - 1, lo = 0; signed: hi = 2^(bits-1) - 1, lo = -hi.
+    const double log_codes = std::log2(hi + 1);
+    const int64_t base = std::lround(log_codes);
+    q.bits = q.is_signed ? base + 1 : base;
+    if (!(std::abs(log_codes - double(base)) < 1e-4) || !(std::abs(lo - (q.is_signed ? -hi : 0.0)) < 1e-3) ||
+        q.bits < 2 || q.bits > 8) {
+      n.error("Clip of a dequantized activation is supported only at a code range's ends");
+    }
+    im.dequantized_[n.output(0)] = q;
+    return;
+  }
   im.emit(n, OpType::clip, {im.value(n, n.input(0))}, n.output(0), attrs);
+}
+
+// Scalar scale and zero point of a QuantizeLinear/DequantizeLinear; only zero point 0
+// (symmetric) is supported.
+Importer::ActQuant read_qdq(Importer& im, NodeCtx& n) {
+  n.allow_only({"axis"});
+  n.inputs_between(2, 3);
+  n.single_output();
+  const auto& scale = im.const_floats(n, n.input(1), "scale");
+  if (scale.numel() != 1) n.error("per-axis scale '" + n.input(1) + "' of an activation is not supported");
+  Importer::ActQuant q;
+  q.scale = scale.floats[0];
+  if (!(q.scale > 0) || !std::isfinite(q.scale)) n.error("scale must be finite and > 0");
+  if (!n.input(2).empty()) {
+    const auto& zp = im.const_tensor(n, n.input(2), "zero point");
+    if (zp.data_type != pb::TensorProto::UINT8 && zp.data_type != pb::TensorProto::INT8) {
+      n.error(std::string("zero point type ") + onnx_io::data_type_name(zp.data_type) + " is not supported");
+    }
+    if (zp.ints.size() != 1 || zp.ints[0] != 0) n.error("a non-zero or per-axis zero point is not supported");
+    q.is_signed = zp.data_type == pb::TensorProto::INT8;
+  }
+  return q;
+}
+
+void convert_quantize_linear(Importer& im, NodeCtx& n) {
+  Importer::ActQuant q = read_qdq(im, n);
+  q.source = im.value(n, n.input(0));
+  im.quantized_[n.output(0)] = q;
+}
+
+void convert_dequantize_linear(Importer& im, NodeCtx& n) {
+  const Importer::ActQuant q = read_qdq(im, n);
+  auto src = im.quantized_.find(n.input(0));
+  if (src == im.quantized_.end() || src->second.scale != q.scale || src->second.is_signed != q.is_signed) {
+    n.error("DequantizeLinear is supported only right after a QuantizeLinear with the same scale and zero point");
+  }
+  im.dequantized_[n.output(0)] = src->second;
 }
 
 void convert_pool(Importer& im, NodeCtx& n, OpType op) {
@@ -684,6 +766,8 @@ constexpr OpEntry kConverters[] = {
     {"MaxPool", convert_max_pool},
     {"Mul", convert_mul},
     {"Pad", convert_pad},
+    {"QuantizeLinear", convert_quantize_linear},
+    {"DequantizeLinear", convert_dequantize_linear},
     {"Relu", convert_relu},
     {"Reshape", convert_reshape},
     {"Softmax", convert_softmax},

@@ -111,9 +111,10 @@ ConstTensor decode_tensor(const TensorProto& tensor, const std::string& where_pr
   switch (out.data_type) {
     case TensorProto::FLOAT: case TensorProto::INT32: elem_size = 4; break;
     case TensorProto::INT64: elem_size = 8; break;
+    case TensorProto::UINT8: case TensorProto::INT8: elem_size = 1; break;
     default:
       fail(where, std::string("data type ") + data_type_name(out.data_type) +
-                      " is not supported (expected FLOAT, or INT64/INT32 for shapes)");
+                      " is not supported (expected FLOAT, INT64/INT32 for shapes, UINT8/INT8 zero points)");
   }
   const int64_t bytes_needed = n * static_cast<int64_t>(elem_size);
 
@@ -151,6 +152,17 @@ ConstTensor decode_tensor(const TensorProto& tensor, const std::string& where_pr
       } else {
         check_count(tensor.int64_data_size(), "int64_data");
         out.ints.assign(tensor.int64_data().begin(), tensor.int64_data().end());
+      }
+      break;
+    case TensorProto::UINT8:
+    case TensorProto::INT8:
+      if (raw) {
+        for (int64_t i = 0; i < n; ++i) {
+          out.ints.push_back(out.data_type == TensorProto::INT8 ? int64_t{static_cast<int8_t>(raw[i])} : raw[i]);
+        }
+      } else {  // the spec stores 8-bit types widened in int32_data
+        check_count(tensor.int32_data_size(), "int32_data");
+        out.ints.assign(tensor.int32_data().begin(), tensor.int32_data().end());
       }
       break;
     default: {  // INT32

@@ -8,6 +8,7 @@
 
 #include "onnx_builder.h"
 #include "stern/error.h"
+#include "stern/fgq.h"
 #include "stern/model_io.h"
 #include "stern/onnx.h"
 #include "stern/runtime.h"
@@ -297,6 +298,59 @@ TEST(OnnxImport, ReshapeMatMulMulClipConcat) {
       EXPECT_NEAR(out[0].data[i * 8 + 4 + j], want, 1e-6);
     }
   }
+}
+
+TEST(OnnxExport, ImportExportImportGivesTheSameOutputs) {
+  const CnnWeights w;
+  const auto x = random_floats(kN * kC * kH * kW, 13, 1.0f);
+  const Graph g1 = import_onnx_from_memory(build_cnn(w).bytes(), "cnn.onnx", ".");
+  const Graph g2 = import_onnx_from_memory(export_onnx_bytes(g1), "exported.onnx", ".");
+  ASSERT_EQ(g2.nodes.size(), g1.nodes.size());
+  const auto a = run_graph(g1, x), b = run_graph(g2, x);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6) << i;
+}
+
+// An FGQ model with 8-bit signed and 4-bit unsigned activations: exported with FP32 weights
+// and Q/DQ (+ Clip) activations, re-imported with the same quantizers, same outputs.
+TEST(OnnxExport, QuantizedModelRoundTripsThroughQdq) {
+  const CnnWeights w;
+  const Graph fp32 = import_onnx_from_memory(build_cnn(w).bytes(), "cnn.onnx", ".");
+  FgqOptions options;
+  options.group = 2;
+  options.first_last_bits = 2;
+  Graph q = fgq_quantize_weights(fp32, options, nullptr);
+  for (Node& n : q.nodes) {
+    if (n.op == OpType::conv2d) n.attrs.insert({{"act_bits", int64_t{8}}, {"act_scale", 1.0 / 127}, {"act_signed", int64_t{1}}});
+    if (n.op == OpType::linear) n.attrs.insert({{"act_bits", int64_t{4}}, {"act_scale", 0.125}, {"act_signed", int64_t{0}}});
+  }
+  const auto bytes = export_onnx_bytes(q);
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  int qdq = 0;
+  for (const auto& n : model.graph().node()) qdq += n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear";
+  EXPECT_EQ(qdq, 4);
+  const Graph back = import_onnx_from_memory(bytes, "qdq.onnx", ".");
+  for (const Node& n : back.nodes) {
+    if (n.op == OpType::conv2d) {
+      EXPECT_EQ(attr_int(n.attrs, "act_bits", 0), 8);
+      EXPECT_EQ(attr_int(n.attrs, "act_signed", 0), 1);
+      EXPECT_NEAR(attr_float(n.attrs, "act_scale", 0), 1.0 / 127, 1e-9);
+    }
+    if (n.op == OpType::linear) {
+      EXPECT_EQ(attr_int(n.attrs, "act_bits", 0), 4);
+      EXPECT_EQ(attr_int(n.attrs, "act_signed", 0), 0);
+      EXPECT_NEAR(attr_float(n.attrs, "act_scale", 0), 0.125, 1e-9);
+    }
+  }
+  const auto x = random_floats(kN * kC * kH * kW, 14, 1.0f);
+  SessionOptions ref;
+  ref.reference_only = true;
+  const auto a = Session(q, ref).run({FloatTensor{{kN, kC, kH, kW}, x}})[0].data;
+  const auto b = Session(back, ref).run({FloatTensor{{kN, kC, kH, kW}, x}})[0].data;
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << i;
+
+  q.nodes[0].attrs["act_bits"] = int64_t{12};
+  EXPECT_THROW(export_onnx_bytes(q), Error);
 }
 
 TEST(TensorPb, RoundTripAndErrors) {
