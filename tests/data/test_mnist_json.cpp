@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <random>
 #include <set>
@@ -137,6 +139,21 @@ TEST_F(MnistJsonTest, TrainCountBeyondTheData) {
   EXPECT_THAT(error_of([&] { load_mnist_json(dir_.path(), 1, 25); }),
               AllOf(HasSubstr(dir_.path().string()),
                     HasSubstr("train split of 25 requested but the digit files hold 24 images")));
+}
+
+// $STERN_DATA_DIR replaces the data folder: load_dataset finds these 24 digits there (and
+// reports that they cannot fill the default 8,000-image train split).
+TEST(DataDir, EnvironmentOverride) {
+  ScratchDir dir;
+  std::filesystem::create_directories(dir / "mnist" / "digits");
+  for (int d = 0; d < 10; ++d) write_text(dir / ("mnist/digits/" + std::to_string(d) + ".json"), digit_json(d, 1));
+  ::setenv("STERN_DATA_DIR", dir.path().c_str(), 1);
+  EXPECT_EQ(default_data_dir(), dir.path());
+  EXPECT_THAT(error_of([] { load_dataset("mnist"); }),
+              AllOf(HasSubstr((dir / "mnist" / "digits").string()),
+                    HasSubstr("train split of 8000 requested but the digit files hold 10 images")));
+  ::unsetenv("STERN_DATA_DIR");
+  EXPECT_NE(default_data_dir(), dir.path());
 }
 
 }  // namespace
