@@ -86,7 +86,7 @@ void bm_bitmap(benchmark::State& state, Layer l, bool binary, int method, double
   const WeightMatrix wm = matrix(l.n, l.k, random_codes(l.n, l.k, sparsity, !binary, binary, rng));
   sbin::BitmapWeights w = binary ? sbin::pack_binary(wm, "bench") : sbin::pack_signed_binary(wm, "bench");
   const Isa isa = cpu_features().best();
-  const sbin::Method m = method < 0 ? sbin::choose_method(l.m, isa) : sbin::Method(method);
+  const sbin::Method m = method < 0 ? sbin::choose_method(w.bits, l.m, isa) : sbin::Method(method);
   sbin::prepare(w, m);
   const std::vector<uint8_t> x = random_bytes(size_t(l.m * l.k), rng);
   std::vector<float> y(size_t(l.m * l.n));

@@ -166,10 +166,16 @@ TEST(SignedBinary, BadInputThrowsOneClearError) {
                Error);  // rows out of range
 }
 
-TEST(SignedBinary, ChoiceFollowsRowCount) {
+TEST(SignedBinary, ChoiceFollowsTheCostModel) {
+  std::mt19937 rng(19);
   const Isa isa = cpu_features().best();
-  EXPECT_EQ(choose_method(1, isa), Method::bitmap);
-  EXPECT_EQ(choose_method(196, isa), Method::lut);
+  const BitmapWeights wide = pack_signed_binary(random_signed_binary(256, 2304, 0.69, rng, true), "w");
+  EXPECT_NEAR(wide.bits.nonzero_groups, 1 - std::pow(0.69, 4), 0.02);
+  EXPECT_EQ(choose_method(wide.bits, 1, isa), Method::bitmap);    // GEMV: no tables
+  EXPECT_EQ(choose_method(wide.bits, 196, isa), Method::lut);     // 3x3 256->256 at 14x14
+  // 64 filters share each table too little to pay for building it.
+  const BitmapWeights narrow = pack_signed_binary(random_signed_binary(64, 576, 0.69, rng, true), "w");
+  EXPECT_EQ(choose_method(narrow.bits, 3136, isa), Method::bitmap);
 }
 
 }  // namespace

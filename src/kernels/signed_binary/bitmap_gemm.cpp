@@ -127,8 +127,11 @@ BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where
   return w;
 }
 
-Method choose_method(int64_t rows, Isa isa) {
-  return rows >= int64_t(lut_config_for(isa).lanes) ? Method::lut : Method::bitmap;
+Method choose_method(const Bitmap& w, int64_t rows, Isa isa) {
+  if (rows < int64_t(lut_config_for(isa).lanes)) return Method::bitmap;
+  const double n = double(w.rows);
+  const double bitmap = 2 * n, lut = 60 + n * (1.5 * w.nonzero_groups + 0.2);
+  return lut < bitmap ? Method::lut : Method::bitmap;
 }
 
 void prepare(BitmapWeights& w, Method method) {

@@ -50,7 +50,8 @@ inline constexpr int64_t kLutGroupsPerChunk = kLutChunkCols / kLutGroupCols;
 struct Bitmap {
   int64_t rows = 0, cols = 0, words = 0;
   std::vector<uint64_t> bits;
-  std::vector<int32_t> ones;  // set bits per row
+  std::vector<int32_t> ones;   // set bits per row
+  double nonzero_groups = 0;   // fraction of 4-column groups with a set bit (lut work)
 };
 
 // Table offsets for the lut method: for chunk h and filter n, the entries
@@ -95,6 +96,10 @@ Bitmap pack_bitmap(const WeightMatrix& m, const std::string& where, BitOf bit_of
         b.bits[size_t(r * b.words + c / 64)] |= uint64_t{1} << (c % 64);
         ++b.ones[size_t(r)];
       }
+  int64_t nonzero = 0;
+  for (uint64_t word : b.bits)
+    for (int q = 0; q < 16; ++q) nonzero += (word >> (4 * q)) & 0xF ? 1 : 0;
+  b.nonzero_groups = double(nonzero) / double(b.rows * ((b.cols + 3) / 4));
   return b;
 }
 
@@ -154,11 +159,13 @@ struct BitmapWeights {
 BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where);
 BitmapWeights pack_binary(const WeightMatrix& m, const std::string& where);
 
-// The method that is faster for `rows` activation rows (measured, see docs/BENCHMARKS.md):
-// lut once the rows fill one block of its lanes (at any sparsity: from 1.0x at 0% to 3x at
-// 98%), bitmap for fewer rows, where building the tables is not paid back. The lut method
-// hands a last block of fewer than lanes / 2 rows to the bitmap kernel.
-Method choose_method(int64_t rows, Isa isa);
+// The faster method for `rows` activation rows, from a cost model fitted to bench_binary on
+// Zen 4 (docs/KERNELS.md), in cycles per group of 4 columns and block of 32 rows:
+//   bitmap = 2 N (one vpdpbusd per 16 filters x 4 columns x 1 row)
+//   lut    = 60 (table build) + N (1.5 * non-empty group fraction + 0.2)
+// and bitmap whenever the rows do not fill one lut block (the tables would not pay back).
+// The lut method hands a last block of fewer than lanes / 2 rows to the bitmap kernel.
+Method choose_method(const Bitmap& w, int64_t rows, Isa isa);
 // Builds the layouts `method` needs (panels always, the lut layout for lut); call once at
 // load.
 void prepare(BitmapWeights& w, Method method);
