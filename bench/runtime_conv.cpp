@@ -1,6 +1,7 @@
 // FP32 reference runtime vs oneDNN on LeNet-5, VGG-style and ResNet-style layer shapes at
-// batch 1 and 64 (docs/BENCHMARKS.md, "FP32 reference runtime"). Both sides use every core
-// (stern's pool, oneDNN's OpenMP), take NCHW activations and pre-packed weights:
+// batch 1 and 64 (docs/BENCHMARKS.md, "FP32 reference runtime"). Both sides run the same
+// number of threads (the last argument: stern's pool, oneDNN's OpenMP), take NCHW
+// activations and pre-packed weights:
 //   gemm/*         stern's blocked f32 GEMM (C = W * col shapes of the conv layers) vs
 //                  dnnl_sgemm on the same row-major operands;
 //   conv/*         the runtime's f32 conv2d layer (im2col + GEMM, bias, ReLU) vs a oneDNN
@@ -9,6 +10,8 @@
 //                  (dnnl_blocked) activations;
 //   conv_scalar/*  the same layer on the scalar reference kernel (SessionOptions::reference_only).
 #include <benchmark/benchmark.h>
+
+#include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
@@ -54,6 +57,7 @@ void set_counters(benchmark::State& state, const ConvShape& s, int64_t batch) {
 
 void BM_conv_stern(benchmark::State& state, const ConvShape& s, bool reference) {
   const int64_t batch = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
   const std::vector<float> w = random_floats(s.o * s.k * s.k * s.c, 1);
   const Tensor weight = Tensor::from_floats("w", {s.o, s.k, s.k, s.c}, w);
   LayerDesc d;
@@ -66,7 +70,7 @@ void BM_conv_stern(benchmark::State& state, const ConvShape& s, bool reference) 
             s.pad, s.pad, s.pad, s.pad, 1, 1, 1};
   SessionOptions options;
   options.reference_only = reference;
-  ThreadPool pool(cpu_features().cores);
+  ThreadPool pool(threads);
   std::unique_ptr<Layer> layer = make_f32_conv2d(d, options);
   const std::vector<float> x = random_floats(batch * s.c * s.h * s.w, 3);
   std::vector<float> y(batch * s.o * d.conv.out_h * d.conv.out_w);
@@ -86,6 +90,7 @@ void BM_conv_dnnl(benchmark::State& state, const ConvShape& s, bool plain) {
   using tag = memory::format_tag;
   using dt = memory::data_type;
   const int64_t batch = state.range(0), oh = out_size(s.h, s), ow = out_size(s.w, s);
+  omp_set_num_threads(static_cast<int>(state.range(1)));
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
   const tag act = plain ? tag::nchw : tag::any;
@@ -128,7 +133,7 @@ void BM_gemm_stern(benchmark::State& state, const ConvShape& s) {
   const std::vector<float> packed = f32gemm::pack_a(cfg, {a.data(), k, false}, m, k);
   f32gemm::Problem p{m, n, k, {}, {{b.data(), n, false}}, c.data(), n};
   p.a.packed = packed.data();
-  ThreadPool pool(cpu_features().cores);
+  ThreadPool pool(static_cast<int>(state.range(0)));
   const size_t threads = pool.size();
   // Column blocks per thread, as the conv layer splits a single image.
   const size_t blocks = (n + cfg.nr - 1) / cfg.nr, per = (blocks + threads - 1) / threads;
@@ -148,6 +153,7 @@ void BM_gemm_dnnl(benchmark::State& state, const ConvShape& s) {
   const int64_t m = s.o, n = out_size(s.h, s) * out_size(s.w, s), k = s.c * s.k * s.k;
   const std::vector<float> a = random_floats(m * k, 1), b = random_floats(k * n, 2);
   std::vector<float> c(m * n);
+  omp_set_num_threads(static_cast<int>(state.range(0)));
   for (auto _ : state) {
     dnnl_sgemm('N', 'N', m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
@@ -159,18 +165,22 @@ void BM_gemm_dnnl(benchmark::State& state, const ConvShape& s) {
 const int kRegistered = [] {
   for (const ConvShape& s : kShapes) {
     const std::string n = s.name;
-    benchmark::RegisterBenchmark(("gemm/stern/" + n).c_str(), BM_gemm_stern, s)->UseRealTime();
-    benchmark::RegisterBenchmark(("gemm/dnnl/" + n).c_str(), BM_gemm_dnnl, s)->UseRealTime();
-    for (int64_t batch : {1, 64}) {
-      benchmark::RegisterBenchmark(("conv/stern/" + n).c_str(), BM_conv_stern, s, false)
-          ->Arg(batch)->UseRealTime()->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark(("conv/dnnl_nchw/" + n).c_str(), BM_conv_dnnl, s, true)
-          ->Arg(batch)->UseRealTime()->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark(("conv/dnnl_blocked/" + n).c_str(), BM_conv_dnnl, s, false)
-          ->Arg(batch)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    for (int64_t threads : {1, 2}) {
+      benchmark::RegisterBenchmark(("gemm/stern/" + n).c_str(), BM_gemm_stern, s)
+          ->Arg(threads)->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(("gemm/dnnl/" + n).c_str(), BM_gemm_dnnl, s)
+          ->Arg(threads)->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+      for (int64_t batch : {1, 64}) {
+        benchmark::RegisterBenchmark(("conv/stern/" + n).c_str(), BM_conv_stern, s, false)
+            ->Args({batch, threads})->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(("conv/dnnl_nchw/" + n).c_str(), BM_conv_dnnl, s, true)
+            ->Args({batch, threads})->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(("conv/dnnl_blocked/" + n).c_str(), BM_conv_dnnl, s, false)
+            ->Args({batch, threads})->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
+      }
     }
     benchmark::RegisterBenchmark(("conv_scalar/stern/" + n).c_str(), BM_conv_stern, s, true)
-        ->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
+        ->Args({1, 1})->UseRealTime()->MeasureProcessCPUTime()->Unit(benchmark::kMicrosecond);
   }
   return 0;
 }();

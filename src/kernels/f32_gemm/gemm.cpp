@@ -31,6 +31,13 @@ constexpr Config kConfigs[] = {
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
+// Full panels of a transposed source: fixed-size copies the compiler inlines (a libc
+// memcpy call per 32 floats costs as much as the copy).
+template <size_t W>
+void copy_rows(const float* from, size_t ld, size_t rows, float* out) {
+  for (size_t c = 0; c < rows; ++c, from += ld, out += W) std::memcpy(out, from, W * sizeof(float));
+}
+
 // Packs rows [r0, r0 + rows) x cols [c0, c0 + cols) of `src` into panels of `w` rows, each
 // panel k-major: out[panel][c][w]. Rows past the matrix are zero. A transposed source has
 // the panel's rows contiguous (im2col columns, the conv's B operand): one copy per column.
@@ -38,7 +45,12 @@ void pack_panels(MatrixRef src, size_t r0, size_t rows, size_t c0, size_t cols, 
                  float* out) {
   for (size_t p = 0; p < rows; p += w) {
     const size_t valid = std::min(w, rows - p);
-    if (src.trans) {
+    if (src.trans && valid == w && (w == 8 || w == 16 || w == 32)) {
+      const float* from = src.data + c0 * src.ld + r0 + p;
+      if (w == 32) copy_rows<32>(from, src.ld, cols, out);
+      else if (w == 16) copy_rows<16>(from, src.ld, cols, out);
+      else copy_rows<8>(from, src.ld, cols, out);
+    } else if (src.trans) {
       const float* from = src.data + c0 * src.ld + r0 + p;
       for (size_t c = 0; c < cols; ++c, from += src.ld) {
         std::memcpy(out + c * w, from, valid * sizeof(float));
@@ -97,10 +109,11 @@ void compute(const Config& cfg, const Problem& p, size_t m0, size_t m1, size_t n
   alignas(64) float tile_bias_m[8];
   alignas(64) float tile_bias_n[32];
 
-  // A row-major B (im2col columns) is read in place: the micro-kernel streams NR-wide rows
-  // at the matrix's stride, which costs less than a packing pass when M is small. Only a
-  // partial last panel is packed (zero padded).
-  const bool b_in_place = !p.b.packed && !p.b.raw.trans;
+  // A row-major B is read in place when few A panels will reuse it: the micro-kernel then
+  // streams NR-wide rows at the matrix's stride, cheaper than a packing pass. With more
+  // reuse, packing wins (rows a power-of-two stride apart collide in L1). Only a partial
+  // last panel is packed (zero padded). Either way the arithmetic is the same.
+  const bool b_in_place = !p.b.packed && !p.b.raw.trans && m1 - m0 <= 2 * mr;
   for (size_t jc = n0; jc < n1; jc += kNc) {
     const size_t nc = std::min(kNc, n1 - jc);
     for (size_t pc = 0; pc < p.k; pc += cfg.kc) {

@@ -1,6 +1,8 @@
 // conv2d on the f32 reference provider: NCHW im2col + the blocked FP32 GEMM
 // (kernels/f32_gemm). Per group g, C_g[Og, P] = W_g[Og, Cg*KH*KW] * col_g[Cg*KH*KW, P],
 // P = OH*OW, so the output lands in NCHW directly and the bias is a per-row epilogue.
+// im2col writes col_g straight into the GEMM's packed B layout (panels of NR columns), so
+// the columns are written once and never repacked.
 // A 1x1, stride-1, unpadded convolution reads the input as col_g without im2col. A
 // depthwise convolution (one input and one output channel per group) would be a GEMM with
 // M = 1 per group, so it runs as a direct loop over each plane instead.
@@ -106,7 +108,9 @@ class F32Conv2d final : public Layer {
   size_t fq_floats(int64_t batch) const {
     return act_.bits ? round16(batch * g_.in_c * g_.in_h * g_.in_w) : 0;
   }
-  size_t col_floats() const { return direct_ ? 0 : round16(k_ * p_); }
+  size_t col_floats() const {
+    return direct_ ? 0 : round16(k_ * ((p_ + cfg_.nr - 1) / cfg_.nr * cfg_.nr));
+  }
   size_t per_thread_floats() const {
     return col_floats() + round16(f32gemm::scratch_floats(cfg_, k_, p_));
   }
@@ -122,7 +126,10 @@ class F32Conv2d final : public Layer {
     f32gemm::Problem prob;
     prob.m = og_, prob.n = p_, prob.k = k_;
     prob.a.packed = packed_[grp].data();
-    prob.b.raw = {direct_ ? img + grp * cg_ * p_ : col, size_t(p_), false};
+    if (direct_)
+      prob.b.raw = {img + grp * cg_ * p_, size_t(p_), false};
+    else
+      prob.b.packed = col;
     prob.c = out + grp * og_ * p_;
     prob.ldc = p_;
     prob.bias_m = bias_.data() + grp * og_;
@@ -153,32 +160,48 @@ class F32Conv2d final : public Layer {
     pool.parallel_for(cg_, [&](size_t c, int) { im2col(img, grp, c, c + 1, col); });
   }
 
-  // Rows (c, kh, kw) for channels [c0, c1) of group `grp`, columns (oh, ow); zero padding.
+  // Rows k = (c, kh, kw) for channels [c0, c1) of group `grp`, columns p = (oh, ow), zero
+  // padded, written in packed-B order: element (k, p) at col[(p / NR) * K * NR + k * NR + p % NR].
   void im2col(const float* img, int64_t grp, int64_t c0, int64_t c1, float* col) const {
     const int64_t H = g_.in_h, W = g_.in_w, OH = g_.out_h, OW = g_.out_w;
+    const int64_t nr = cfg_.nr, panel = k_ * nr;
     for (int64_t c = c0; c < c1; ++c) {
       const float* plane = img + (grp * cg_ + c) * H * W;
       for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
         for (int64_t kw = 0; kw < g_.kernel_w; ++kw) {
-          float* row = col + ((c * g_.kernel_h + kh) * g_.kernel_w + kw) * p_;
+          const int64_t k = (c * g_.kernel_h + kh) * g_.kernel_w + kw;
+          float* row = col + k * nr;
+          // Writes columns [p, p + len) from src (step apart), or zeros when src is null.
+          auto put = [&](int64_t p, int64_t len, const float* src, int64_t step) {
+            while (len > 0) {
+              const int64_t lane = p % nr, n = std::min(len, nr - lane);
+              float* dst = row + (p / nr) * panel + lane;
+              if (!src)
+                for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+              else if (step == 1)  // contiguous: vectorizes
+                for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+              else
+                for (int64_t i = 0; i < n; ++i) dst[i] = src[i * step];
+              if (src) src += n * step;
+              p += n, len -= n;
+            }
+          };
           const int64_t dw = kw * g_.dilation_w - g_.pad_left;
           // Output columns whose input column ow * stride + dw lies inside [0, W).
           const int64_t lo = std::clamp<int64_t>((-dw + g_.stride_w - 1) / g_.stride_w, 0, OW);
           const int64_t hi = std::clamp<int64_t>((W - dw + g_.stride_w - 1) / g_.stride_w, lo, OW);
-          for (int64_t oh = 0; oh < OH; ++oh, row += OW) {
+          for (int64_t oh = 0; oh < OH; ++oh) {
             const int64_t ih = oh * g_.stride_h + kh * g_.dilation_h - g_.pad_top;
             if (ih < 0 || ih >= H) {
-              std::fill_n(row, OW, 0.0f);
+              put(oh * OW, OW, nullptr, 0);
               continue;
             }
-            const float* src = plane + ih * W;
-            std::fill_n(row, lo, 0.0f);
-            if (g_.stride_w == 1)
-              std::memcpy(row + lo, src + lo + dw, (hi - lo) * sizeof(float));
-            else
-              for (int64_t ow = lo; ow < hi; ++ow) row[ow] = src[ow * g_.stride_w + dw];
-            std::fill(row + hi, row + OW, 0.0f);
+            put(oh * OW, lo, nullptr, 0);
+            put(oh * OW + lo, hi - lo, plane + ih * W + lo * g_.stride_w + dw, g_.stride_w);
+            put(oh * OW + hi, OW - hi, nullptr, 0);
           }
+          // The last panel's columns past P: the GEMM computes them, then drops them.
+          put(p_, (nr - p_ % nr) % nr, nullptr, 0);
         }
       }
     }
