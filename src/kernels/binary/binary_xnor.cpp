@@ -2,6 +2,7 @@
 #include "kernels/binary/binary_xnor.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "stern/error.h"
 
@@ -71,12 +72,21 @@ void xnor_gemm(const BitmapWeights& w, const SignBits& a, float a_scale, const f
       cfg.ukernel(a.bits.data() + m * a.words, size_t(std::min<int64_t>(int64_t(cfg.mr), m1 - m)),
                   b.bits.data() + n * b.words, size_t(std::min<int64_t>(int64_t(cfg.nr), n1 - n)),
                   size_t(b.words), pop.data() + (m - m0) * ldc + (n - n0), ldc);
-  for (int64_t m = m0; m < m1; ++m)
-    for (int64_t n = n0; n < n1; ++n) {
-      const int64_t dot = b.cols - 2 * int64_t(pop[(m - m0) * ldc + (n - n0)]);
-      double v = double(a_scale) * -w.coef_sum[n] * double(dot) + (bias ? bias[n] : 0.0);
-      y[m * ldy + n] = relu && v < 0 ? 0.f : float(v);
-    }
+  // Float epilogue, vectorizable over filters: the dot product is exact in float (|dot| <= K
+  // < 2^24).
+  std::vector<float> scale(ldc), shift(ldc);
+  for (int64_t n = n0; n < n1; ++n) {
+    scale[size_t(n - n0)] = float(double(a_scale) * -w.coef_sum[n]);
+    shift[size_t(n - n0)] = bias ? bias[n] : 0.f;
+  }
+  const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
+  const float cols = float(b.cols);
+  for (int64_t m = m0; m < m1; ++m) {
+    const int32_t* p = pop.data() + (m - m0) * int64_t(ldc);
+    float* out = y + m * ldy + n0;
+    for (size_t j = 0; j < ldc; ++j)
+      out[j] = std::max(floor, scale[j] * (cols - 2.f * float(p[j])) + shift[j]);
+  }
 }
 
 }  // namespace stern::sbin
