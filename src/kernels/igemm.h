@@ -9,7 +9,7 @@
 //     sum_k (c - 1) * a is raw - sum_k a (the row sums come with the activations).
 //   int8: W = int8 codes in [-127, 127], A = uint8 bytes (u8s8 as oneDNN).
 //   ternary sparse: per row and 128-column block, the +1 then -1 column offsets;
-//     GEMV reads uint8 activations, GEMM a k-major int16 tile of 64 pixels.
+//     uint8 activations (GEMV: a row; GEMM: 64-pixel columns through an offset table).
 // Activation bytes are q + offset, offset chosen per format so q fits (qmatmul.h).
 #pragma once
 #include <cstddef>
@@ -98,10 +98,10 @@ struct SparseRows {
 // x uint8 (K' bytes, 64 bytes of readable slack after the end).
 using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseRows& w, size_t row0,
                                    size_t row1, size_t b0, size_t b1, int32_t* y);
-// c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of a tile of int16 codes whose
-// column k' is the 64 values at at + offset[k'] (a k-major tile, or the shifted windows of
-// padded channel planes for a stride-1 convolution: no im2col copy).
-using SparseGemmUkernel = void (*)(const int16_t* at, const int32_t* offset, const SparseRows& w,
+// c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of a tile of uint8 activation
+// bytes whose column k' is the 64 bytes at at + offset[k'] (a k-major tile, or the shifted
+// windows of padded channel planes for a stride-1 convolution: no im2col copy).
+using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, const SparseRows& w,
                                    size_t row0, size_t row1, size_t b0, size_t b1, int32_t* c,
                                    size_t ldc);
 

@@ -1,6 +1,7 @@
 #include "kernels/qmatmul.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -11,6 +12,9 @@ namespace stern::kernels {
 namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Sparse GEMM blocks per kernel call: their 128 columns of 64 bytes (8 KiB) stay in L1.
+constexpr int64_t kSparseChunkBlocks = 2;
 
 // One integer matrix of a layer: the codes (or |codes| for the asymmetric half) packed for
 // the method, with their float scale and integer row sum per (row, scale group).
@@ -26,10 +30,10 @@ struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
-  aligned_vector<int16_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] codes
+  aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
   std::vector<int32_t> offset;    // sparse GEMM: column k' of a tile at tiles + offset[k']
   std::vector<int32_t> pixel;     // sparse GEMM: output pixel of tile lane v, or -1
-  int64_t tile_stride = 0;        // int16 values between consecutive tiles
+  int64_t tile_stride = 0;        // bytes between consecutive tiles
 };
 
 // Per-thread output tiles.
@@ -71,7 +75,7 @@ struct IntLayer::Impl {
   std::vector<Tile> tiles;        // per thread
 
   bool dense() const { return method != Method::ternary_sparse; }
-  // Sparse linear layers at batch 1 read bytes (GEMV), others k-major int16 tiles.
+  // Sparse linear layers at batch 1 run the GEMV, others the GEMM over 64-pixel tiles.
   bool sparse_gemv(int64_t m) const { return method == Method::ternary_sparse && linear && m == 1; }
 
   void quantize_image(const float* in, int64_t images, Activations& a) const;
@@ -80,7 +84,7 @@ struct IntLayer::Impl {
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
   int64_t sparse_tiles(Activations& a, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
-  void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, int16_t* out) const;
+  void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
   void compute(const float* in, int64_t images, float* out, ThreadPool* pool, Activations& a,
                int thread_base);
   void epilogue(const Part& p, int64_t group, int32_t wc, const int32_t* raw, size_t ldr,
@@ -242,7 +246,7 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
   }
 }
 
-// The int16 tiles of the sparse GEMM for conv group `grp`; returns their count. Stride-1
+// The byte tiles of the sparse GEMM for conv group `grp`; returns their count. Stride-1
 // convolutions need no im2col: the channel planes are stored zero-padded, output pixels are
 // numbered over the padded width (the extra columns are computed and dropped), and column
 // (kh, kw, c) of a tile is the window of plane c shifted by kh * dilation rows and
@@ -263,16 +267,20 @@ int64_t IntLayer::Impl::sparse_tiles(
     return ntiles;
   }
   const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
-  const int64_t plane = hp * wp, virtual_pixels = g.out_h * wp;
+  // An odd number of cache lines between planes: a block's 128 windows, one per channel,
+  // would otherwise fall into a few L1 sets (16x16 planes are 256 bytes apart).
+  int64_t plane = ceil_div(hp * wp, 64) * 64;
+  if (plane / 64 % 2 == 0) plane += 64;
+  const int64_t virtual_pixels = g.out_h * wp;
   const int64_t ntiles = ceil_div(virtual_pixels, kSparseTile);
   a.tile_stride = kSparseTile;
-  // Slack past the last plane: the windows of the last tiles read beyond it (dropped lanes).
-  a.tiles.assign(cg * plane + ntiles * kSparseTile + plane, 0);
+  // Padding holds the byte of code 0. Slack past the last plane: the windows of the last
+  // tiles read beyond it (into dropped lanes).
+  a.tiles.assign(cg * plane + ntiles * kSparseTile + plane, static_cast<uint8_t>(add));
   parallel(cg, [&](size_t ch) {
     const uint8_t* src = a.image.data() + (grp * cg + ch) * g.in_h * g.in_w;
-    int16_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
-    for (int64_t y = 0; y < g.in_h; ++y)
-      for (int64_t x = 0; x < g.in_w; ++x) dst[y * wp + x] = static_cast<int16_t>(src[y * g.in_w + x] - add);
+    uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
+    for (int64_t y = 0; y < g.in_h; ++y) std::memcpy(dst + y * wp, src + y * g.in_w, g.in_w);
   });
   for (int64_t kh = 0; kh < g.kernel_h; ++kh)
     for (int64_t kw = 0; kw < g.kernel_w; ++kw)
@@ -285,17 +293,17 @@ int64_t IntLayer::Impl::sparse_tiles(
   return ntiles;
 }
 
-// The k-major int16 codes of pixels [64 tile, 64 tile + 64) of conv group `grp`, from the
-// NCHW bytes: one run of output columns per (channel, kh, kw, output row).
+// The k-major bytes of pixels [64 tile, 64 tile + 64) of conv group `grp`, from the NCHW
+// bytes: one run of output columns per (channel, kh, kw, output row).
 void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m,
-                                int16_t* out) const {
+                                uint8_t* out) const {
   const int64_t kp = layout.padded_cols(), hw = g.in_h * g.in_w;
-  std::memset(out, 0, kp * kSparseTile * sizeof(int16_t));
+  std::memset(out, static_cast<uint8_t>(add), kp * kSparseTile);
   const int64_t first = tile * kSparseTile, last = std::min<int64_t>(m, first + kSparseTile);
   for (int64_t ch = 0; ch < cg; ++ch)
     for (int64_t kh = 0; kh < g.kernel_h; ++kh)
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        int16_t* dst = out + layout.map((kh * g.kernel_w + kw) * cg + ch) * kSparseTile;
+        uint8_t* dst = out + layout.map((kh * g.kernel_w + kw) * cg + ch) * kSparseTile;
         for (int64_t p = first; p < last;) {
           const int64_t img = p / pixels, oh = (p % pixels) / g.out_w, ow0 = p % g.out_w;
           const int64_t run = std::min(last - p, g.out_w - ow0);
@@ -304,7 +312,7 @@ void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile,
             const uint8_t* src = a.image.data() + (img * g.in_c + grp * cg + ch) * hw + ih * g.in_w;
             for (int64_t j = 0; j < run; ++j) {
               const int64_t iw = (ow0 + j) * g.stride_w - g.pad_left + kw * g.dilation_w;
-              if (iw >= 0 && iw < g.in_w) dst[p - first + j] = static_cast<int16_t>(src[iw] - add);
+              if (iw >= 0 && iw < g.in_w) dst[p - first + j] = src[iw];
             }
           }
           p += run;
@@ -318,25 +326,28 @@ void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const in
                               size_t ldr, const int32_t* xsum, int64_t m0, int64_t mr,
                               int64_t n0, int64_t nn, bool first, float* acc) const {
   const int64_t ng = layout.groups;
-  for (int64_t i = 0; i < mr; ++i)
+  const int32_t xc = xcoef;
+  for (int64_t i = 0; i < mr; ++i) {
+    const int32_t xs = xc ? xc * xsum[(m0 + i) * ng + group] : 0;
+    const int32_t* r = raw + i * ldr;
+    float* a = acc + i * nn;
     for (int64_t j = 0; j < nn; ++j) {
       const int64_t n = n0 + j;
-      int32_t v = raw[i * ldr + j] + wc * p.wsum[n * ng + group];
-      if (xcoef) v -= xsum[(m0 + i) * ng + group];
-      const float f = static_cast<float>(v) * p.scale[n * ng + group];
-      acc[i * nn + j] = first ? f : acc[i * nn + j] + f;
+      const float f = static_cast<float>(r[j] + wc * p.wsum[n * ng + group] - xs) * p.scale[n * ng + group];
+      a[j] = first ? f : a[j] + f;
     }
+  }
 }
 
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nn; ++j) {
-      const int64_t n = grp * og + n0 + j;
-      float v = acc[i * nn + j] + bias[n];
-      if (relu) v = std::max(v, 0.0f);
-      out[(m0 + i) * ldm + n * ldn] = v;
-    }
+  const float floor = relu ? 0.0f : -INFINITY;
+  for (int64_t j = 0; j < nn; ++j) {
+    const int64_t n = grp * og + n0 + j;
+    const float b = bias[n];
+    float* dst = out + m0 * ldm + n * ldn;
+    for (int64_t i = 0; i < mr; ++i) dst[i * ldm] = std::max(acc[i * nn + j] + b, floor);
+  }
 }
 
 // One call: `images` images (conv: 1; linear: the batch as M rows) into `out`.
@@ -428,27 +439,30 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
             std::fill(tile.raw.begin(), tile.raw.end(), 0);
-            sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
-                      gi * bpg, (gi + 1) * bpg, tile.raw.data(), kSparseTile);
-            // raw is [row][lane] of exact int16 codes: no byte offset to correct.
+            // A few blocks at a time for every row: their activation columns stay in L1.
+            for (int64_t b = gi * bpg; b < (gi + 1) * bpg; b += kSparseChunkBlocks)
+              sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
+                        b, std::min((gi + 1) * bpg, b + kSparseChunkBlocks), tile.raw.data(), kSparseTile);
+            // raw is [row][lane]; the bytes are q + add: correct by add * sum(w).
             const bool first = part == 0 && gi == 0;
             for (int64_t r = 0; r < nn; ++r) {
               const float scale = ps[part].scale[(r0 + r) * ng + gi];
+              const int32_t corr = wcoef * ps[part].wsum[(r0 + r) * ng + gi];
               const int32_t* raw = tile.raw.data() + r * kSparseTile;
               float* acc = tile.acc.data() + r * kSparseTile;
               for (size_t i = 0; i < kSparseTile; ++i)
-                acc[i] = (first ? 0.0f : acc[i]) + static_cast<float>(raw[i]) * scale;
+                acc[i] = (first ? 0.0f : acc[i]) + static_cast<float>(raw[i] + corr) * scale;
             }
           }
         const int32_t* pixel = a.pixel.data() + ti * kSparseTile;
+        const float floor = relu ? 0.0f : -INFINITY;
         for (int64_t r = 0; r < nn; ++r) {
           const int64_t n = grp * og + r0 + r;
           const float* acc = tile.acc.data() + r * kSparseTile;
-          for (size_t i = 0; i < kSparseTile; ++i) {
-            if (pixel[i] < 0) continue;
-            const float v = acc[i] + bias[n];
-            out[pixel[i] * ldm + n * ldn] = relu ? std::max(v, 0.0f) : v;
-          }
+          const float b = bias[n];
+          float* dst = out + n * ldn;
+          for (size_t i = 0; i < kSparseTile; ++i)
+            if (pixel[i] >= 0) dst[pixel[i] * ldm] = std::max(acc[i] + b, floor);
         }
       });
     }

@@ -154,14 +154,14 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
         const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
         const SparseRows w = pack_sparse(codes.data(), s.n, layout, "test");
         const size_t kp = layout.padded_cols();
-        std::vector<int16_t> at(kp * kSparseTile, 0);
-        // Extremes of 8-bit codes (unsigned 255, signed -127) plus random values.
-        std::uniform_int_distribution<int> q(-127, 255);
+        std::vector<uint8_t> at(kp * kSparseTile, 0);
+        // Extremes (0 and 255) plus random bytes.
+        std::uniform_int_distribution<int> q(0, 255);
         for (int64_t k = 0; k < s.k; ++k)
           for (size_t i = 0; i < kSparseTile; ++i)
-            at[layout.map(k) * kSparseTile + i] = static_cast<int16_t>(i == 0 ? 255 : i == 1 ? -127 : q(rng));
+            at[layout.map(k) * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? 255 : i == 1 ? 0 : q(rng));
         // Columns in reverse order through the offset table, as shifted windows are.
-        std::vector<int16_t> rev(at.size());
+        std::vector<uint8_t> rev(at.size());
         std::vector<int32_t> offset(kp);
         for (size_t k = 0; k < kp; ++k) {
           offset[k] = int32_t((kp - 1 - k) * kSparseTile);

@@ -1,5 +1,5 @@
-// Sparse ternary GEMM, AVX2: as the AVX-512 kernel with four int16 ymm per 64 pixels,
-// widened into the int32 output once per block (|block sum| <= 128 * 255, exact in int16).
+// Sparse ternary GEMM, AVX2: as the AVX-512 kernel with four int16 ymm per 64 pixels (bytes
+// zero-extended), widened into the int32 output once per block (|block sum| <= 128 * 255).
 // Reference: tsparse_gemm_64x1__scalar.cpp.
 #include <immintrin.h>
 
@@ -7,7 +7,7 @@
 
 namespace stern::kernels {
 
-void tsparse_gemm_64x1__avx2(const int16_t* at, const int32_t* offset, const SparseRows& w,
+void tsparse_gemm_64x1__avx2(const uint8_t* at, const int32_t* offset, const SparseRows& w,
                              size_t row0, size_t row1, size_t b0, size_t b1, int32_t* c,
                              size_t ldc) {
   for (size_t r = row0; r < row1; ++r) {
@@ -20,12 +20,12 @@ void tsparse_gemm_64x1__avx2(const int16_t* at, const int32_t* offset, const Spa
       __m256i s[4];
       for (int i = 0; i < 4; ++i) s[i] = _mm256_setzero_si256();
       for (size_t e = 0; e < npos; ++e) {
-        const __m256i* src = reinterpret_cast<const __m256i*>(at + block[off[e]]);
-        for (int i = 0; i < 4; ++i) s[i] = _mm256_add_epi16(s[i], _mm256_loadu_si256(src + i));
+        const __m128i* src = reinterpret_cast<const __m128i*>(at + block[off[e]]);
+        for (int i = 0; i < 4; ++i) s[i] = _mm256_add_epi16(s[i], _mm256_cvtepu8_epi16(_mm_loadu_si128(src + i)));
       }
       for (size_t e = npos; e < npos + nneg; ++e) {
-        const __m256i* src = reinterpret_cast<const __m256i*>(at + block[off[e]]);
-        for (int i = 0; i < 4; ++i) s[i] = _mm256_sub_epi16(s[i], _mm256_loadu_si256(src + i));
+        const __m128i* src = reinterpret_cast<const __m128i*>(at + block[off[e]]);
+        for (int i = 0; i < 4; ++i) s[i] = _mm256_sub_epi16(s[i], _mm256_cvtepu8_epi16(_mm_loadu_si128(src + i)));
       }
       h = off + npos + nneg;
       if (npos + nneg == 0) continue;
