@@ -13,8 +13,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Sparse GEMM blocks per kernel call: their 128 columns of 64 bytes (8 KiB) stay in L1.
-constexpr int64_t kSparseChunkBlocks = 2;
 
 // One integer matrix of a layer: the codes (or |codes| for the asymmetric half) packed for
 // the method, with their float scale and integer row sum per (row, scale group).
@@ -30,6 +28,7 @@ struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
+  std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
   aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
   std::vector<int32_t> offset;    // sparse GEMM: column k' of a tile at tiles + offset[k']
   std::vector<int32_t> pixel;     // sparse GEMM: output pixel of tile lane v, or -1
@@ -90,6 +89,9 @@ struct IntLayer::Impl {
   void epilogue(const Part& p, int64_t group, int32_t wc, const int32_t* raw, size_t ldr,
                 const int32_t* xsum, int64_t m0, int64_t mr, int64_t n0, int64_t nn, bool first,
                 float* acc) const;
+  void finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr, const int32_t* xsum,
+              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* out, int64_t ldm,
+              int64_t ldn) const;
   void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
              float* out, int64_t ldm, int64_t ldn) const;
 };
@@ -235,7 +237,18 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
         }
       }
     if (layout.identity()) std::memset(row + layout.cols, 0, kp - layout.cols);
-    if (xcoef) {
+    if (xcoef && layout.groups == 1) {
+      // The row is the window's pixels: sum their channel sums instead of K bytes.
+      int32_t sum = 0;
+      for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+        for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+          const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+          const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+          const bool inside = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+          sum += inside ? a.csum[(img * g.in_h + ih) * g.in_w + iw] : int32_t(int8_t(pad)) * int32_t(cg);
+        }
+      xsum[m - m0] = sum;
+    } else if (xcoef) {
       const int8_t* s = reinterpret_cast<const int8_t*>(row);
       for (int64_t gi = 0; gi < layout.groups; ++gi) {
         int32_t sum = 0;
@@ -339,6 +352,24 @@ void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const in
   }
 }
 
+// The one-part, one-group case of epilogue + store: from the integer tile straight to the
+// output, in the same float operations (so the same results).
+void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr,
+                            const int32_t* xsum, int64_t m0, int64_t mr, int64_t grp, int64_t n0,
+                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
+  const float floor = relu ? 0.0f : -INFINITY;
+  for (int64_t j = 0; j < nn; ++j) {
+    const int64_t n = n0 + j;
+    const int32_t corr = wc * p.wsum[n];
+    const float scale = p.scale[n], b = bias[grp * og + n];
+    float* dst = out + m0 * ldm + (grp * og + n) * ldn;
+    for (int64_t i = 0; i < mr; ++i) {
+      const int32_t xs = xcoef ? xsum[m0 + i] : 0;
+      dst[i * ldm] = std::max(static_cast<float>(raw[i * ldr + j] + corr - xs) * scale + b, floor);
+    }
+  }
+}
+
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
   const float floor = relu ? 0.0f : -INFINITY;
@@ -371,6 +402,16 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     if (dense() || sparse_gemv(m)) {
       a.rows.resize(m * kp + 64);
       a.xsum.resize(m * ng);
+      if (xcoef && ng == 1) {
+        const int64_t npix = images * g.in_h * g.in_w;
+        a.csum.resize(npix);
+        for (int64_t p = 0; p < npix; ++p) {
+          const int8_t* px = reinterpret_cast<const int8_t*>(a.image.data()) + p * g.in_c + grp * cg;
+          int32_t sum = 0;
+          for (int64_t ch = 0; ch < cg; ++ch) sum += px[ch];
+          a.csum[p] = sum;
+        }
+      }
       const int64_t row_tasks = std::min<int64_t>(m, 4 * threads);
       parallel(row_tasks, [&](size_t t, int) {
         const int64_t m0 = m * t / row_tasks, m1 = m * (t + 1) / row_tasks;
@@ -395,6 +436,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         tile.acc.resize(mr * ldr);
         for (int64_t i0 = r0; i0 < r1; i0 += mr) {
           const int64_t rows = std::min(mr, r1 - i0);
+          if (nparts == 1 && ng == 1) {
+            kern.fn(rows, bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride, stride,
+                    p1 - p0, tile.raw.data(), ldr);
+            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn, out, ldm, ldn);
+            continue;
+          }
           for (int64_t part = 0; part < nparts; ++part)
             for (int64_t gi = 0; gi < ng; ++gi) {
               kern.fn(rows, bpg, a.rows.data() + i0 * kp + gi * layout.padded_group, kp,
@@ -439,10 +486,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
             std::fill(tile.raw.begin(), tile.raw.end(), 0);
-            // A few blocks at a time for every row: their activation columns stay in L1.
-            for (int64_t b = gi * bpg; b < (gi + 1) * bpg; b += kSparseChunkBlocks)
-              sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
-                        b, std::min((gi + 1) * bpg, b + kSparseChunkBlocks), tile.raw.data(), kSparseTile);
+            sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
+                      gi * bpg, (gi + 1) * bpg, tile.raw.data(), kSparseTile);
             // raw is [row][lane]; the bytes are q + add: correct by add * sum(w).
             const bool first = part == 0 && gi == 0;
             for (int64_t r = 0; r < nn; ++r) {
@@ -450,8 +495,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
               const int32_t corr = wcoef * ps[part].wsum[(r0 + r) * ng + gi];
               const int32_t* raw = tile.raw.data() + r * kSparseTile;
               float* acc = tile.acc.data() + r * kSparseTile;
-              for (size_t i = 0; i < kSparseTile; ++i)
-                acc[i] = (first ? 0.0f : acc[i]) + static_cast<float>(raw[i] + corr) * scale;
+              for (size_t i = 0; i < kSparseTile; ++i) {
+                const float f = static_cast<float>(raw[i] + corr) * scale;
+                acc[i] = first ? f : acc[i] + f;
+              }
             }
           }
         const int32_t* pixel = a.pixel.data() + ti * kSparseTile;
