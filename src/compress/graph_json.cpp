@@ -56,7 +56,8 @@ Attributes attrs_from_json(const json& j, const std::string& where) {
   for (const auto& [key, v] : j.items()) {
     const std::string at = where + " attribute '" + key + "'";
     if (!v.is_object() || v.size() != 1) fail(at, "expected one {type: value} member");
-    const auto& [type, value] = *v.items().begin();
+    const std::string type = v.begin().key();
+    const json& value = v.begin().value();
     if (type == "i") {
       if (!value.is_number_integer()) fail(at, "expected an integer");
       attrs[key] = value.get<int64_t>();

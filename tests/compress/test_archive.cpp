@@ -1,10 +1,15 @@
 // .sternz archive: exact round trips for every encoding (checked against the container's own
 // serialization), the size targets of docs/COMPRESSION.md, and a corruption corpus.
 #include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include <cmath>
 #include <filesystem>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "compress/lenet5.h"
 #include "stern/archive.h"
@@ -149,6 +154,130 @@ TEST(Archive, CorruptOrTruncatedArchivesGiveOneLineErrors) {
   auto longer = z;
   longer.push_back(0);
   expect_error(longer, "trailing byte");
+}
+
+// An independent reader/writer of the documented layout (docs/COMPRESSION.md), so tests can
+// produce archives that are well-formed and correctly checksummed but semantically broken.
+struct Parts {
+  nlohmann::json header;
+  std::vector<std::vector<uint8_t>> streams;
+};
+
+template <typename T>
+T read_le(const std::vector<uint8_t>& b, size_t at) {
+  T v;
+  std::memcpy(&v, b.data() + at, sizeof v);
+  return v;
+}
+
+Parts split_archive(const std::vector<uint8_t>& z) {
+  const auto hb = read_le<uint64_t>(z, 16), raw = read_le<uint64_t>(z, 24);
+  std::string text(raw, '\0');
+  EXPECT_EQ(ZSTD_decompress(text.data(), raw, z.data() + 36, hb), raw);
+  Parts p{nlohmann::json::parse(text), {}};
+  size_t n_streams = 1;
+  for (const auto& t : p.header["tensors"]) n_streams += t["kind"] != "floats";
+  size_t at = 36 + hb;
+  std::vector<uint64_t> sizes;
+  for (size_t k = 0; k < n_streams; ++k) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      v |= uint64_t(z[at] & 0x7f) << shift;
+      if (!(z[at++] & 0x80)) break;
+    }
+    sizes.push_back(v);
+    at += 4;
+  }
+  for (const uint64_t n : sizes) {
+    p.streams.emplace_back(z.begin() + at, z.begin() + at + n);
+    at += n;
+  }
+  return p;
+}
+
+std::vector<uint8_t> join_archive(const Parts& p, const std::vector<uint8_t>& like) {
+  const std::string text = p.header.dump();
+  std::vector<uint8_t> zh(ZSTD_compressBound(text.size()));
+  zh.resize(ZSTD_compress(zh.data(), zh.size(), text.data(), text.size(), 3));
+  std::vector<uint8_t> out(like.begin(), like.begin() + 32);
+  const uint64_t hb = zh.size(), raw = text.size();
+  std::memcpy(out.data() + 16, &hb, 8);
+  std::memcpy(out.data() + 24, &raw, 8);
+  uint32_t crc = uint32_t(crc32(crc32(0, out.data(), 32), zh.data(), uInt(zh.size())));
+  out.insert(out.end(), reinterpret_cast<uint8_t*>(&crc), reinterpret_cast<uint8_t*>(&crc) + 4);
+  out.insert(out.end(), zh.begin(), zh.end());
+  for (const auto& s : p.streams) {
+    for (uint64_t v = s.size();; v >>= 7) {
+      out.push_back(uint8_t(v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+      if (v < 0x80) break;
+    }
+    const uint32_t c = uint32_t(crc32(0, s.data(), uInt(s.size())));
+    out.insert(out.end(), reinterpret_cast<const uint8_t*>(&c), reinterpret_cast<const uint8_t*>(&c) + 4);
+  }
+  for (const auto& s : p.streams) out.insert(out.end(), s.begin(), s.end());
+  return out;
+}
+
+TEST(Archive, IndependentLayoutReaderRoundTrips) {
+  const auto z = compress_model(test::lenet5({}));
+  expect_same_model(load_archive_from_memory(join_archive(split_archive(z), z), "m.sternz"), test::lenet5({}));
+}
+
+// Checksums intact, meaning broken: every case must be one clean error, and none may allocate
+// what the archive merely claims (the decompression-bomb cases).
+TEST(Archive, SemanticallyBrokenArchivesAreRejected) {
+  const auto z = compress_model(test::lenet5({}));
+  using Edit = std::function<void(Parts&)>;
+  auto fc1 = [](Parts& p) -> nlohmann::json& { return p.header["tensors"][4]; };
+  const std::vector<std::pair<std::string, Edit>> cases = {
+      {"freq short", [&](Parts& p) { fc1(p)["freq"] = {100, 32668}; }},
+      {"freq sum", [&](Parts& p) { fc1(p)["freq"][1] = 31000; }},
+      {"freq negative", [&](Parts& p) { fc1(p)["freq"][0] = -5; }},
+      {"freq drops a symbol", [&](Parts& p) { fc1(p)["freq"] = {0, 32768 - 800, 800}; }},
+      {"shape zero", [&](Parts& p) { fc1(p)["shape"] = {0, 400}; }},
+      {"shape swapped", [&](Parts& p) { fc1(p)["shape"] = {400, 120}; }},
+      {"bomb", [&](Parts& p) {
+         fc1(p)["shape"] = {2147483647, 2147483647};
+         fc1(p)["freq"] = {0, 32768, 0};
+         p.streams[3].clear();
+       }},
+      {"bomb under the element cap", [&](Parts& p) {
+         fc1(p)["shape"] = {int64_t{1} << 20, int64_t{1} << 19};
+         fc1(p)["freq"] = {0, 32768, 0};
+         p.streams[3].clear();
+       }},
+      {"bomb raw", [&](Parts& p) {
+         fc1(p) = {{"name", "fc1.weight"}, {"encoding", 2}, {"shape", {120, 400}}, {"kind", "raw"}, {"raw_bytes", int64_t{1} << 40}};
+       }},
+      {"group zero", [&](Parts& p) { fc1(p)["group"] = 0; }},
+      {"group wide", [&](Parts& p) { fc1(p)["group"] = 401; }},
+      {"asymmetric type", [&](Parts& p) { fc1(p)["asymmetric"] = 1; }},
+      {"asymmetric scales missing", [&](Parts& p) { fc1(p)["asymmetric"] = true; }},
+      {"kind", [&](Parts& p) { fc1(p)["kind"] = "lz77"; }},
+      {"encoding", [&](Parts& p) { fc1(p)["encoding"] = 99; }},
+      {"f32 as rans", [&](Parts& p) { fc1(p)["encoding"] = 0; }},
+      {"float bytes", [&](Parts& p) { p.header["float_bytes"] = p.header["float_bytes"].get<int64_t>() + 4; }},
+      {"tensor missing", [&](Parts& p) { p.header["tensors"].erase(5); }},
+      {"extra stream", [&](Parts& p) { p.streams.push_back({1, 2, 3}); }},
+      {"stream bits", [&](Parts& p) { p.streams[3][100] ^= 0x40; }},
+      {"stream short", [&](Parts& p) { p.streams[3].resize(p.streams[3].size() - 2); }},
+      {"op", [&](Parts& p) { p.header["graph"]["nodes"][0]["op"] = "conv3d"; }},
+      {"attr type", [&](Parts& p) { p.header["graph"]["nodes"][0]["attrs"]["pads"] = {{"x", 1}}; }},
+      {"attr wrong kind", [&](Parts& p) { p.header["graph"]["nodes"][0]["attrs"]["pads"] = {{"s", "2"}}; }},
+      {"graph input", [&](Parts& p) { p.header["graph"]["nodes"][0]["in"][0] = "nothing"; }},
+      {"name type", [&](Parts& p) { fc1(p)["name"] = 7; }},
+      {"header not object", [&](Parts& p) { p.header = nlohmann::json::array(); }},
+  };
+  for (const auto& [what, edit] : cases) {
+    Parts p = split_archive(z);
+    edit(p);
+    try {
+      load_archive_from_memory(join_archive(p, z), "bad.sternz");
+      ADD_FAILURE() << what << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("bad.sternz", 0), 0u) << what << ": " << e.what();
+    }
+  }
 }
 
 }  // namespace
