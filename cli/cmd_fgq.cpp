@@ -68,11 +68,11 @@ nlohmann::json report_json(const FgqReport& r, const FgqCliOptions& o, int64_t m
 }
 
 void print_table(const FgqReport& r, const FgqCliOptions& o, int64_t model_bytes) {
-  std::printf("%-16s %-7s %11s %6s %-15s %2s %2s %10s %8s %7s %11s %8s %9s\n", "layer", "op", "matrix", "group",
+  std::printf("%-28s %-7s %11s %6s %-15s %2s %2s %10s %8s %7s %11s %8s %9s\n", "layer", "op", "matrix", "group",
               "encoding", "wb", "ab", "act_scale", "rel_l2", "sparse", "macs", "removed", "bytes");
   for (const auto& l : r.layers) {
     const std::string matrix = std::to_string(l.rows) + "x" + std::to_string(l.cols);
-    std::printf("%-16s %-7s %11s %6lld %-15s %2d %2d %10.4g %8.4f %7.3f %11lld %7.2f%% %9lld\n", l.node.c_str(),
+    std::printf("%-28s %-7s %11s %6lld %-15s %2d %2d %10.4g %8.4f %7.3f %11lld %7.2f%% %9lld\n", l.node.c_str(),
                 l.op.c_str(), matrix.c_str(), static_cast<long long>(l.group), l.encoding.c_str(), l.weight_bits,
                 l.act_bits, l.act_scale, l.relative_l2_error, l.sparsity, static_cast<long long>(l.macs),
                 100.0 * l.mults_removed, static_cast<long long>(l.weight_bytes));

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "stern/encoding.h"
+#include "quant/fgq_layers.h"
 #include "stern/error.h"
 #include "stern/fgq.h"
 #include "stern/shape.h"
@@ -13,7 +14,7 @@
 namespace stern {
 namespace {
 
-bool is_weight_layer(const Node& n) { return n.op == OpType::conv2d || n.op == OpType::linear; }
+using fgq_detail::is_weight_layer;
 
 // Ternary codes for one group from a fit's thresholds; the scales are then the L2-optimal
 // ones for exactly that pattern (the mean magnitude of each sign), which also settles ties

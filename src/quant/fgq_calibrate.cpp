@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "quant/fgq_layers.h"
 #include "stern/error.h"
 #include "stern/fgq.h"
 #include "stern/runtime.h"
@@ -11,9 +12,9 @@
 namespace stern {
 namespace {
 
-constexpr int64_t kCalibBatch = 64;
+using fgq_detail::is_weight_layer;
 
-bool is_weight_layer(const Node& n) { return n.op == OpType::conv2d || n.op == OpType::linear; }
+constexpr int64_t kCalibBatch = 64;
 
 // Activation bits of a layer under the first/last policy.
 int layer_act_bits(const FgqOptions& o, bool edge) {

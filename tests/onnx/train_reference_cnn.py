@@ -70,6 +70,8 @@ def main():
             loss.backward()
             opt.step()
             sched.step()
+            if (i // 128) % 100 == 0:
+                print(f"  step {i // 128}: loss {loss.item():.3f}, {time.time() - start:.0f} s", flush=True)
         print(f"epoch {epoch + 1}: loss {loss.item():.3f}, test accuracy {accuracy(model, xte, yte):.4f}, "
               f"{time.time() - start:.0f} s", flush=True)
     model.eval()
