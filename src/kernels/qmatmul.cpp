@@ -23,6 +23,11 @@ struct Part {
   std::vector<int32_t> wsum;  // sum of the codes, rows * groups
 };
 
+// Lanes [lane, lane + length) of a sparse GEMM tile are output pixels [pixel, pixel + length).
+struct Run {
+  int32_t lane, pixel, length;
+};
+
 // Activations of one kernel call: M pixels of one conv group in the method's layout.
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
@@ -31,7 +36,8 @@ struct Activations {
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
   aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
   std::vector<int32_t> offset;    // sparse GEMM: column k' of a tile at tiles + offset[k']
-  std::vector<int32_t> pixel;     // sparse GEMM: output pixel of tile lane v, or -1
+  std::vector<Run> runs;          // sparse GEMM: output pixels of the tiles' lanes
+  std::vector<size_t> tile_runs;  // sparse GEMM: runs of tile t: [tile_runs[t], tile_runs[t + 1])
   int64_t tile_stride = 0;        // bytes between consecutive tiles
 };
 
@@ -274,8 +280,12 @@ int64_t IntLayer::Impl::sparse_tiles(
     a.tile_stride = kp * kSparseTile;
     a.tiles.resize(ntiles * a.tile_stride);
     for (int64_t k = 0; k < kp; ++k) a.offset[k] = static_cast<int32_t>(k * kSparseTile);
-    a.pixel.resize(ntiles * kSparseTile);
-    for (int64_t v = 0; v < ntiles * int64_t(kSparseTile); ++v) a.pixel[v] = v < m ? int32_t(v) : -1;
+    a.runs.clear(), a.tile_runs.clear();
+    for (int64_t t = 0; t < ntiles; ++t) {
+      a.tile_runs.push_back(a.runs.size());
+      a.runs.push_back({0, int32_t(t * kSparseTile), int32_t(std::min<int64_t>(kSparseTile, m - t * kSparseTile))});
+    }
+    a.tile_runs.push_back(a.runs.size());
     parallel(ntiles, [&](size_t t) { build_tile(a, grp, t, m, a.tiles.data() + t * a.tile_stride); });
     return ntiles;
   }
@@ -300,9 +310,18 @@ int64_t IntLayer::Impl::sparse_tiles(
       for (int64_t ch = 0; ch < cg; ++ch)
         a.offset[layout.map((kh * g.kernel_w + kw) * cg + ch)] =
             static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
-  a.pixel.resize(ntiles * kSparseTile);
-  for (int64_t v = 0; v < ntiles * int64_t(kSparseTile); ++v)
-    a.pixel[v] = v < virtual_pixels && v % wp < g.out_w ? int32_t(v / wp * g.out_w + v % wp) : -1;
+  // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
+  a.runs.clear(), a.tile_runs.clear();
+  for (int64_t t = 0; t < ntiles; ++t) {
+    a.tile_runs.push_back(a.runs.size());
+    for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
+      const int64_t oh = v / wp, ow = v % wp;
+      const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, oh * wp + g.out_w);
+      if (ow < g.out_w) a.runs.push_back({int32_t(v - t * kSparseTile), int32_t(oh * g.out_w + ow), int32_t(end - v)});
+      v = (oh + 1) * wp;
+    }
+  }
+  a.tile_runs.push_back(a.runs.size());
   return ntiles;
 }
 
@@ -488,7 +507,9 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
             std::fill(tile.raw.begin(), tile.raw.end(), 0);
             sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
                       gi * bpg, (gi + 1) * bpg, tile.raw.data(), kSparseTile);
-            // raw is [row][lane]; the bytes are q + add: correct by add * sum(w).
+            // raw is [row][lane]; the bytes are q + add: correct by add * sum(w). One part
+            // and one group go straight to the output below.
+            if (nparts == 1 && ng == 1) continue;
             const bool first = part == 0 && gi == 0;
             for (int64_t r = 0; r < nn; ++r) {
               const float scale = ps[part].scale[(r0 + r) * ng + gi];
@@ -501,15 +522,25 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
               }
             }
           }
-        const int32_t* pixel = a.pixel.data() + ti * kSparseTile;
         const float floor = relu ? 0.0f : -INFINITY;
         for (int64_t r = 0; r < nn; ++r) {
           const int64_t n = grp * og + r0 + r;
-          const float* acc = tile.acc.data() + r * kSparseTile;
           const float b = bias[n];
           float* dst = out + n * ldn;
-          for (size_t i = 0; i < kSparseTile; ++i)
-            if (pixel[i] >= 0) dst[pixel[i] * ldm] = std::max(acc[i] + b, floor);
+          const float* acc = tile.acc.data() + r * kSparseTile;
+          const int32_t* raw = tile.raw.data() + r * kSparseTile;
+          const float scale = ps[0].scale[r0 + r];
+          const int32_t corr = wcoef * ps[0].wsum[r0 + r];
+          for (size_t ri = a.tile_runs[ti]; ri < a.tile_runs[ti + 1]; ++ri) {
+            const Run& run = a.runs[ri];
+            float* d = dst + int64_t(run.pixel) * ldm;
+            if (nparts == 1 && ng == 1) {
+              for (int32_t j = 0; j < run.length; ++j)
+                d[j * ldm] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
+            } else {
+              for (int32_t j = 0; j < run.length; ++j) d[j * ldm] = std::max(acc[run.lane + j] + b, floor);
+            }
+          }
         }
       });
     }
