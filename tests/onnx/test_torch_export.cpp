@@ -1,6 +1,6 @@
 // A model written by PyTorch's own ONNX exporter (tests/onnx/export_torch_cnn.py, run with
 // Debian's /usr/bin/python3 at test time), imported and run by stern, matched against the
-// output PyTorch computed.
+// output PyTorch computed; stern's export of it passes onnx.checker and re-imports.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "stern/model_io.h"
+#include "stern/onnx.h"
 #include "stern/runtime.h"
 
 namespace stern {
@@ -38,6 +39,14 @@ TEST(OnnxTorchExport, PyTorchExportedCnnMatchesPyTorch) {
       EXPECT_NEAR(got[0].data[i], want.data[i], 1e-5 + 1e-4 * std::abs(want.data[i])) << i;
     }
   }
+  // stern's export of the imported model passes the ONNX project's own checker (with its
+  // shape inference) and imports back to the same outputs.
+  export_onnx(graph, dir / "exported.onnx");
+  const std::string check = "/usr/bin/python3 -c \"import onnx; onnx.checker.check_model(onnx.load('" +
+                            (dir / "exported.onnx").string() + "'), full_check=True)\"";
+  EXPECT_EQ(std::system(check.c_str()), 0) << check;
+  const auto again = Session(open_model(dir / "exported.onnx")).run({x});
+  for (size_t i = 0; i < want.data.size(); ++i) EXPECT_NEAR(again[0].data[i], want.data[i], 1e-5 + 1e-4 * std::abs(want.data[i]));
   fs::remove_all(dir);
 }
 
