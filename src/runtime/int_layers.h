@@ -7,12 +7,13 @@
 
 namespace stern {
 
-inline constexpr double kDenseGemvNsPerWeight = 0.005;
-inline constexpr double kDenseGemmNsPerMac = 0.004;
-inline constexpr double kSparseGemvNsPerNonzero = 0.25;
-inline constexpr double kSparseGemvNsPerBlock = 1.0;
-inline constexpr double kSparseGemmNsPerNonzero = 0.3;
-inline constexpr double kSparseGemmNsPerBlock = 3.0;
+// bench_kernels, 1 thread, CPU time: gemv/4096x4096 and conv/conv3x3_256@14 at 90 and 98%.
+inline constexpr double kDenseGemvNsPerWeight = 0.0083;
+inline constexpr double kDenseGemmNsPerMac = 0.0055;
+inline constexpr double kSparseGemvNsPerNonzero = 0.05;
+inline constexpr double kSparseGemvNsPerBlock = 2.5;
+inline constexpr double kSparseGemmNsPerNonzero = 0.9;  // per 64-pixel tile
+inline constexpr double kSparseGemmNsPerBlock = 4.75;   // per row, 128 columns and tile
 
 // Dense or sparse ternary for a layer whose weights have this fraction of non-zeros,
 // at batch 1.

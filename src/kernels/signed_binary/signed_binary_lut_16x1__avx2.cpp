@@ -15,7 +15,7 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
   constexpr size_t kLanes = 16;
   auto* tables = static_cast<__m256i*>(scratch);  // [lut_row(group, pattern)]
   auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
-  std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
+  std::fill_n(reinterpret_cast<int32_t*>(acc), (n1 - n0) * kLanes, 0);
   alignas(32) int32_t offset[kLanes];
   for (size_t l = 0; l < kLanes; ++l) offset[l] = int32_t(std::min(l, rows - 1) * lda);
   const __m256i index_lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(offset));
@@ -52,7 +52,7 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
       // Entries are offsets of 64-byte rows; ours are 32 bytes.
       const auto row = [&](uint16_t offset) { return tables[offset / (2 * sizeof(__m256i))]; };
       __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-      for (; e + 2 <= end; e += 2) {
+      for (; end - e >= 2; e += 2) {  // not e + 2 <= end: entries may be empty (null)
         s0 = _mm256_add_epi16(s0, row(e[0]));
         s1 = _mm256_add_epi16(s1, row(e[1]));
       }

@@ -20,7 +20,7 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
   constexpr size_t kLanes = 32;
   auto* tables = static_cast<__m512i*>(scratch);  // [lut_row(group, pattern)]
   auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
-  std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
+  std::fill_n(reinterpret_cast<int32_t*>(acc), (n1 - n0) * kLanes, 0);
   // Rows beyond `rows` re-read the last row; their sums are never stored.
   const uint8_t* row_ptr[kLanes];
   clamp_rows(row_ptr, a, rows, lda);
@@ -88,7 +88,7 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
       const auto* base = reinterpret_cast<const uint8_t*>(tables);
       const auto row = [&](uint16_t offset) { return _mm512_load_si512(base + offset); };
       __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-      for (; e + 4 <= end; e += 4) {
+      for (; end - e >= 4; e += 4) {  // not e + 4 <= end: entries may be empty (null)
         uint64_t four;  // one load for four offsets: the loads go to the table rows
         std::memcpy(&four, e, 8);
         s0 = _mm512_add_epi16(s0, row(uint16_t(four)));

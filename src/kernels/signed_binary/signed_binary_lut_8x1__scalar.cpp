@@ -12,7 +12,7 @@ void signed_binary_lut_8x1__scalar(const uint8_t* a, size_t lda, size_t rows, co
   constexpr size_t kLanes = 8;
   auto* tables = static_cast<uint16_t(*)[kLanes]>(scratch);  // [lut_row(group, pattern)][lane]
   auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
-  std::fill(acc[0], acc[0] + (n1 - n0) * kLanes, 0);
+  std::fill_n(reinterpret_cast<int32_t*>(acc), (n1 - n0) * kLanes, 0);
   const size_t filters = size_t(w.rows);
   for (size_t h = 0; h < size_t(lut.chunks); ++h) {
     const size_t col0 = h * kLutChunkCols;

@@ -32,14 +32,13 @@ void tsparse_gemm_64x1__avx512(const uint8_t* at, const int32_t* offset, const S
                                size_t ldc) {
   for (size_t r = row0; r < row1; ++r) {
     int32_t* out = c + (r - row0) * ldc;
-    const uint8_t* h = w.header(r, b0);
     __m512i s0 = _mm512_setzero_si512(), s1 = s0;
     size_t pending = 0;
     for (size_t b = b0; b < b1; ++b) {
       const int32_t* block = offset + b * kSparseBlock;
+      const uint8_t* h = w.header(r, b);  // from the table: no chain through the counts
       const size_t npos = h[0], nneg = h[1];
       const uint8_t* off = h + 2;
-      h = off + npos + nneg;
       if (pending + npos + nneg > kMaxInt16Entries) {
         flush(s0, s1, out);
         s0 = s1 = _mm512_setzero_si512();
