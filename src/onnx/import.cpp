@@ -789,7 +789,8 @@ std::vector<int64_t> value_shape(const pb::ValueInfoProto& v, const std::string&
   *known = false;
   if (!v.type().has_tensor_type()) fail(where, "value '" + v.name() + "' is not a tensor (sequence, map and optional types are not supported)");
   const auto& tt = v.type().tensor_type();
-  if (tt.elem_type() != pb::TensorProto::FLOAT) {
+  // Some exporters leave an output's element type unset; anything else must be FLOAT.
+  if (tt.elem_type() != pb::TensorProto::FLOAT && tt.elem_type() != pb::TensorProto::UNDEFINED) {
     fail(where, "value '" + v.name() + "' has element type " + onnx_io::data_type_name(tt.elem_type()) +
                     ", which is not supported (stern graph inputs and outputs are FLOAT)");
   }
