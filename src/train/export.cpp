@@ -131,7 +131,7 @@ std::string export_layer(GraphBuilder& b, QLayerImpl& layer, const std::string& 
   const QuantSpec& spec = layer.spec();
   if (spec.act_bits > 0) {
     attrs["act_bits"] = int64_t{spec.act_bits};
-    attrs["act_scale"] = static_cast<double>(layer.act_scale.item<float>());
+    attrs["act_scale"] = static_cast<double>(layer.activation_scale().item<float>());
     attrs["act_signed"] = int64_t{spec.act_signed ? 1 : 0};
   }
   if (!layer.conv) return b.node(OpType::linear, name, inputs, attrs);

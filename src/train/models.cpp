@@ -23,7 +23,7 @@ QLayerImpl::QLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
   alpha = register_parameter(
       "alpha", weight.detach().reshape({out, -1}).abs().mean(1, true).clone(),
       spec.kind == WeightQuant::signed_binary && !spec.sb_alpha_bn);
-  act_scale = register_parameter("act_scale", torch::ones({1}), spec.act_bits > 0);
+  act_log_scale = register_parameter("act_log_scale", torch::zeros({1}), spec.act_bits > 0);
   act_ready = register_buffer("act_ready", torch::zeros({1}, torch::kBool));
   mask = register_buffer("mask", torch::ones(shape));
   mask_on_ = register_buffer("mask_on", torch::zeros({1}, torch::kBool));
@@ -81,11 +81,11 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
     const double init = spec_.act_bits >= 8
                             ? x.abs().max().item<double>() / static_cast<double>(qmax)
                             : 2.0 * x.abs().mean().item<double>() / std::sqrt(double(qmax));
-    act_scale.fill_(std::max(init, 1e-6));
+    act_log_scale.fill_(std::log(std::max(init, 1e-6)));
     act_ready.fill_(true);
   }
   const double features = static_cast<double>(x.numel() / std::max<int64_t>(x.size(0), 1));
-  return uniform_activation_quantize(x, act_scale, spec_.act_bits, spec_.act_signed,
+  return uniform_activation_quantize(x, activation_scale(), spec_.act_bits, spec_.act_signed,
                                      1.0 / std::sqrt(features * static_cast<double>(qmax)));
 }
 
@@ -107,12 +107,10 @@ torch::Tensor QLayerImpl::forward(torch::Tensor x) {
 NetImpl::NetImpl() { msqe_a = register_parameter("msqe_a", torch::zeros({1}), false); }
 
 QLayer NetImpl::add_layer(int64_t in, int64_t out, int64_t kernel, int64_t stride,
-                          int64_t padding, bool conv, const QuantSpec& spec) {
-  const bool followed_by_bn = conv;  // every conv in these models feeds a BatchNorm...
-  const bool lenet = name == "lenet5";  // ...except LeNet's, which carry a bias instead
+                          int64_t padding, bool conv, const QuantSpec& spec, bool norm_follows) {
   QuantSpec s = spec;
-  if (!conv || lenet) s.sb_alpha_bn = false;
-  QLayer layer(in, out, kernel, stride, padding, conv, !(followed_by_bn && !lenet), s);
+  s.sb_alpha_bn = spec.sb_alpha_bn && norm_follows;
+  QLayer layer(in, out, kernel, stride, padding, conv, !norm_follows, s);
   const int index = static_cast<int>(layers.size());
   layers.push_back(register_module("layer" + std::to_string(index), layer));
   steps.push_back({Step::layer, index, 0});
@@ -131,7 +129,10 @@ torch::Tensor NetImpl::forward(torch::Tensor x) {
   for (const Step& s : steps) {
     switch (s.kind) {
       case Step::layer: x = layers[s.index]->forward(x); break;
-      case Step::batch_norm: x = norms[s.index]->forward(x); break;
+      case Step::batch_norm:
+        x = x.dim() == 2 ? norms[s.index]->forward(x.unsqueeze(2).unsqueeze(3)).flatten(1)
+                         : norms[s.index]->forward(x);
+        break;
       case Step::relu: x = torch::relu(x); break;
       case Step::max_pool: x = torch::max_pool2d(x, {s.kernel, s.kernel}, {s.kernel, s.kernel}); break;
       case Step::flatten: x = x.flatten(1); break;
@@ -151,28 +152,30 @@ namespace {
 
 void build_lenet5(NetImpl& n, const NetSpec& spec) {
   if (spec.height != 28 || spec.width_px != 28) fail("lenet5", "expects 28x28 inputs");
-  n.add_layer(spec.channels, 6, 5, 1, 2, true, spec.edge);
+  n.add_layer(spec.channels, 6, 5, 1, 2, true, spec.edge, false);
   n.add(Step::relu);
   n.add(Step::max_pool, 2);
-  n.add_layer(6, 16, 5, 1, 0, true, spec.body);
+  n.add_layer(6, 16, 5, 1, 0, true, spec.body, false);
   n.add(Step::relu);
   n.add(Step::max_pool, 2);
   n.add(Step::flatten);
-  n.add_layer(16 * 5 * 5, 120, 1, 1, 0, false, spec.body);
+  n.add_layer(16 * 5 * 5, 120, 1, 1, 0, false, spec.body, false);
   n.add(Step::relu);
-  n.add_layer(120, 84, 1, 1, 0, false, spec.body);
+  n.add_layer(120, 84, 1, 1, 0, false, spec.body, false);
   n.add(Step::relu);
-  n.add_layer(84, spec.classes, 1, 1, 0, false, spec.edge);
+  n.add_layer(84, spec.classes, 1, 1, 0, false, spec.edge, false);
 }
 
-// conv-BN-ReLU x2, pool, x2 at twice the width, pool, FC, FC.
+// conv-BN-ReLU x2, pool, x2 at twice the width, pool, FC-BN-ReLU, FC. The BatchNorm after
+// the hidden FC centres its features; without it, signed-binary filters (single-signed
+// weights on non-negative inputs) could only compute monotone sums.
 void build_vgg(NetImpl& n, const NetSpec& spec) {
   const int64_t w = spec.width > 0 ? spec.width : 16;
   int64_t in = spec.channels;
   for (int block = 0; block < 2; ++block) {
     const int64_t ch = w << block;
     for (int i = 0; i < 2; ++i) {
-      n.add_layer(in, ch, 3, 1, 1, true, block == 0 && i == 0 ? spec.edge : spec.body);
+      n.add_layer(in, ch, 3, 1, 1, true, block == 0 && i == 0 ? spec.edge : spec.body, true);
       n.add_batch_norm(ch);
       n.add(Step::relu);
       in = ch;
@@ -180,16 +183,17 @@ void build_vgg(NetImpl& n, const NetSpec& spec) {
     n.add(Step::max_pool, 2);
   }
   n.add(Step::flatten);
-  n.add_layer(in * (spec.height / 4) * (spec.width_px / 4), 128, 1, 1, 0, false, spec.body);
+  n.add_layer(in * (spec.height / 4) * (spec.width_px / 4), 128, 1, 1, 0, false, spec.body, true);
+  n.add_batch_norm(128);
   n.add(Step::relu);
-  n.add_layer(128, spec.classes, 1, 1, 0, false, spec.edge);
+  n.add_layer(128, spec.classes, 1, 1, 0, false, spec.edge, false);
 }
 
 // ResNet-20 (He et al., CIFAR variant: 3 stages of `resnet_blocks` basic blocks at w, 2w,
 // 4w channels); projection shortcuts (1x1 conv + BN) where the shape changes.
 void build_resnet(NetImpl& n, const NetSpec& spec) {
   const int64_t w = spec.width > 0 ? spec.width : 16;
-  n.add_layer(spec.channels, w, 3, 1, 1, true, spec.edge);
+  n.add_layer(spec.channels, w, 3, 1, 1, true, spec.edge, true);
   n.add_batch_norm(w);
   n.add(Step::relu);
   int64_t in = w;
@@ -198,14 +202,14 @@ void build_resnet(NetImpl& n, const NetSpec& spec) {
     for (int b = 0; b < spec.resnet_blocks; ++b) {
       const int64_t stride = stage > 0 && b == 0 ? 2 : 1;
       n.add(Step::push);
-      n.add_layer(in, ch, 3, stride, 1, true, spec.body);
+      n.add_layer(in, ch, 3, stride, 1, true, spec.body, true);
       n.add_batch_norm(ch);
       n.add(Step::relu);
-      n.add_layer(ch, ch, 3, 1, 1, true, spec.body);
+      n.add_layer(ch, ch, 3, 1, 1, true, spec.body, true);
       n.add_batch_norm(ch);
       n.add(Step::swap);
       if (stride != 1 || in != ch) {
-        n.add_layer(in, ch, 1, stride, 0, true, spec.edge);
+        n.add_layer(in, ch, 1, stride, 0, true, spec.edge, true);
         n.add_batch_norm(ch);
       }
       n.add(Step::add);
@@ -215,7 +219,7 @@ void build_resnet(NetImpl& n, const NetSpec& spec) {
   }
   n.add(Step::global_avg_pool);
   n.add(Step::flatten);
-  n.add_layer(in, spec.classes, 1, 1, 0, false, spec.edge);
+  n.add_layer(in, spec.classes, 1, 1, 0, false, spec.edge, false);
 }
 
 }  // namespace

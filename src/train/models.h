@@ -43,6 +43,7 @@ class QLayerImpl : public torch::nn::Module {
   // The weight the forward pass uses (differentiable towards the shadow weight).
   torch::Tensor quantized_weight();
   torch::Tensor quantize_input(const torch::Tensor& x);
+  torch::Tensor activation_scale() { return act_log_scale.exp(); }
   // Current threshold [groups, 1] of a ternary layer (what |w| is compared with).
   torch::Tensor ternary_delta(const torch::Tensor& groups);
   // Freezes the current zero pattern (ternary) or `keep` (any kind): later forwards keep
@@ -57,7 +58,7 @@ class QLayerImpl : public torch::nn::Module {
   torch::Tensor weight, bias;
   torch::Tensor threshold_t;  // learnable ternary threshold factor, [1]
   torch::Tensor alpha;        // signed-binary learnable scale, [out, 1]
-  torch::Tensor act_scale;    // [1], LSQ
+  torch::Tensor act_log_scale;  // [1], LSQ in the log domain (Adam steps are relative)
   torch::Tensor act_ready, mask, mask_on_;
 
  private:
@@ -78,15 +79,17 @@ class NetImpl : public torch::nn::Module {
   NetImpl();
   torch::Tensor forward(torch::Tensor x);
 
+  // A layer followed by a BatchNorm has no bias (the norm's shift replaces it) and may
+  // leave its signed-binary scale to the norm.
   QLayer add_layer(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
-                   bool conv, const QuantSpec& spec);
+                   bool conv, const QuantSpec& spec, bool norm_follows);
   void add_batch_norm(int64_t channels);
   void add(Step::Kind kind, int kernel = 2) { steps.push_back({kind, 0, kernel}); }
 
   std::string name;
   std::vector<Step> steps;
   std::vector<QLayer> layers;
-  std::vector<torch::nn::BatchNorm2d> norms;
+  std::vector<torch::nn::BatchNorm2d> norms;  // also after linear layers, on [N, C, 1, 1]
   std::vector<int64_t> input_shape;  // C, H, W
   torch::Tensor msqe_a;              // learnable-reg: log of the MSQE coefficient
 };

@@ -224,8 +224,11 @@ class Trainer {
       if (e == start.first) begin_stage(stage);
       if (!optimizer_) make_optimizer(stage);
       if (e == first && e != start.first && resumed_) optimizer_->load(*resumed_optimizer_);
-      epoch(e, stage, e - start.first, start.second);
+      EpochLog log = epoch(e, stage, e - start.first, start.second);
+      // Checkpoint first, so an interrupted callback (or process) loses nothing.
       save_checkpoint(e + 1);
+      log_.push_back(log);
+      if (cb_.on_epoch) cb_.on_epoch(log);
     }
     return finish();
   }
@@ -297,7 +300,7 @@ class Trainer {
     return loss;
   }
 
-  void epoch(int e, int stage, int epoch_in_stage, int stage_epochs) {
+  EpochLog epoch(int e, int stage, int epoch_in_stage, int stage_epochs) {
     const int64_t n = train_.x.size(0);
     std::vector<int64_t> order(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) order[i] = i;
@@ -357,8 +360,7 @@ class Trainer {
     log.layers = layer_stats(net_);
     log.sparsity = last_sparsity_ = sparsity_of(log.layers, false, net_);
     log.coefficients = coefficients();
-    log_.push_back(log);
-    if (cb_.on_epoch) cb_.on_epoch(log);
+    return log;
   }
 
   std::map<std::string, double> coefficients() const {
