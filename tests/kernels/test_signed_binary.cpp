@@ -69,6 +69,25 @@ TEST(SignedBinary, EveryKernelIsBitExact) {
   }
 }
 
+TEST(SignedBinary, PartialLutBlocks) {
+  // Many filters at 90% sparsity make a partial last block worth keeping on lut (60 rows:
+  // 28 rows past a block of 32, 12 past 16, 4 past 8), so the lut kernels run with fewer
+  // rows than lanes; the shapes above send such tails to the bitmap kernel.
+  std::mt19937 rng(23);
+  const int64_t m = 60, n = 256, k = 77;
+  const WeightMatrix wm = random_signed_binary(n, k, 0.9, rng, true);
+  const std::vector<uint8_t> x = random_bytes(size_t(m * k), rng);
+  const std::vector<double> want = reference(wm, x, m, false, 1, {}, false);
+  for (const Variant& v : supported_variants()) {
+    SCOPED_TRACE(v.name);
+    BitmapWeights w = pack_signed_binary(wm, "test");
+    prepare(w, v.method);
+    std::vector<float> y(size_t(m * n));
+    gemm(w, v.method, v.isa, {x.data(), m, k, k, false, 1.f}, nullptr, false, y.data(), n, 0, m, 0, n);
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(double(y[i]), want[i]) << "at " << i;
+  }
+}
+
 TEST(SignedBinary, LargestSumsDoNotWrap) {
   // All weights set and all activations 255: every uint16 chunk sum and int32 total at its
   // maximum, 255 * k.

@@ -127,11 +127,18 @@ BitmapWeights pack_signed_binary(const WeightMatrix& m, const std::string& where
   return w;
 }
 
+namespace {
+// Cost of one lut block relative to the bitmap kernel on as many rows (the model of
+// choose_method in bitmap_gemm.h).
+double lut_cost_ratio(const Bitmap& w) {
+  const double n = double(w.rows);
+  return (60 + n * (1.5 * w.nonzero_groups + 0.2)) / (2 * n);
+}
+}  // namespace
+
 Method choose_method(const Bitmap& w, int64_t rows, Isa isa) {
   if (rows < int64_t(lut_config_for(isa).lanes)) return Method::bitmap;
-  const double n = double(w.rows);
-  const double bitmap = 2 * n, lut = 60 + n * (1.5 * w.nonzero_groups + 0.2);
-  return lut < bitmap ? Method::lut : Method::bitmap;
+  return lut_cost_ratio(w) < 1 ? Method::lut : Method::bitmap;
 }
 
 void prepare(BitmapWeights& w, Method method) {
@@ -189,13 +196,15 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
 
   std::vector<int32_t> acc(size_t(rows * filters));
   const size_t ldc = size_t(filters);
-  // lut covers whole blocks of lanes rows, and a last partial block unless it is smaller
-  // than half the lanes; the bitmap kernel takes the rows after that.
+  // lut covers whole blocks of lanes rows, and a last partial block when it pays; the
+  // bitmap kernel takes the rows after that.
   int64_t lut_rows = 0;
   if (method == Method::lut) {
     const LutConfig& cfg = lut_config_for(isa);
     const int64_t lanes = int64_t(cfg.lanes);
-    lut_rows = rows % lanes >= lanes / 2 ? rows : rows / lanes * lanes;
+    // A partial last block costs a full one: lut only if that beats bitmap on its rows.
+    const bool tail = double(rows % lanes) > lut_cost_ratio(b) * double(lanes);
+    lut_rows = tail ? rows : rows / lanes * lanes;
     const size_t bytes = (lut_scratch_bytes(cfg.lanes, size_t(filters)) + 63) / 64 * 64;
     std::unique_ptr<void, decltype(&std::free)> scratch(std::aligned_alloc(64, bytes), &std::free);
     for (int64_t m = 0; m < lut_rows; m += lanes)

@@ -164,7 +164,8 @@ BitmapWeights pack_binary(const WeightMatrix& m, const std::string& where);
 //   bitmap = 2 N (one vpdpbusd per 16 filters x 4 columns x 1 row)
 //   lut    = 60 (table build) + N (1.5 * non-empty group fraction + 0.2)
 // and bitmap whenever the rows do not fill one lut block (the tables would not pay back).
-// The lut method hands a last block of fewer than lanes / 2 rows to the bitmap kernel.
+// Within a lut call, a partial last block of r rows stays on lut only if a full block's lut
+// cost is below bitmap's on r rows; otherwise the bitmap kernel takes those rows.
 Method choose_method(const Bitmap& w, int64_t rows, Isa isa);
 // Builds the layouts `method` needs (panels always, the lut layout for lut); call once at
 // load.
