@@ -189,7 +189,7 @@ const float* fake_quantize_input(const ActQuant& act, const float* src, float* d
                                  ThreadPool& pool) {
   if (act.bits == 0) return src;
   constexpr size_t kChunk = 16384;
-  pool.parallel_for((n + kChunk - 1) / kChunk, [&](size_t chunk, int) {
+  pool.parallel_for((n + kChunk - 1) / kChunk, kChunk, [&](size_t chunk, int) {
     const size_t end = std::min(n, (chunk + 1) * kChunk);
     for (size_t i = chunk * kChunk; i < end; ++i) dst[i] = fake_quantize_activation(src[i], act);
   });

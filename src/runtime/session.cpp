@@ -1,9 +1,9 @@
 // Session: plans a Graph once (fusion, topological order, kernels) and, per batch size,
 // the shapes and the buffer arena; then runs the steps. See docs/RUNTIME.md.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
-#include <set>
 
 #include "runtime/op.h"
 #include "runtime/plan.h"
@@ -31,7 +31,7 @@ struct AlignedFloats {
   size_t size = 0;
   void resize(size_t n) {
     if (n <= size) return;
-    const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    const size_t bytes = std::max<size_t>(64, (n * sizeof(float) + 63) / 64 * 64);
     data.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
     if (!data) throw Error("session: cannot allocate " + std::to_string(bytes) + " bytes");
     size = n;

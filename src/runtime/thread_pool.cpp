@@ -54,6 +54,15 @@ void ThreadPool::work(int thread) {
   }
 }
 
+void ThreadPool::parallel_for(size_t n, size_t cost_per_item,
+                              const std::function<void(size_t, int)>& fn) {
+  if (n * cost_per_item < kMinParallelWork) {
+    for (size_t i = 0; i < n; ++i) fn(i, 0);
+    return;
+  }
+  parallel_for(n, fn);
+}
+
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) {
   if (n == 0) return;
   if (workers_.empty() || n == 1) {

@@ -25,6 +25,11 @@ class ThreadPool {
   // thread so callers can give each thread its own scratch. Blocks until all are done.
   // The first exception thrown by fn is rethrown here after every item has finished.
   void parallel_for(size_t n, const std::function<void(size_t, int)>& fn);
+  // The same, but runs inline (all items on thread 0) when n * cost_per_item, in
+  // multiply-adds or element visits, is below kMinParallelWork: waking a worker costs a
+  // few microseconds, more than a LeNet-sized layer takes.
+  void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_t, int)>& fn);
+  static constexpr size_t kMinParallelWork = size_t(1) << 18;
 
  private:
   void work(int thread);

@@ -93,20 +93,24 @@ TEST(Session, DoesNotFuseAcrossValuesWithOtherReaders) {
 }
 
 // A ResNet-style block with branches: stem conv, two-conv residual branch added to the
-// stem, a strided 1x1 projection next to a pooled branch, concat, head.
+// stem, a strided 1x1 projection next to a pooled branch, concat, head. `c` channels on a
+// `hw` x `hw` input.
 struct ResidualNet {
-  Ints w1s = {8, 3, 3, 3}, w2s = {8, 3, 3, 8}, w3s = {8, 3, 3, 8}, w4s = {6, 1, 1, 8};
+  int64_t c, hw;
+  Ints w1s = {c, 3, 3, 3}, w2s = {c, 3, 3, c}, w3s = {c, 3, 3, c}, w4s = {6, 1, 1, c};
   Floats w1 = random_floats(numel(w1s), 1), w2 = random_floats(numel(w2s), 2),
          w3 = random_floats(numel(w3s), 3), w4 = random_floats(numel(w4s), 4);
-  Floats b1 = random_floats(8, 5), b4 = random_floats(6, 6);
-  Floats fw = random_floats(10 * 14, 7), fb = random_floats(10, 8);
-  Bn bn2{8, 40}, bn3{8, 50};
+  Floats b1 = random_floats(c, 5), b4 = random_floats(6, 6);
+  Floats fw = random_floats(10 * (6 + c), 7), fb = random_floats(10, 8);
+  Bn bn2{c, 40}, bn3{c, 50};
+
+  explicit ResidualNet(int64_t channels = 8, int64_t size = 9) : c(channels), hw(size) {}
 
   Graph graph() const {
     GraphBuilder gb;
-    gb.input("x", {-1, 3, 9, 9}).tensor("w1", w1s, w1).tensor("b1", {8}, b1).tensor("w2", w2s, w2)
+    gb.input("x", {-1, 3, hw, hw}).tensor("w1", w1s, w1).tensor("b1", {c}, b1).tensor("w2", w2s, w2)
         .tensor("w3", w3s, w3).tensor("w4", w4s, w4).tensor("b4", {6}, b4)
-        .tensor("fw", {10, 14}, fw).tensor("fb", {10}, fb);
+        .tensor("fw", {10, 6 + c}, fw).tensor("fb", {10}, fb);
     bn2.add_to(gb, "bn2");
     bn3.add_to(gb, "bn3");
     gb.node(OpType::conv2d, "stem", {"x", "w1", "b1"}, "s", conv_attrs(1, 1))
@@ -136,7 +140,7 @@ struct ResidualNet {
     const FloatTensor pr = conv2d_ref(blk, w4, w4s, b4, {2, 2});
     const FloatTensor pl = max_pool_ref(blk, {3, 3, 2, 2, 1, 1, 1, 1});
     FloatTensor g = global_avg_pool_ref(concat_ref({pr, pl}, 1));
-    g.shape = {g.shape[0], 14};
+    g.shape = {g.shape[0], 6 + c};
     return linear_ref(g, fw, 10, fb);
   }
 };
@@ -169,14 +173,29 @@ TEST(Session, BatchSizeChangesReplan) {
 }
 
 TEST(Session, OneAndTwoThreadsGiveIdenticalResults) {
-  const ResidualNet net;
+  // Large enough that every conv2d splits its work across threads (small layers run
+  // inline, see ThreadPool::kMinParallelWork): batch 1 splits each GEMM by column blocks,
+  // batch >= 2 hands whole images to threads.
+  const ResidualNet net(/*channels=*/32, /*size=*/24);
   Session one(net.graph(), options(1)), two(net.graph(), options(2));
   EXPECT_EQ(one.threads(), 1);
   EXPECT_EQ(two.threads(), 2);
   for (int64_t batch : {1, 2, 5}) {
-    const FloatTensor x = random_tensor({batch, 3, 9, 9}, 80 + uint32_t(batch));
-    EXPECT_EQ(one.run({x})[0].data, two.run({x})[0].data) << "batch " << batch;
+    const FloatTensor x = random_tensor({batch, 3, 24, 24}, 80 + uint32_t(batch));
+    const FloatTensor y = two.run({x})[0];
+    EXPECT_EQ(one.run({x})[0].data, y.data) << "batch " << batch;
+    if (batch == 1) {
+      EXPECT_LT(max_rel_diff(y, net.reference(x)), 5e-6);
+    }
   }
+  // A linear layer wide enough to split its output columns at batch 1.
+  const Floats w = random_floats(700 * 800, 90);
+  Graph g = GraphBuilder().input("x", {-1, 800}).tensor("w", {700, 800}, w)
+                .node(OpType::linear, "fc", {"x", "w"}, "y").done({"y"});
+  const FloatTensor x = random_tensor({1, 800}, 91);
+  const FloatTensor y = Session(g, options(2)).run({x})[0];
+  EXPECT_EQ(Session(g, options(1)).run({x})[0].data, y.data);
+  EXPECT_LT(max_rel_diff(y, linear_ref(x, w, 700, {})), 1e-5);
 }
 
 // Random codes in the encoding's alphabet with one scale per row, packed by the encoding

@@ -63,7 +63,7 @@ class F32Conv2d final : public Layer {
     const size_t image = g_.in_c * g_.in_h * g_.in_w;
     const float* x = fake_quantize_input(act_, in, scratch, batch * image, pool);
     if (depthwise_) {
-      pool.parallel_for(batch * g_.in_c, [&](size_t plane, int) {
+      pool.parallel_for(batch * g_.in_c, p_ * g_.kernel_h * g_.kernel_w, [&](size_t plane, int) {
         depthwise_plane(x + plane * g_.in_h * g_.in_w, out + plane * p_, plane % g_.in_c);
       });
       return;
@@ -72,7 +72,7 @@ class F32Conv2d final : public Layer {
     const int threads = pool.size();
     if (batch >= threads) {
       // Whole images per thread: no synchronization inside an image.
-      pool.parallel_for(batch, [&](size_t n, int t) {
+      pool.parallel_for(batch, g_.groups * og_ * p_ * k_, [&](size_t n, int t) {
         float* s = per_thread + t * per_thread_floats();
         for (int64_t grp = 0; grp < g_.groups; ++grp)
           conv_group(x + n * image, out + n * g_.out_c * p_, grp, 0, og_, 0, p_, s, s + col_floats());
@@ -90,7 +90,8 @@ class F32Conv2d final : public Layer {
         const bool split_n = n_blocks >= size_t(2 * threads) || n_blocks >= m_blocks;
         const size_t blocks = split_n ? n_blocks : m_blocks;
         const size_t per_task = std::max<size_t>(1, blocks / (4 * threads));
-        pool.parallel_for((blocks + per_task - 1) / per_task, [&](size_t task, int t) {
+        const size_t tasks = (blocks + per_task - 1) / per_task;
+        pool.parallel_for(tasks, og_ * p_ * k_ / tasks, [&](size_t task, int t) {
           const size_t b0 = task * per_task, b1 = std::min(blocks, b0 + per_task);
           float* gemm_scratch = per_thread + t * per_thread_floats() + col_floats();
           if (split_n)
@@ -157,7 +158,7 @@ class F32Conv2d final : public Layer {
   }
 
   void im2col_parallel(const float* img, int64_t grp, float* col, ThreadPool& pool) const {
-    pool.parallel_for(cg_, [&](size_t c, int) { im2col(img, grp, c, c + 1, col); });
+    pool.parallel_for(cg_, k_ / cg_ * p_, [&](size_t c, int) { im2col(img, grp, c, c + 1, col); });
   }
 
   // Rows k = (c, kh, kw) for channels [c0, c1) of group `grp`, columns p = (oh, ow), zero

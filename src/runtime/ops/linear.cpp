@@ -45,7 +45,8 @@ class F32Linear final : public Layer {
     prob.relu = relu_;
     const size_t n_blocks = (out_ + cfg_.nr - 1) / cfg_.nr;
     const size_t per_task = std::max<size_t>(1, n_blocks / (4 * pool.size()));
-    pool.parallel_for((n_blocks + per_task - 1) / per_task, [&](size_t task, int t) {
+    const size_t tasks = (n_blocks + per_task - 1) / per_task;
+    pool.parallel_for(tasks, batch * in_ * out_ / tasks, [&](size_t task, int t) {
       const size_t n0 = task * per_task * cfg_.nr;
       const size_t n1 = std::min<size_t>(out_, n0 + per_task * cfg_.nr);
       f32gemm::compute(cfg_, prob, 0, batch, n0, n1, per_thread + t * per_thread_floats());

@@ -44,7 +44,8 @@ class PoolOp final : public OpKernel {
   void run(const RunArgs& r) override {
     const Shape& s = r.in_shapes[0];
     const int64_t in_plane = g_.h.in * g_.w.in, out_plane = g_.h.out * g_.w.out;
-    r.pool.parallel_for(s[0] * s[1], [&](size_t plane, int) {
+    const size_t cost = out_plane * g_.h.kernel * g_.w.kernel;
+    r.pool.parallel_for(s[0] * s[1], cost, [&](size_t plane, int) {
       const float* x = r.in[0] + plane * in_plane;
       float* y = r.out[0] + plane * out_plane;
       for (int64_t oh = 0; oh < g_.h.out; ++oh) {
