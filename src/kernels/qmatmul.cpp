@@ -228,10 +228,18 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
     const int64_t img = m / pixels, oh = (m % pixels) / g.out_w, ow = m % g.out_w;
     const uint8_t* base = a.image.data() + img * g.in_h * g.in_w * c + grp * cg;
     if (!layout.identity()) std::memset(row, 0, kp);
-    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      // A kernel row inside the image is one run of kernel_w * C bytes in NHWC (when the
+      // group spans every channel): one copy instead of kernel_w (small C is common).
+      const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+      const int64_t iw0 = ow * g.stride_w - g.pad_left;
+      if (layout.identity() && cg == c && g.dilation_w == 1 && ih >= 0 && ih < g.in_h && iw0 >= 0 &&
+          iw0 + g.kernel_w <= g.in_w) {
+        std::memcpy(row + kh * g.kernel_w * cg, base + (ih * g.in_w + iw0) * c, g.kernel_w * cg);
+        continue;
+      }
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-        const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+        const int64_t iw = iw0 + kw * g.dilation_w;
         const bool inside = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
         const uint8_t* src = base + (ih * g.in_w + iw) * c;
         const int64_t k0 = (kh * g.kernel_w + kw) * cg;
@@ -244,6 +252,7 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
           for (int64_t ch = 0; ch < cg; ++ch) row[layout.map(k0 + ch)] = inside ? src[ch] : pad;
         }
       }
+    }
     if (layout.identity()) std::memset(row + layout.cols, 0, kp - layout.cols);
     if (xcoef && layout.groups == 1) {
       // The row is the window's pixels: sum their channel sums instead of K bytes.
