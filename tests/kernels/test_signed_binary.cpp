@@ -37,6 +37,23 @@ std::string config_name(const Variant& v) {
   return v.method == Method::lut ? lut_config_for(v.isa).name : bitmap_config_for(v.isa).name;
 }
 
+// y of one variant with unit scales, no bias: the integer sums themselves.
+std::vector<float> run_unit(const Variant& v, const WeightMatrix& wm, const std::vector<uint8_t>& x,
+                            int64_t m, bool is_signed) {
+  BitmapWeights w = pack_signed_binary(wm, "test");
+  prepare(w, v.method);
+  std::vector<float> y(size_t(m * wm.rows));
+  gemm(w, v.method, v.isa, {x.data(), m, wm.cols, wm.cols, is_signed, 1.f}, nullptr, false,
+       y.data(), wm.rows, 0, m, 0, wm.rows);
+  return y;
+}
+
+// Unit scales: y is exact (integer sums below 2^24), so the comparison is exact.
+void expect_exact(const std::vector<float>& y, const std::vector<double>& want) {
+  ASSERT_EQ(y.size(), want.size());
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(double(y[i]), want[i]) << "at " << i;
+}
+
 struct Shape {
   int64_t m, n, k;
 };
@@ -56,15 +73,8 @@ TEST(SignedBinary, EveryKernelIsBitExact) {
                        std::to_string(s.k) + " sparsity=" + std::to_string(sparsity) +
                        (is_signed ? " int8" : " uint8"));
           const WeightMatrix wm = random_signed_binary(s.n, s.k, sparsity, rng, /*unit_scales=*/true);
-          BitmapWeights w = pack_signed_binary(wm, "test");
-          prepare(w, v.method);
           const std::vector<uint8_t> x = random_bytes(size_t(s.m * s.k), rng);
-          const QuantizedRows a{x.data(), s.m, s.k, s.k, is_signed, 1.f};
-          std::vector<float> y(size_t(s.m * s.n));
-          gemm(w, v.method, v.isa, a, nullptr, false, y.data(), s.n, 0, s.m, 0, s.n);
-          // Unit scales: y is the integer sum itself, exactly representable.
-          const std::vector<double> want = reference(wm, x, s.m, is_signed, 1, {}, false);
-          for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(double(y[i]), want[i]) << "at " << i;
+          expect_exact(run_unit(v, wm, x, s.m, is_signed), reference(wm, x, s.m, is_signed, 1, {}, false));
         }
   }
 }
@@ -80,11 +90,7 @@ TEST(SignedBinary, PartialLutBlocks) {
   const std::vector<double> want = reference(wm, x, m, false, 1, {}, false);
   for (const Variant& v : supported_variants()) {
     SCOPED_TRACE(v.name);
-    BitmapWeights w = pack_signed_binary(wm, "test");
-    prepare(w, v.method);
-    std::vector<float> y(size_t(m * n));
-    gemm(w, v.method, v.isa, {x.data(), m, k, k, false, 1.f}, nullptr, false, y.data(), n, 0, m, 0, n);
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(double(y[i]), want[i]) << "at " << i;
+    expect_exact(run_unit(v, wm, x, m, false), want);
   }
 }
 
@@ -98,10 +104,7 @@ TEST(SignedBinary, LargestSumsDoNotWrap) {
   const std::vector<uint8_t> x(size_t(m * k), 255);
   for (const Variant& v : supported_variants()) {
     SCOPED_TRACE(v.name);
-    BitmapWeights w = pack_signed_binary(wm, "test");
-    prepare(w, v.method);
-    std::vector<float> y(size_t(m * n));
-    gemm(w, v.method, v.isa, {x.data(), m, k, k, false, 1.f}, nullptr, false, y.data(), n, 0, m, 0, n);
+    const std::vector<float> y = run_unit(v, wm, x, m, false);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) ASSERT_EQ(y[size_t(i * n + j)], (j % 2 ? -255.f : 255.f) * k);
   }
