@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job: train LeNet-5 on the real MNIST digits in FP32 and as a sparse ternary network
+# (regularized training -> quantization pruning -> retraining, docs/TRAINING.md), compress it
+# to the entropy-coded archive, run all of them through the runtime and print the table of
+# accuracy, sparsity, size and speed. Then the same for the VGG-style network on
+# Fashion-MNIST (60k/10k). DEMO_QUICK=1 trains for fewer epochs.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh
+TARGETS=stern bash scripts/build.sh build
+stern=build/cli/stern
+out=build/demo
+mkdir -p "$out"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+
+if [ -n "${DEMO_QUICK:-}" ]; then mnist_epochs=6; fashion_epochs=1; fashion_limit=12000
+else mnist_epochs=20; fashion_epochs=4; fashion_limit=0; fi
+
+train() {  # name data model epochs flags...
+  local name=$1 data=$2 model=$3 epochs=$4; shift 4
+  echo "== stern train --data $data --model $model --epochs $epochs $*"
+  "$stern" train --data "$data" --model "$model" --epochs "$epochs" "$@" --out "$out/$name.stern"
+}
+
+train lenet5-fp32 mnist lenet5 "$mnist_epochs" --recipe fp32
+train lenet5-sparse-ternary mnist lenet5 "$mnist_epochs" --recipe sparse-ternary
+"$stern" compress "$out/lenet5-sparse-ternary.stern" -o "$out/lenet5-sparse-ternary.sternz" >/dev/null
+
+train vgg-fp32 fashion-mnist vgg "$fashion_epochs" --recipe fp32 --train-limit "$fashion_limit"
+train vgg-sparse-ternary fashion-mnist vgg "$fashion_epochs" --recipe sparse-ternary --train-limit "$fashion_limit"
+"$stern" compress "$out/vgg-sparse-ternary.stern" -o "$out/vgg-sparse-ternary.sternz" >/dev/null
+
+echo
+"$stern" summary --data mnist "$out/lenet5-fp32.stern" "$out/lenet5-sparse-ternary.stern" "$out/lenet5-sparse-ternary.sternz"
+echo
+"$stern" summary --data fashion-mnist "$out/vgg-fp32.stern" "$out/vgg-sparse-ternary.stern" "$out/vgg-sparse-ternary.sternz"
