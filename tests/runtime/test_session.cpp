@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "runtime/reference.h"
 #include "stern/encoding.h"
@@ -277,6 +278,30 @@ TEST(Session, BadInputsGiveOneClearError) {
   Graph cyclic = net.graph();
   cyclic.nodes[0].inputs[0] = "y";  // stem reads the head's output
   EXPECT_THROW(Session{cyclic}, Error);
+}
+
+TEST(Session, BadLayerAttributesNameTheNodeAndField) {
+  auto message = [](const std::string& key, AttrValue value) {
+    Graph g = GraphBuilder().input("x", {-1, 6}).tensor("w", {4, 6}, random_floats(24, 1))
+                  .node(OpType::linear, "fc7", {"x", "w"}, "y").done({"y"});
+    g.nodes[0].attrs["act_bits"] = int64_t(8);
+    g.nodes[0].attrs["act_scale"] = 0.5;
+    g.nodes[0].attrs[key] = value;
+    try {
+      Session s(g);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // validate_graph or the planner rejects each; either way the message names both.
+  for (const auto& [key, value] : {std::pair{"act_bits", AttrValue(int64_t(1))},
+                                   std::pair{"act_scale", AttrValue(0.0)},
+                                   std::pair{"activation", AttrValue(std::string("gelu"))}}) {
+    const std::string m = message(key, value);
+    EXPECT_NE(m.find("fc7"), std::string::npos) << m;
+    EXPECT_NE(m.find(key), std::string::npos) << m;
+  }
 }
 
 }  // namespace
