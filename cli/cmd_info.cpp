@@ -1,5 +1,6 @@
 // stern info model.stern [--json]: the graph (nodes with operator, inputs, outputs and
-// attributes) and a per-tensor table (name, shape, encoding, bytes, sparsity) with totals.
+// attributes), a per-tensor table (name, shape, encoding, bytes, sparsity) with totals, and
+// the runtime's plan: the kernel chosen for each layer on this CPU.
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -9,7 +10,9 @@
 
 #include "command.h"
 #include "stern/format.h"
+#include "stern/error.h"
 #include "stern/graph.h"
+#include "stern/runtime.h"
 #include "stern/shape.h"
 
 namespace stern::cli {
@@ -53,7 +56,8 @@ std::string format_attrs(const Attributes& attrs) {
 json attrs_json(const Attributes& attrs) {
   json out = json::object();
   for (const auto& [key, value] : attrs) {
-    std::visit([&](const auto& v) { out[key] = v; }, value);
+    json& slot = out[key];  // clang 14 cannot capture structured bindings
+    std::visit([&slot](const auto& v) { slot = v; }, value);
   }
   return out;
 }
@@ -80,10 +84,34 @@ std::vector<TensorRow> tensor_rows(const Graph& g) {
   return rows;
 }
 
+// The kernels the runtime would run on this machine. A model the runtime cannot plan is still
+// a valid container: the reason is reported instead of the plan.
+struct PlanResult {
+  std::vector<LayerPlan> layers;
+  std::string error;
+};
+
+PlanResult runtime_plan(const Graph& g) {
+  try {
+    return {Session(g, {.threads = 1}).plan(), ""};
+  } catch (const Error& e) {
+    return {{}, e.what()};
+  }
+}
+
 json value_infos_json(const std::vector<ValueInfo>& values) {
   json out = json::array();
   for (const ValueInfo& v : values) out.push_back({{"name", v.name}, {"shape", v.shape}});
   return out;
+}
+
+json plan_json(const PlanResult& plan) {
+  if (!plan.error.empty()) return {{"error", plan.error}};
+  json layers = json::array();
+  for (const LayerPlan& l : plan.layers) {
+    layers.push_back({{"node", l.node}, {"op", l.op}, {"encoding", l.encoding}, {"kernel", l.kernel}});
+  }
+  return {{"layers", layers}};
 }
 
 void print_json(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
@@ -116,6 +144,7 @@ void print_json(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
                     {"metadata", attrs_json(g.metadata)},
                     {"nodes", nodes},
                     {"tensors", tensors},
+                    {"plan", plan_json(runtime_plan(g))},
                     {"totals",
                      {{"nodes", g.nodes.size()},
                       {"tensors", g.tensors.size()},
@@ -152,6 +181,17 @@ void print_text(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
     params += r.params;
     tensor_bytes += t.payload.size();
   }
+  const PlanResult plan = runtime_plan(g);
+  if (plan.error.empty()) {
+    std::printf("\nplan (%zu steps on this CPU)\n", plan.layers.size());
+    std::printf("  %-20s %-24s %-15s %s\n", "node", "op", "encoding", "kernel");
+    for (const LayerPlan& l : plan.layers) {
+      std::printf("  %-20s %-24s %-15s %s\n", l.node.c_str(), l.op.c_str(), l.encoding.c_str(), l.kernel.c_str());
+    }
+  } else {
+    std::printf("\nplan: unavailable: %s\n", plan.error.c_str());
+  }
+
   std::printf("\ntotal: %zu nodes, %zu tensors, %lld params, %llu tensor bytes, %ju file bytes\n", g.nodes.size(),
               g.tensors.size(), static_cast<long long>(params), static_cast<unsigned long long>(tensor_bytes),
               file_bytes);

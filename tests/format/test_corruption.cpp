@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,20 @@ TEST(Corruption, SternInfoJsonDescribesTheModel) {
     bytes += g.tensors[i].payload.size();
   }
   EXPECT_EQ(j["totals"]["tensor_bytes"].get<uint64_t>(), bytes);
+
+  // The runtime's plan: one entry per executed layer, naming graph nodes, and for weight
+  // layers the encoding of the node's weight tensor.
+  ASSERT_TRUE(j["plan"].contains("layers")) << j["plan"].dump();
+  EXPECT_FALSE(j["plan"]["layers"].empty());
+  for (const auto& layer : j["plan"]["layers"]) {
+    const auto node = std::find_if(g.nodes.begin(), g.nodes.end(),
+                                   [&](const Node& n) { return n.name == layer["node"]; });
+    ASSERT_NE(node, g.nodes.end()) << layer.dump();
+    EXPECT_FALSE(layer["kernel"].get<std::string>().empty()) << layer.dump();
+    if (node->op == OpType::conv2d || node->op == OpType::linear) {
+      EXPECT_EQ(layer["encoding"], encoding_traits(g.find_tensor(node->inputs[1])->encoding).name) << layer.dump();
+    }
+  }
 }
 
 // Mutations behind the checksums (as the fuzzer runs the reader): random byte edits either load
