@@ -47,11 +47,11 @@ void BM_rans_decode_ternary(benchmark::State& state) {
   const auto s = symbols_of(ternary_matrix(double(state.range(0)) / 100));
   std::vector<uint64_t> counts(3, 0);
   for (uint8_t x : s) ++counts[x];
-  const auto freq = compress::rans_normalize(counts);
-  const auto coded = compress::rans_encode(s, freq);
+  const compress::RansModel model{{compress::rans_normalize(counts)}, {}, kCols};
+  const auto coded = compress::rans_encode(s, model);
   std::vector<uint8_t> out(s.size());
   for (auto _ : state) {
-    compress::rans_decode(coded, freq, out, uint8_t(-1), "bench");
+    compress::rans_decode(coded, model, out, uint8_t(-1), "bench");
     benchmark::DoNotOptimize(out.data());
   }
   set_counters(state, coded.size(), s.size());
@@ -85,11 +85,11 @@ void BM_rans_decode_i8(benchmark::State& state) {
     x = uint8_t(std::clamp(std::lround(g(rng)), -127L, 127L) + 127);
     ++counts[x];
   }
-  const auto freq = compress::rans_normalize(counts);
-  const auto coded = compress::rans_encode(s, freq);
+  const compress::RansModel model{{compress::rans_normalize(counts)}, {}, kCols};
+  const auto coded = compress::rans_encode(s, model);
   std::vector<uint8_t> out(s.size());
   for (auto _ : state) {
-    compress::rans_decode(coded, freq, out, uint8_t(-127), "bench");
+    compress::rans_decode(coded, model, out, uint8_t(-127), "bench");
     benchmark::DoNotOptimize(out.data());
   }
   set_counters(state, coded.size(), s.size());

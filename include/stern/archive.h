@@ -30,7 +30,8 @@ struct ArchiveTensorStats {
   double entropy_given_previous_bits = 0;
   double entropy_given_row_bits = 0;
   double entropy_given_kernel_position_bits = 0;
-  int64_t table_bytes = 0;       // frequency table as serialized in the header (before zstd)
+  int64_t table_bytes = 0;       // frequency tables as serialized in the header (before zstd)
+  int tables = 0;                // rANS frequency tables: 1, or 2-16 chosen per row (filter)
 };
 
 struct ArchiveStats {

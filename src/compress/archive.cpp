@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -125,6 +126,44 @@ double conditional_entropy_bits(const std::vector<int8_t>& codes, int alphabet_m
 // bit per row: the sign of every non-zero would otherwise cost up to a bit each.
 bool codes_by_row_sign(Encoding e) { return e == Encoding::signed_binary; }
 
+int bits_per_row_table(size_t tables) { return std::bit_width(tables - 1); }
+
+// Row table ids, when there are several tables: log2(tables) bits per row, LSB first.
+void put_row_tables(std::vector<uint8_t>& stream, const compress::RansModel& model) {
+  if (model.tables.size() < 2) return;
+  const int bits = bits_per_row_table(model.tables.size());
+  const size_t at = stream.size();
+  stream.resize(at + (model.row_table.size() * bits + 7) / 8, 0);
+  for (size_t r = 0; r < model.row_table.size(); ++r)
+    for (int b = 0; b < bits; ++b)
+      if (model.row_table[r] >> b & 1) stream[at + (r * bits + b) / 8] |= uint8_t(1u << ((r * bits + b) % 8));
+}
+
+std::span<const uint8_t> take_row_tables(std::span<const uint8_t> stream, compress::RansModel& model, int64_t rows,
+                                         const std::string& where) {
+  const int bits = bits_per_row_table(model.tables.size());
+  const auto bytes = size_t((uint64_t(rows) * bits + 7) / 8);
+  if (stream.size() < bytes)
+    fail(where, "stream of " + std::to_string(stream.size()) + " bytes is shorter than its " +
+                    std::to_string(bytes) + " bytes of row table ids");
+  model.row_table.assign(size_t(rows), 0);
+  for (size_t r = 0; r < size_t(rows); ++r)
+    for (int b = 0; b < bits; ++b)
+      if (stream[(r * bits + b) / 8] >> ((r * bits + b) % 8) & 1) model.row_table[r] |= uint8_t(1u << b);
+  return stream.subspan(bytes);
+}
+
+std::vector<uint32_t> read_table(const json& holder, int alphabet, const std::string& where) {
+  std::vector<uint32_t> freq;
+  for (const int64_t f : compress::get_ints(holder, "freq", where)) {
+    if (f < 0 || f > int64_t(compress::kRansTotal)) fail(where, "frequency " + std::to_string(f) + " out of range");
+    freq.push_back(uint32_t(f));
+  }
+  if (int(freq.size()) != alphabet)
+    fail(where, "frequency table has " + std::to_string(freq.size()) + " entries, expected " + std::to_string(alphabet));
+  return freq;
+}
+
 struct Writer {
   json tensors = json::array();
   std::vector<uint8_t> floats;                // f32 bytes of scales and float tensors
@@ -158,11 +197,9 @@ struct Writer {
     const int alphabet = by_sign ? 2 : traits.max_code - traits.min_code + 1;
     std::vector<uint8_t> symbols(m.codes.size());
     std::vector<uint64_t> code_counts(traits.max_code - traits.min_code + 1, 0);
-    std::vector<uint64_t> counts(alphabet, 0);
     for (size_t i = 0; i < symbols.size(); ++i) {
       const int code = m.codes[i];
       symbols[i] = uint8_t(by_sign ? std::abs(code) : code - base);
-      ++counts[symbols[i]];
       ++code_counts[code - traits.min_code];
     }
     std::vector<uint8_t> stream;
@@ -174,8 +211,9 @@ struct Writer {
         if (nz != row.end() && *nz < 0) stream[r / 8] |= uint8_t(1u << (r % 8));
       }
     }
-    const std::vector<uint32_t> freq = compress::rans_normalize(counts);
-    const std::vector<uint8_t> coded = compress::rans_encode(symbols, freq);
+    const compress::RansModel model = compress::rans_fit(symbols, m.cols, alphabet);
+    put_row_tables(stream, model);
+    const std::vector<uint8_t> coded = compress::rans_encode(symbols, model);
     stream.insert(stream.end(), coded.begin(), coded.end());
 
     entry["kind"] = "rans";
@@ -183,12 +221,14 @@ struct Writer {
     if (m.asymmetric) entry["asymmetric"] = true;
     add_floats(m.scale_pos);
     if (m.asymmetric) add_floats(m.scale_neg);
-    entry["freq"] = freq;
+    if (model.tables.size() == 1) entry["freq"] = model.tables[0];
+    else entry["freq"] = model.tables;
     streams.push_back(std::move(stream));
 
     s.method = "rans";
     s.coded_bytes = int64_t(streams.back().size());
     s.scale_floats = int64_t(m.scale_pos.size() * (m.asymmetric ? 2 : 1));
+    s.tables = int(model.tables.size());
     s.entropy_bits = entropy_bits(code_counts);
     const int lo = traits.min_code, k = traits.max_code - traits.min_code + 1;
     const auto& codes = m.codes;
@@ -285,13 +325,18 @@ struct Reader {
 
     const bool by_sign = codes_by_row_sign(e);
     const int alphabet = by_sign ? 2 : traits.max_code - traits.min_code + 1;
-    std::vector<uint32_t> freq;
-    for (const int64_t f : compress::get_ints(entry, "freq", where)) {
-      if (f < 0 || f > int64_t(compress::kRansTotal)) fail(where, "frequency " + std::to_string(f) + " out of range");
-      freq.push_back(uint32_t(f));
+    compress::RansModel model;
+    model.cols = cols;
+    const json& freq = compress::member(entry, "freq", where);
+    const bool several = freq.is_array() && !freq.empty() && freq[0].is_array();
+    if (several) {
+      const size_t k = freq.size();
+      if (k < 2 || k > size_t(compress::kRansMaxTables) || (k & (k - 1)) != 0)
+        fail(where, std::to_string(k) + " frequency tables, expected 2, 4, 8 or 16");
+      for (const json& t : freq) model.tables.push_back(read_table(json{{"freq", t}}, alphabet, where));
+    } else {
+      model.tables.push_back(read_table(entry, alphabet, where));
     }
-    if (int(freq.size()) != alphabet)
-      fail(where, "frequency table has " + std::to_string(freq.size()) + " entries, expected " + std::to_string(alphabet));
 
     std::span<const uint8_t> coded = take_stream(where);
     const int64_t n = checked_mul(rows, cols, where);
@@ -306,8 +351,9 @@ struct Reader {
       signs = coded.first(sign_bytes);
       coded = coded.subspan(sign_bytes);
     }
+    if (several) coded = take_row_tables(coded, model, rows, where);
     auto* out = reinterpret_cast<uint8_t*>(m.codes.data());
-    compress::rans_decode(coded, freq, {out, size_t(n)}, uint8_t(by_sign ? 0 : traits.min_code), where);
+    compress::rans_decode(coded, model, {out, size_t(n)}, uint8_t(by_sign ? 0 : traits.min_code), where);
     if (by_sign) {
       for (int64_t r = 0; r < rows; ++r)
         if (signs[r / 8] >> (r % 8) & 1)
