@@ -28,7 +28,7 @@ FASHION_LIMIT=${FASHION_LIMIT:-0}
 runs=(
   "mnist-fp32|mnist|lenet5|$MNIST_EPOCHS|--recipe fp32"
   "mnist-sparse-ternary|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary"
-  "mnist-sparse-ternary-aggressive|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary --threshold-reg 2e-2"
+  "mnist-sparse-ternary-aggressive|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary --threshold-reg 5"
   "mnist-learnable-reg|mnist|lenet5|$MNIST_EPOCHS|--recipe learnable-reg"
   "mnist-binary|mnist|lenet5|$MNIST_EPOCHS|--recipe binary"
   "fashion-mnist-fp32|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe fp32 --train-limit $FASHION_LIMIT"

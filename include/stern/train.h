@@ -37,7 +37,7 @@ struct TrainConfig {
 
   // Regularizers.
   double l2 = 1e-4;                  // lambda_2 ||W||^2 (sum over weights / N)
-  double threshold_reg = 2e-3;       // lambda_t of the cost-weighted threshold regularizer
+  double threshold_reg = 1.0;        // lambda_t of the cost-weighted threshold regularizer
   double tau = 0.1;                  // smoothness of the non-zero count, in units of mean|W|
   double threshold_init = 0.7;       // t_l at start: Delta_l = t_l mean|W_l|
   int retrain_epochs = -1;           // sparse-ternary stage 3 (-1 = a third of epochs)
