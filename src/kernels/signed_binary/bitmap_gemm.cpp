@@ -179,7 +179,7 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
       for (int64_t k = 0; k < a.cols; ++k) copy[m * ldx + k] = src[m * a.ld + k] ^ flip;
     x = copy.data();
   }
-  std::vector<int64_t> row_sum(size_t(rows), 0);
+  std::vector<int32_t> row_sum(size_t(rows), 0);
   const bool has_sum =
       std::any_of(w.coef_sum.begin() + n0, w.coef_sum.begin() + n1, [](double c) { return c != 0; });
   // int32 sums: |sum| <= 255 * kMaxCols < 2^31. Separate loops so both vectorize.
@@ -240,23 +240,29 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
     }
   }
 
-  // Epilogue, written so the compiler vectorizes it over filters. Signed-binary: one float
-  // multiply-add (C is exact in float up to 2^24). Binary subtracts two large terms, so it
-  // runs in double.
+  // Epilogue, written so the compiler vectorizes it over filters. Signed-binary and
+  // symmetric binary have an exact integer form t = k_c (C - offset) - k_s sum_k x (|t| <=
+  // 255 K < 2^24 for K < 65794, so exact in float), then one float multiply-add. Asymmetric
+  // binary subtracts two large float terms, so it runs in double.
   std::vector<int32_t> offset(static_cast<size_t>(filters));
   for (int64_t n = n0; n < n1; ++n) offset[size_t(n - n0)] = a.is_signed ? 128 * b.ones[n] : 0;
   std::vector<float> zero_bias;
   if (!bias) zero_bias.assign(size_t(n1), 0.f);
   const float* bn = (bias ? bias : zero_bias.data()) + n0;
   const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
-  if (!has_sum) {
+  bool symmetric = true;
+  for (int64_t n = n0; n < n1; ++n) symmetric &= w.coef_bits[n] == -2 * w.coef_sum[n];
+  if (!has_sum || (symmetric && b.cols < 65794)) {
+    const int32_t kc = has_sum ? 2 : 1, ks = has_sum ? 1 : 0;
     std::vector<float> scale(static_cast<size_t>(filters));
-    for (int64_t n = n0; n < n1; ++n) scale[size_t(n - n0)] = float(double(a.scale) * w.coef_bits[n]);
+    for (int64_t n = n0; n < n1; ++n)
+      scale[size_t(n - n0)] = float(double(a.scale) * (has_sum ? -w.coef_sum[n] : w.coef_bits[n]));
     for (int64_t m = 0; m < rows; ++m) {
       const int32_t* c = acc.data() + m * int64_t(ldc);
       float* out = y + (m0 + m) * ldy + n0;
+      const int32_t sum = ks * int32_t(row_sum[size_t(m)]);
       for (int64_t j = 0; j < filters; ++j)
-        out[j] = std::max(floor, scale[size_t(j)] * float(c[j] - offset[size_t(j)]) + bn[j]);
+        out[j] = std::max(floor, scale[size_t(j)] * float(kc * (c[j] - offset[size_t(j)]) - sum) + bn[j]);
     }
   } else {
     for (int64_t m = 0; m < rows; ++m) {
