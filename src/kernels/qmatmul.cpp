@@ -343,6 +343,12 @@ void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile,
   const int64_t kp = layout.padded_cols(), hw = g.in_h * g.in_w;
   std::memset(out, static_cast<uint8_t>(add), kp * kSparseTile);
   const int64_t first = tile * kSparseTile, last = std::min<int64_t>(m, first + kSparseTile);
+  if (linear) {  // pixels are batch rows of K bytes: a transpose
+    for (int64_t p = first; p < last; ++p)
+      for (int64_t k = 0; k < layout.cols; ++k)
+        out[layout.map(k) * kSparseTile + (p - first)] = a.image[p * g.in_c + k];
+    return;
+  }
   for (int64_t ch = 0; ch < cg; ++ch)
     for (int64_t kh = 0; kh < g.kernel_h; ++kh)
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
