@@ -188,10 +188,8 @@ std::vector<float> dequantized_weights(const LayerDesc& desc) {
 const float* fake_quantize_input(const ActQuant& act, const float* src, float* dst, size_t n,
                                  ThreadPool& pool) {
   if (act.bits == 0) return src;
-  constexpr size_t kChunk = 16384;
-  pool.parallel_for((n + kChunk - 1) / kChunk, kChunk, [&](size_t chunk, int) {
-    const size_t end = std::min(n, (chunk + 1) * kChunk);
-    for (size_t i = chunk * kChunk; i < end; ++i) dst[i] = fake_quantize_activation(src[i], act);
+  pool.parallel_ranges(n, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) dst[i] = fake_quantize_activation(src[i], act);
   });
   return dst;
 }

@@ -1,5 +1,6 @@
 #include "runtime/thread_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace stern {
@@ -61,6 +62,12 @@ void ThreadPool::parallel_for(size_t n, size_t cost_per_item,
     return;
   }
   parallel_for(n, fn);
+}
+
+void ThreadPool::parallel_ranges(size_t n, const std::function<void(size_t, size_t)>& fn) {
+  parallel_for((n + kRange - 1) / kRange, kRange, [&](size_t i, int) {
+    fn(i * kRange, std::min(n, (i + 1) * kRange));
+  });
 }
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) {

@@ -30,6 +30,9 @@ class ThreadPool {
   // few microseconds, more than a LeNet-sized layer takes.
   void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_t, int)>& fn);
   static constexpr size_t kMinParallelWork = size_t(1) << 18;
+  // Elementwise work: fn(begin, end) over [0, n) in ranges of kRange elements.
+  void parallel_ranges(size_t n, const std::function<void(size_t, size_t)>& fn);
+  static constexpr size_t kRange = 16384;
 
  private:
   void work(int thread);

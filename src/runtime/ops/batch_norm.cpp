@@ -14,10 +14,10 @@ class BatchNorm final : public OpKernel {
     const int64_t n = s[0], c = s[1], inner = shape_numel(s) / (n * c);
     const float* x = r.in[0];
     float* y = r.out[0];
-    for (int64_t i = 0; i < n * c; ++i) {
+    r.pool.parallel_for(n * c, inner, [&](size_t i, int) {
       const float scale = a_.scale[i % c], shift = a_.shift[i % c];
       for (int64_t j = 0; j < inner; ++j) y[i * inner + j] = x[i * inner + j] * scale + shift;
-    }
+    });
   }
 
  private:

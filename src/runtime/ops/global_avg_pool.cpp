@@ -11,12 +11,12 @@ class GlobalAvgPool final : public OpKernel {
   void run(const RunArgs& r) override {
     const Shape& s = r.in_shapes[0];
     const int64_t planes = s[0] * s[1], size = s[2] * s[3];
-    for (int64_t p = 0; p < planes; ++p) {
+    r.pool.parallel_for(planes, size, [&](size_t p, int) {
       const float* x = r.in[0] + p * size;
       float sum = 0.0f;
       for (int64_t i = 0; i < size; ++i) sum += x[i];
       r.out[0][p] = sum / static_cast<float>(size);
-    }
+    });
   }
 };
 

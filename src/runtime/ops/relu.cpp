@@ -10,8 +10,9 @@ class Relu final : public OpKernel {
  public:
   std::string kernel_name() const override { return "relu"; }
   void run(const RunArgs& r) override {
-    const int64_t n = shape_numel(r.in_shapes[0]);
-    for (int64_t i = 0; i < n; ++i) r.out[0][i] = std::max(r.in[0][i], 0.0f);
+    r.pool.parallel_ranges(shape_numel(r.in_shapes[0]), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) r.out[0][i] = std::max(r.in[0][i], 0.0f);
+    });
   }
 };
 
