@@ -64,8 +64,8 @@ std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng) {
 }
 
 // Runs fn(lo, hi) over [0, total) split in equal parts, one per thread, at multiples of
-// `align`: filters for the bitmap kernels (whole panels), rows for lut (whole blocks, so no
-// thread rebuilds another's tables).
+// `align`: filters for the bitmap kernels (whole panels), rows for lut when there are at
+// least two blocks per thread (whole blocks, so no thread rebuilds another's tables).
 template <typename Fn>
 void split(ThreadPool* pool, int64_t total, int64_t align, Fn fn) {
   if (!pool) return fn(int64_t{0}, total);
@@ -93,9 +93,10 @@ void bm_bitmap(benchmark::State& state, Layer l, bool binary, int method, double
   const sbin::QuantizedRows a{x.data(), l.m, l.k, l.k, false, 0.05f};
   const int threads = int(state.range(0));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  const int64_t lanes = int64_t(sbin::lut_config_for(isa).lanes);
   for (auto _ : state) {
-    if (m == sbin::Method::lut)
-      split(pool.get(), l.m, int64_t(sbin::lut_config_for(isa).lanes), [&](int64_t m0, int64_t m1) {
+    if (m == sbin::Method::lut && l.m >= 2 * lanes * threads)
+      split(pool.get(), l.m, lanes, [&](int64_t m0, int64_t m1) {
         sbin::gemm(w, m, isa, a, nullptr, true, y.data(), l.n, m0, m1, 0, l.n);
       });
     else
