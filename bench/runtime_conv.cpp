@@ -14,11 +14,11 @@
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
-#include <random>
 #include <thread>
 
 #include "kernels/f32_gemm/f32_gemm.h"
 #include "runtime/layer.h"
+#include "runtime/reference.h"
 #include "runtime/thread_pool.h"
 #include "stern/cpu_features.h"
 
@@ -41,13 +41,7 @@ constexpr ConvShape kShapes[] = {
 
 int64_t out_size(int64_t in, const ConvShape& s) { return (in + 2 * s.pad - s.k) / s.stride + 1; }
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using test::random_floats;
 
 void set_counters(benchmark::State& state, const ConvShape& s, int64_t batch) {
   const double flops = 2.0 * batch * s.o * out_size(s.h, s) * out_size(s.w, s) * s.c * s.k * s.k;

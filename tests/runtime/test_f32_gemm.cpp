@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "kernels/f32_gemm/f32_gemm.h"
+#include "runtime/reference.h"
 
 namespace stern::f32gemm {
 namespace {
@@ -15,13 +15,7 @@ struct Case {
   size_t m, n, k;
 };
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using test::random_floats;
 
 // C = A * B + bias_m + bias_n, ReLU, with A [m, k] (or transposed storage) and B [k, n].
 std::vector<float> naive(const Case& c, MatrixRef a, MatrixRef b, const float* bias_m,
