@@ -17,10 +17,12 @@ namespace {
 
 constexpr size_t kMr = 8;
 
+// MR rows as a compile-time count: a GEMV (one row) does 1/8 of a full tile's work.
+template <size_t MR>
 void tile(const uint8_t* const* rows, const uint64_t* p0, const uint64_t* p1, size_t quads,
-          size_t mr, size_t nr, int32_t* c, size_t ldc) {
-  __m512i acc[kMr][2];
-  for (size_t r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+          size_t nr, int32_t* c, size_t ldc) {
+  __m512i acc[MR][2];
+  for (size_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   const __m512i one = _mm512_set1_epi8(1);
   // Byte i of a broadcast 64-bit word picks byte i / 8 of the word, then its bit i % 8.
   const __m512i spread = _mm512_set_epi64(0x0707070707070707, 0x0606060606060606, 0x0505050505050505,
@@ -37,7 +39,7 @@ void tile(const uint8_t* const* rows, const uint64_t* p0, const uint64_t* p1, si
     for (size_t q = q0; q < q0 + 4; ++q) {
       const __m512i b0 = expand(p0[q]);
       const __m512i b1 = expand(p1[q]);
-      for (size_t r = 0; r < kMr; ++r) {
+      for (size_t r = 0; r < MR; ++r) {
         int32_t x4;
         std::memcpy(&x4, rows[r] + 4 * q, 4);
         const __m512i x = _mm512_set1_epi32(x4);
@@ -47,7 +49,7 @@ void tile(const uint8_t* const* rows, const uint64_t* p0, const uint64_t* p1, si
     }
   const __mmask16 m0 = nr >= 16 ? 0xFFFF : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr > 16 ? __mmask16((1u << (nr - 16)) - 1) : 0;
-  for (size_t r = 0; r < mr; ++r) {
+  for (size_t r = 0; r < MR; ++r) {
     _mm512_mask_storeu_epi32(c + r * ldc, m0, acc[r][0]);
     _mm512_mask_storeu_epi32(c + r * ldc + 16, m1, acc[r][1]);
   }
@@ -61,10 +63,10 @@ void signed_binary_gemm_8x32__avx512vnni(const uint8_t* a, size_t lda, size_t mr
   const size_t quads = 16 * words;
   // A tile of at most 16 filters has one panel: the second operand repeats it, unstored.
   const uint64_t* second = nr > 16 ? w + quads : w;
-  // A partial tile repeats its last row; those results are not stored.
+  // Rows past mr are never read: the tile is instantiated for mr rows.
   const uint8_t* rows[kMr];
   clamp_rows(rows, a, mr, lda);
-  tile(rows, w, second, quads, mr, nr, c, ldc);
+  with_rows<kMr>(mr, [&](auto n) { tile<n>(rows, w, second, quads, nr, c, ldc); });
 }
 
 }  // namespace stern::sbin
