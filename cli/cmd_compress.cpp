@@ -42,6 +42,7 @@ void run_compress(const CompressOptions& o) {
                          {"payload_bytes", t.payload_bytes},
                          {"coded_bytes", t.coded_bytes},
                          {"scale_floats", t.scale_floats},
+                         {"frequency_tables", t.tables},
                          {"coded_bits_per_weight", per_weight(8.0 * double(t.coded_bytes), t.weights)},
                          {"entropy_bits_per_weight", per_weight(t.entropy_bits, t.weights)},
                          {"entropy_given_previous_bits_per_weight", per_weight(t.entropy_given_previous_bits, t.weights)},
@@ -64,17 +65,17 @@ void run_compress(const CompressOptions& o) {
   }
   // H0: zeroth-order entropy per weight; |prev, |row, |kpos: given the previous code, the
   // filter, the kernel position (what a context model could reach, tables not counted).
-  std::printf("%-24s %-14s %-11s %9s %10s %9s %7s %7s %7s %7s %7s\n", "tensor", "encoding", "method", "weights",
-              "payload_B", "coded_B", "bits/w", "H0/w", "|prev", "|row", "|kpos");
+  std::printf("%-24s %-14s %-11s %9s %10s %9s %7s %7s %7s %7s %7s %6s\n", "tensor", "encoding", "method", "weights",
+              "payload_B", "coded_B", "bits/w", "H0/w", "|prev", "|row", "|kpos", "tables");
   for (const auto& t : stats.tensors) {
     const bool coded = t.method == "rans";
     std::printf("%-24s %-14s %-11s %9lld %10lld %9lld %7.4f", t.name.c_str(), t.encoding.c_str(), t.method.c_str(),
                 static_cast<long long>(t.weights), static_cast<long long>(t.payload_bytes),
                 static_cast<long long>(t.coded_bytes), per_weight(8.0 * double(t.coded_bytes), t.weights));
     if (coded) {
-      std::printf(" %7.4f %7.4f %7.4f %7.4f", per_weight(t.entropy_bits, t.weights),
+      std::printf(" %7.4f %7.4f %7.4f %7.4f %6d", per_weight(t.entropy_bits, t.weights),
                   per_weight(t.entropy_given_previous_bits, t.weights), per_weight(t.entropy_given_row_bits, t.weights),
-                  per_weight(t.entropy_given_kernel_position_bits, t.weights));
+                  per_weight(t.entropy_given_kernel_position_bits, t.weights), t.tables);
     }
     std::printf("\n");
   }

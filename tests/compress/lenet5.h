@@ -19,6 +19,7 @@ struct Lenet5Options {
   bool asymmetric = false;
   int64_t group = 0;  // 0: one scale per row
   int act_bits = 8;   // input quantization of every conv/linear (0: float)
+  bool vary_sparsity_by_row = false;  // rows cycle through 50%, 90%, 99% sparse (like trained filters)
   uint32_t seed = 1;
 };
 
@@ -34,9 +35,10 @@ inline WeightMatrix random_codes(const Lenet5Options& o, int64_t rows, int64_t c
   m.codes.resize(rows * cols);
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t row_sign = r % 2 == 0 ? 1 : -1;
+    const double sparsity = o.vary_sparsity_by_row ? (r % 3 == 0 ? 0.5 : (r % 3 == 1 ? 0.9 : 0.99)) : o.sparsity;
     for (int64_t c = 0; c < cols; ++c) {
       int8_t code = 0;
-      const bool nonzero = u(rng) >= o.sparsity;
+      const bool nonzero = u(rng) >= sparsity;
       switch (o.encoding) {
         case Encoding::binary: code = u(rng) < 0.5 ? 1 : -1; break;
         case Encoding::signed_binary: code = nonzero ? row_sign : 0; break;

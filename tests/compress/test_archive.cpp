@@ -58,6 +58,23 @@ TEST(Archive, RoundTripsEveryEncoding) {
   }
 }
 
+TEST(Archive, FiltersOfDifferentDensityGetTheirOwnTables) {
+  for (Encoding e : {Encoding::ternary2, Encoding::ternary_sparse, Encoding::signed_binary}) {
+    Lenet5Options o;
+    o.encoding = e;
+    o.vary_sparsity_by_row = true;
+    const Graph g = test::lenet5(o);
+    ArchiveStats stats;
+    const auto bytes = compress_model(g, &stats);
+    expect_same_model(load_archive_from_memory(bytes, "m.sternz"), g);
+    for (const auto& t : stats.tensors) {
+      if (t.name != "fc1.weight") continue;
+      EXPECT_GT(t.tables, 1) << encoding_traits(e).name;
+      EXPECT_LT(8.0 * double(t.coded_bytes), 0.9 * t.entropy_bits) << encoding_traits(e).name;
+    }
+  }
+}
+
 TEST(Archive, KeepsAttributesOfEveryTypeAndOddFloats) {
   Graph g = test::lenet5({});
   g.metadata["accuracy"] = 0.9912;
@@ -231,6 +248,8 @@ TEST(Archive, SemanticallyBrokenArchivesAreRejected) {
   auto fc1 = [](Parts& p) -> nlohmann::json& { return p.header["tensors"][4]; };
   const std::vector<std::pair<std::string, Edit>> cases = {
       {"freq short", [&](Parts& p) { fc1(p)["freq"] = {100, 32668}; }},
+      {"three tables", [&](Parts& p) { fc1(p)["freq"] = {fc1(p)["freq"], fc1(p)["freq"], fc1(p)["freq"]}; }},
+      {"two tables, no row ids", [&](Parts& p) { fc1(p)["freq"] = {fc1(p)["freq"], fc1(p)["freq"]}; }},
       {"freq sum", [&](Parts& p) { fc1(p)["freq"][1] = 31000; }},
       {"freq negative", [&](Parts& p) { fc1(p)["freq"][0] = -5; }},
       {"freq drops a symbol", [&](Parts& p) { fc1(p)["freq"] = {0, 32768 - 800, 800}; }},
