@@ -57,6 +57,26 @@ void BM_rans_decode_ternary(benchmark::State& state) {
   set_counters(state, coded.size(), s.size());
 }
 
+// Filters of 50/90/99% sparsity in turn: rans_fit picks one table per group of rows.
+void BM_rans_decode_ternary_row_tables(benchmark::State& state) {
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<uint8_t> s(kRows * kCols);
+  for (int64_t r = 0; r < kRows; ++r) {
+    const double sparsity = r % 3 == 0 ? 0.5 : (r % 3 == 1 ? 0.9 : 0.99);
+    for (int64_t c = 0; c < kCols; ++c) s[r * kCols + c] = u(rng) < sparsity ? 1 : (u(rng) < 0.5 ? 0 : 2);
+  }
+  const compress::RansModel model = compress::rans_fit(s, kCols, 3);
+  const auto coded = compress::rans_encode(s, model);
+  std::vector<uint8_t> out(s.size());
+  for (auto _ : state) {
+    compress::rans_decode(coded, model, out, uint8_t(-1), "bench");
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_counters(state, coded.size(), s.size());
+  state.counters["tables"] = double(model.tables.size());
+}
+
 void BM_zstd_decode_ternary(benchmark::State& state) {
   const auto s = symbols_of(ternary_matrix(double(state.range(0)) / 100));
   std::vector<uint8_t> coded(ZSTD_compressBound(s.size()));
@@ -103,6 +123,7 @@ void BM_load_archive_lenet5(benchmark::State& state) {
 }
 
 BENCHMARK(BM_rans_decode_ternary)->Arg(50)->Arg(90)->Arg(95)->Arg(99);
+BENCHMARK(BM_rans_decode_ternary_row_tables);
 BENCHMARK(BM_zstd_decode_ternary)->Arg(50)->Arg(90)->Arg(95)->Arg(99);
 BENCHMARK(BM_unpack_ternary2)->Arg(95);
 BENCHMARK(BM_rans_decode_i8);
