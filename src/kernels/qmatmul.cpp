@@ -96,8 +96,8 @@ struct IntLayer::Impl {
                 const int32_t* xsum, int64_t m0, int64_t mr, int64_t n0, int64_t nn, bool first,
                 float* acc) const;
   void finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr, const int32_t* xsum,
-              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* out, int64_t ldm,
-              int64_t ldn) const;
+              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* tmp, float* out,
+              int64_t ldm, int64_t ldn) const;
   void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
              float* out, int64_t ldm, int64_t ldn) const;
 };
@@ -389,20 +389,25 @@ void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const in
 }
 
 // The one-part, one-group case of epilogue + store: from the integer tile straight to the
-// output, in the same float operations (so the same results).
+// output, in the same float operations (so the same results). Computed along the channels
+// (contiguous operands, vectorizable) into `tmp`, then stored along the pixels (NCHW).
 void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr,
                             const int32_t* xsum, int64_t m0, int64_t mr, int64_t grp, int64_t n0,
-                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
+                            int64_t nn, float* tmp, float* out, int64_t ldm, int64_t ldn) const {
   const float floor = relu ? 0.0f : -INFINITY;
+  const int32_t* ws = p.wsum.data() + n0;
+  const float* scale = p.scale.data() + n0;
+  const float* b = bias.data() + grp * og + n0;
+  for (int64_t i = 0; i < mr; ++i) {
+    const int32_t xs = xcoef ? xsum[m0 + i] : 0;
+    const int32_t* r = raw + i * ldr;
+    float* t = tmp + i * nn;
+    for (int64_t j = 0; j < nn; ++j)
+      t[j] = std::max(static_cast<float>(r[j] + wc * ws[j] - xs) * scale[j] + b[j], floor);
+  }
   for (int64_t j = 0; j < nn; ++j) {
-    const int64_t n = n0 + j;
-    const int32_t corr = wc * p.wsum[n];
-    const float scale = p.scale[n], b = bias[grp * og + n];
-    float* dst = out + m0 * ldm + (grp * og + n) * ldn;
-    for (int64_t i = 0; i < mr; ++i) {
-      const int32_t xs = xcoef ? xsum[m0 + i] : 0;
-      dst[i * ldm] = std::max(static_cast<float>(raw[i * ldr + j] + corr - xs) * scale + b, floor);
-    }
+    float* dst = out + m0 * ldm + (grp * og + n0 + j) * ldn;
+    for (int64_t i = 0; i < mr; ++i) dst[i * ldm] = tmp[i * nn + j];
   }
 }
 
@@ -475,7 +480,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           if (nparts == 1 && ng == 1) {
             kern.fn(rows, bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride, stride,
                     p1 - p0, tile.raw.data(), ldr);
-            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn, out, ldm, ldn);
+            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn,
+                   tile.acc.data(), out, ldm, ldn);
             continue;
           }
           for (int64_t part = 0; part < nparts; ++part)
