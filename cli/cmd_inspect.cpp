@@ -44,6 +44,8 @@ void print_json(const InspectOptions& o, const Graph& g) {
                     {"sternz_bytes", sizes.sternz_bytes},
                     {"dense_ternary_bytes", sizes.dense_ternary_bytes},
                     {"dense_binary_bytes", sizes.dense_binary_bytes},
+                    {"quantized_weights", sizes.quantized_weights},
+                    {"sternz_bits_per_weight", sizes.sternz_bits_per_weight},
                     {"layers", layers}};
   std::printf("%s\n", out.dump(2).c_str());
 }

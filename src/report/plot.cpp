@@ -119,14 +119,18 @@ std::string results_plot_svg(const std::vector<ExperimentRun>& runs) {
   std::map<std::string, std::string> colors;
   for (const auto& r : runs)
     if (!colors.count(r.method)) colors[r.method] = kPalette[colors.size() % std::size(kPalette)];
-  report::ScatterPlot by_sparsity{"Accuracy vs sparsity", "sparsity (fraction of zero weights)", "accuracy", {}, {}, false};
-  report::ScatterPlot by_size{"Accuracy vs size", "stored bytes (log)", "accuracy", {}, {}, true};
+  report::ScatterPlot by_sparsity{"Accuracy vs sparsity", "sparsity (fraction of zero weights)", "accuracy", {}, {}, false, {}};
+  report::ScatterPlot by_size{"Accuracy vs size", "stored bytes (log)", "accuracy", {}, {}, true, {}};
   for (const auto& r : runs) {
     const std::string label = r.name + (r.method.empty() ? "" : " [" + r.method + "]") + ": accuracy " +
                               report::format_number(r.accuracy) + ", sparsity " + report::format_number(r.sparsity) +
                               ", " + std::to_string(r.bytes) + " bytes";
     by_sparsity.points.push_back({r.sparsity, r.accuracy, label, colors[r.method]});
     by_size.points.push_back({double(r.bytes), r.accuracy, label, colors[r.method]});
+  }
+  for (const auto& [method, color] : colors) {
+    by_sparsity.legend.emplace_back(method.empty() ? "(no method)" : method, color);
+    by_size.legend.emplace_back(method.empty() ? "(no method)" : method, color);
   }
   for (const size_t i : pareto_front_by_sparsity(runs)) by_sparsity.front.push_back(by_sparsity.points[i]);
   for (const size_t i : pareto_front_by_size(runs)) by_size.front.push_back(by_size.points[i]);

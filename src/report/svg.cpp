@@ -221,6 +221,7 @@ std::string scatter_svg(const ScatterPlot& p) {
            "\"><title>" + escape_html(pt.label) + "</title></circle>";
   }
   for (const auto& pt : p.front) out += "<circle cx=\"" + num(x(pt.x)) + "\" cy=\"" + num(y(pt.y)) + "\" r=\"7\" class=\"onfront\"/>";
+  if (p.legend.size() > 1) out += legend(p.legend, p.width - m.right, p.height - m.bottom - 14.0 * double(p.legend.size()));
   return out + "</svg>";
 }
 

@@ -2,6 +2,7 @@
 // and labels, sized in CSS pixels, styled by the page's stylesheet classes.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace stern::report {
@@ -39,6 +40,7 @@ struct ScatterPlot {
   std::vector<ScatterPoint> points;
   std::vector<ScatterPoint> front;  // connected by a line, in order
   bool log_x = false;
+  std::vector<std::pair<std::string, std::string>> legend;  // name, colour
   int width = 560, height = 380;
 };
 std::string scatter_svg(const ScatterPlot& plot);
