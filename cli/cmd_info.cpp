@@ -10,7 +10,6 @@
 
 #include "command.h"
 #include "stern/format.h"
-#include "stern/error.h"
 #include "stern/graph.h"
 #include "stern/runtime.h"
 #include "stern/shape.h"
@@ -84,8 +83,8 @@ std::vector<TensorRow> tensor_rows(const Graph& g) {
   return rows;
 }
 
-// The kernels the runtime would run on this machine. A model the runtime cannot plan is still
-// a valid container: the reason is reported instead of the plan.
+// The kernels the runtime would run on this machine. A model the runtime cannot plan (or
+// cannot allocate for) is still a valid container: the reason is reported instead.
 struct PlanResult {
   std::vector<LayerPlan> layers;
   std::string error;
@@ -93,8 +92,10 @@ struct PlanResult {
 
 PlanResult runtime_plan(const Graph& g) {
   try {
-    return {Session(g, {.threads = 1}).plan(), ""};
-  } catch (const Error& e) {
+    SessionOptions options;
+    options.threads = 1;
+    return {Session(g, options).plan(), ""};
+  } catch (const std::exception& e) {
     return {{}, e.what()};
   }
 }

@@ -7,8 +7,9 @@
 // only known dimensions.
 #include "stern/shape.h"
 
-#include <array>
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <set>
 

@@ -1,7 +1,6 @@
 // validate_graph: the structural checks shared by the reader, the writer, importers and the
 // runtime. The reader has already bounded every count while parsing; this checks the same
 // limits for graphs built in memory so that whatever is written can be read back.
-#include <cmath>
 #include <map>
 #include <set>
 
