@@ -14,8 +14,8 @@
 //   bitmap  dense masked adds over the bitmap, tile MR rows x NR filters
 //     signed_binary_gemm_4x4__scalar.cpp      (walks the set bits; the portable reference)
 //     signed_binary_gemm_4x2__avx2.cpp        (bits expanded to byte masks, vpsadbw)
-//     signed_binary_gemm_8x32__avx512vnni.cpp (panel layout: 0/1 bytes from a mask
-//                                              register, broadcast rows, vpdpbusd)
+//     signed_binary_gemm_8x32__avx512vnni.cpp (panel layout: bits expanded to 0/1 bytes,
+//                                              broadcast rows, vpdpbusd)
 //   lut     per-activation-group lookup tables (T-MAC style; the sharing of SumMerge): for a
 //           block of LANES activation rows and each group of 4 columns, the 15 non-empty
 //           subset sums are built once, as vectors over the rows; every filter then adds one
@@ -39,8 +39,9 @@ namespace stern::sbin {
 inline constexpr int64_t kMaxCols = int64_t{1} << 23;
 // lut: columns per table group, and columns per chunk. A chunk is summed in uint16 lanes
 // before widening to int32: 255 * 256 < 2^16. The chunk's tables (64 groups * 15 rows *
-// 64 bytes = 64 KiB at 32 lanes) live in L2; measured on Zen 4, 256 columns beat 128 and 64
-// (whose tables fit L1) because the per-filter widening is paid half or a quarter as often.
+// 64 bytes = 60 KiB at 32 lanes) spill from L1 to L2; measured on Zen 4, 256 columns beat
+// 128 and 64 (whose tables fit L1) because the per-filter widening is paid half or a quarter
+// as often, and beat tables for all chunks at once (sums kept in registers), 1.7x slower.
 inline constexpr int64_t kLutGroupCols = 4;
 inline constexpr int64_t kLutChunkCols = 256;
 inline constexpr int64_t kLutGroupsPerChunk = kLutChunkCols / kLutGroupCols;
