@@ -4,6 +4,19 @@
 #include <utility>
 
 namespace stern {
+namespace {
+
+// The pool thread id while a thread runs a parallel_for item, -1 otherwise: nested calls
+// run inline, under the same id (so per-thread scratch stays private), instead of
+// replacing the job the pool is working on.
+thread_local int item_thread = -1;
+
+void run_inline(size_t n, const std::function<void(size_t, int)>& fn) {
+  const int thread = item_thread >= 0 ? item_thread : 0;
+  for (size_t i = 0; i < n; ++i) fn(i, thread);
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
@@ -27,8 +40,11 @@ void ThreadPool::drain(int thread) {
     const auto* job = job_;
     lock.unlock();
     try {
+      item_thread = thread;
       (*job)(i, thread);
+      item_thread = -1;
     } catch (...) {
+      item_thread = -1;
       std::lock_guard guard(mutex_);
       if (!error_) error_ = std::current_exception();
     }
@@ -57,10 +73,7 @@ void ThreadPool::work(int thread) {
 
 void ThreadPool::parallel_for(size_t n, size_t cost_per_item,
                               const std::function<void(size_t, int)>& fn) {
-  if (n * cost_per_item < kMinParallelWork) {
-    for (size_t i = 0; i < n; ++i) fn(i, 0);
-    return;
-  }
+  if (n * cost_per_item < kMinParallelWork) return run_inline(n, fn);
   parallel_for(n, fn);
 }
 
@@ -72,10 +85,7 @@ void ThreadPool::parallel_ranges(size_t n, const std::function<void(size_t, size
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) {
   if (n == 0) return;
-  if (workers_.empty() || n == 1) {
-    for (size_t i = 0; i < n; ++i) fn(i, 0);
-    return;
-  }
+  if (workers_.empty() || n == 1 || item_thread >= 0) return run_inline(n, fn);
   {
     std::lock_guard lock(mutex_);
     job_ = &fn;

@@ -24,6 +24,7 @@ class ThreadPool {
   // Calls fn(i, thread) for every i in [0, n); thread in [0, size()) names the calling
   // thread so callers can give each thread its own scratch. Blocks until all are done.
   // The first exception thrown by fn is rethrown here after every item has finished.
+  // Called from inside fn (a nested parallel_for), it runs inline on the calling thread.
   void parallel_for(size_t n, const std::function<void(size_t, int)>& fn);
   // The same, but runs inline (all items on thread 0) when n * cost_per_item, in
   // multiply-adds or element visits, is below kMinParallelWork: waking a worker costs a

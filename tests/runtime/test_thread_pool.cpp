@@ -1,0 +1,69 @@
+// ThreadPool: every item exactly once with a valid thread id, nested calls, exceptions,
+// the inline path for small jobs.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+
+#include "runtime/thread_pool.h"
+
+namespace stern {
+namespace {
+
+TEST(ThreadPool, RunsEveryItemOnceWithValidThreadIds) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> seen(1000);
+    std::atomic<bool> bad_id{false};
+    for (int round = 0; round < 20; ++round)
+      pool.parallel_for(seen.size(), [&](size_t i, int t) {
+        seen[i]++;
+        if (t < 0 || t >= pool.size()) bad_id = true;
+      });
+    for (const auto& s : seen) EXPECT_EQ(s.load(), 20);
+    EXPECT_FALSE(bad_id);
+  }
+}
+
+TEST(ThreadPool, NestedCallsRunInlineUnderTheCallersId) {
+  ThreadPool pool(2);
+  std::vector<std::atomic<int>> seen(64 * 8);
+  std::atomic<bool> id_changed{false};
+  pool.parallel_for(64, [&](size_t i, int outer) {
+    pool.parallel_for(8, [&](size_t j, int inner) {
+      seen[i * 8 + j]++;
+      if (inner != outer) id_changed = true;
+    });
+  });
+  for (const auto& s : seen) EXPECT_EQ(s.load(), 1);
+  EXPECT_FALSE(id_changed);
+}
+
+TEST(ThreadPool, RethrowsTheFirstExceptionAfterAllItems) {
+  ThreadPool pool(2);
+  std::atomic<int> done{0};
+  EXPECT_THROW(pool.parallel_for(100,
+                                 [&](size_t i, int) {
+                                   ++done;
+                                   if (i % 10 == 3) throw std::runtime_error("item failed");
+                                 }),
+               std::runtime_error);
+  EXPECT_EQ(done.load(), 100);
+  // The pool still works afterwards.
+  std::atomic<int> again{0};
+  pool.parallel_for(10, [&](size_t, int) { ++again; });
+  EXPECT_EQ(again.load(), 10);
+}
+
+TEST(ThreadPool, SmallJobsRunInlineOnThreadZero) {
+  ThreadPool pool(2);
+  std::atomic<int> nonzero{0};
+  pool.parallel_for(4, /*cost_per_item=*/16, [&](size_t, int t) { nonzero += t != 0; });
+  EXPECT_EQ(nonzero.load(), 0);
+  std::atomic<size_t> covered{0};
+  pool.parallel_ranges(ThreadPool::kRange * 3 + 5, [&](size_t b, size_t e) { covered += e - b; });
+  EXPECT_EQ(covered.load(), ThreadPool::kRange * 3 + 5);
+}
+
+}  // namespace
+}  // namespace stern
