@@ -6,6 +6,9 @@
 //                      the DRAM read peer (a streaming sum over 256 MiB).
 //   conv/<shape>/...   3x3 convolutions of ResNet-18, LeNet-5 and VGG-style layers at batch 1:
 //                      stern dense / sparse ternary and int8 vs oneDNN u8s8 and f32.
+//   ukernel/<name>     every micro-kernel of kernels.inc the CPU runs (scalar, AVX2, AVX-512)
+//                      alone on the 256->256 3x3 layer's GEMM (M = 196 or 1, K = 2304, N = 256;
+//                      sparse at 90%), so ISAs compare in one run.
 // stern entries run the whole layer as the runtime does (float NCHW in, quantize, im2col,
 // integer kernels, float epilogue, NCHW out). oneDNN entries get their input already
 // quantized to u8 and reordered to their preferred layout, weights reordered once, both
@@ -21,7 +24,9 @@
 #include <random>
 #include <string>
 
+#include "kernels/igemm.h"
 #include "kernels/qmatmul.h"
+#include "kernels/qpack.h"
 #include "peers.h"
 #include "runtime/thread_pool.h"
 
@@ -261,6 +266,48 @@ void BM_dram(benchmark::State& state) {
   state.SetLabel("streaming sum, 256 MiB");
 }
 
+// The micro-kernels alone, single thread: packed operands built once, outside the timing.
+constexpr int64_t kUkM = 196, kUkK = 2304, kUkN = 256;
+
+void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  const bool int8 = kern.format == kernels::WeightFormat::int8;
+  const WeightMatrix w = random_matrix(kUkN, kUkK, int8 ? 0.0 : 0.3, int8);
+  const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kKBlock);
+  const auto packed = kernels::pack_dense(w.codes.data(), kUkN, layout, kern.format);
+  const size_t stride = kernels::panel_stride(layout, kern.format), panels = kUkN / kernels::kPanel;
+  const int64_t m = kern.op == kernels::KernelOp::gemv ? 1 : kUkM;
+  std::vector<uint8_t> a(m * kUkK + 64, 3);
+  std::vector<int32_t> c(kern.mr * kUkN);
+  for (auto _ : state) {
+    for (int64_t i = 0; i < m; i += kern.mr)
+      kern.fn(std::min<int64_t>(kern.mr, m - i), kUkK / kernels::kKBlock, a.data() + i * kUkK, kUkK,
+              packed.data(), stride, panels, c.data(), kUkN);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(double(m) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
+                                                benchmark::Counter::kIs1000);
+}
+
+void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  const WeightMatrix w = random_matrix(kUkN, kUkK, 0.9, false);
+  const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kSparseBlock);
+  const kernels::SparseRows rows = kernels::pack_sparse(w.codes.data(), kUkN, layout, "bench");
+  const int64_t kp = layout.padded_cols(), tiles = (kUkM + 63) / 64;
+  std::vector<uint8_t> at(kp * kernels::kSparseTile, 3);
+  std::vector<int32_t> offset(kp), c(kUkN * kernels::kSparseTile);
+  for (int64_t k = 0; k < kp; ++k) offset[k] = int32_t(k * kernels::kSparseTile);
+  for (auto _ : state) {
+    for (int64_t t = 0; t < tiles; ++t)
+      kern.fn(at.data(), offset.data(), rows, 0, kUkN, 0, rows.blocks, c.data(), kernels::kSparseTile);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
+                                                benchmark::Counter::kIs1000);
+  state.SetLabel("90% sparse; dense-equivalent MAC rate");
+}
+
 void add(const std::string& name, auto fn, auto... args) {
   benchmark::RegisterBenchmark(name.c_str(), fn, args...)
       ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -289,6 +336,12 @@ const int kRegistered = [] {
     add(n + "dnnl_u8s8", BM_dnnl, s, true);
     add(n + "dnnl_f32", BM_dnnl, s, false);
   }
+  for (const kernels::DenseKernel& k : kernels::dense_kernels())
+    benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_dense_ukernel, k)
+        ->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (const kernels::SparseGemmKernel& k : kernels::sparse_gemm_kernels())
+    benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_sparse_gemm_ukernel, k)
+        ->UseRealTime()->Unit(benchmark::kMicrosecond);
   return 0;
 }();
 
