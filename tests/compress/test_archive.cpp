@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "compress/lenet5.h"
@@ -16,6 +17,7 @@
 #include "stern/error.h"
 #include "stern/format.h"
 #include "stern/model_io.h"
+#include "stern/runtime.h"
 
 namespace stern {
 namespace {
@@ -131,6 +133,28 @@ TEST(Archive, SparseTernaryLenet5IsFiftyTimesSmallerThanFp32) {
   RecordProperty("fp32_bytes", std::to_string(fp32_bytes));
   RecordProperty("sternz_bytes", std::to_string(z.size()));
   EXPECT_GE(ratio, 50.0) << fp32_bytes << " / " << z.size();
+}
+
+// The runtime runs what load_archive returns: same outputs as the original container, on the
+// integer kernels and on the scalar reference path.
+TEST(Archive, RuntimeRunsTheDecodedModel) {
+  const Graph g = test::lenet5({});
+  const Graph z = load_archive_from_memory(compress_model(g), "m.sternz");
+  FloatTensor x{{2, 1, 28, 28}, std::vector<float>(2 * 28 * 28)};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (float& v : x.data) v = u(rng);
+  for (const bool reference : {false, true}) {
+    SessionOptions options;
+    options.threads = 1;
+    options.reference_only = reference;
+    Session original(g, options), decoded(z, options);
+    const auto a = original.run({x}), b = decoded.run({x});
+    ASSERT_EQ(a.size(), 1u);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(a[0].shape, b[0].shape);
+    EXPECT_EQ(a[0].data, b[0].data);
+  }
 }
 
 TEST(Archive, OpenModelTellsFormatsApartByContent) {
