@@ -13,7 +13,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-
 // One integer matrix of a layer: the codes (or |codes| for the asymmetric half) packed for
 // the method, with their float scale and integer row sum per (row, scale group).
 struct Part {
