@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "kernels/quantized_model.h"
 #include "runtime/reference.h"
 #include "stern/encoding.h"
 
@@ -14,6 +15,7 @@ namespace {
 
 using test::Dims;
 using test::GraphBuilder;
+using test::act_attrs;
 
 Tensor quantized(const std::string& name, Encoding e, Dims shape, int64_t group, bool asym,
                  double sparsity, uint32_t seed) {
@@ -29,20 +31,8 @@ Tensor quantized(const std::string& name, Encoding e, Dims shape, int64_t group,
   m.codes.resize(m.rows * m.cols);
   for (auto& c : m.codes)
     if (u(rng) >= sparsity) do c = static_cast<int8_t>(v(rng)); while (c == 0);
-  std::uniform_real_distribution<float> s(0.02f, 0.3f);
-  m.scale_pos.resize(m.rows * m.groups_per_row());
-  for (auto& x : m.scale_pos) x = s(rng);
-  m.scale_neg = m.scale_pos;
-  if (asym)
-    for (auto& x : m.scale_neg) x = s(rng);
+  test::random_scales(m, rng);
   return Tensor::from_bytes(name, e, std::move(shape), encoding_traits(e).pack(m));
-}
-
-Attributes act(int64_t bits, double scale, bool is_signed, Attributes extra = {}) {
-  extra["act_bits"] = bits;
-  extra["act_scale"] = scale;
-  extra["act_signed"] = int64_t(is_signed);
-  return extra;
 }
 
 Graph model() {
@@ -59,16 +49,16 @@ Graph model() {
   b.g.tensors.push_back(quantized("w4", Encoding::ternary2, {10, 32}, 16, false, 0.5, 9));
   b.tensor("b4", {10}, test::random_floats(10, 10));
   b.node(OpType::conv2d, "conv1", {"x", "w1", "b1"}, "c1",
-         act(8, 0.02, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+         act_attrs(8, 0.02, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
   b.node(OpType::batch_norm, "bn1", {"c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"}, "n1",
          {{"epsilon", 1e-5}});
   b.node(OpType::relu, "relu1", {"n1"}, "r1");
   b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2",
-         act(4, 0.15, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
+         act_attrs(4, 0.15, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
   b.node(OpType::flatten, "flat", {"c2"}, "f");
-  b.node(OpType::linear, "fc1", {"f", "w3"}, "h", act(8, 0.05, true));
+  b.node(OpType::linear, "fc1", {"f", "w3"}, "h", act_attrs(8, 0.05, true));
   b.node(OpType::relu, "relu2", {"h"}, "hr");
-  b.node(OpType::linear, "fc2", {"hr", "w4", "b4"}, "y", act(8, 0.1, false));
+  b.node(OpType::linear, "fc2", {"hr", "w4", "b4"}, "y", act_attrs(8, 0.1, false));
   return b.done({"y"});
 }
 
