@@ -1,0 +1,256 @@
+// Layer providers (layer.h) for the bitmap kernels of kernels/signed_binary/bitmap_gemm.h:
+//   "signed_binary"  signed_binary weights (one sign per filter, sparse)
+//   "binary"         binary weights (+-alpha, dense)
+// Both need uint8 / int8 activation codes (act_bits 2..8) and one scale per filter; other
+// layers (FGQ groups, float inputs) fall through to the next provider. The method (bitmap
+// or lut) follows sbin::choose_method for the rows of each call. XNOR-popcount
+// (binary_xnor.h) is not used: it needs {-1, +1} activations, which act_bits cannot express.
+//
+// Per batch: codes by the runtime's quantize kernel (the reference's codes bit for bit),
+// NHWC bytes, im2col rows in the weight matrix's (kh, kw, c) column order, one sbin::gemm
+// per conv group whose epilogue applies the weight scale with out_scale folded in, the
+// bias and the ReLU; then the [pixel][channel] result is stored NCHW.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "kernels/igemm.h"
+#include "kernels/signed_binary/bitmap_gemm.h"
+#include "runtime/layer.h"
+#include "stern/error.h"
+
+namespace stern {
+namespace {
+
+// Rows of one gemm call in a convolution: bounds the im2col bytes and the [M][O] output
+// (a batch runs as slabs of whole images) while keeping several lut blocks per thread.
+constexpr int64_t kSlabRows = 2048;
+// Filters of one thread's share are whole panels of the widest bitmap kernel.
+constexpr int64_t kFilterAlign = 32;
+
+WeightMatrix weight_matrix(const LayerDesc& d) {
+  const Tensor& w = *d.weight;
+  return encoding_traits(w.encoding).unpack(w.payload, w.rows(), w.cols(), d.where + " weight");
+}
+
+bool supports_bitmap(const LayerDesc& d, Encoding e) {
+  if (d.weight->encoding != e || d.act.bits < 2 || d.act.bits > 8) return false;
+  const WeightMatrix m = weight_matrix(d);
+  return m.group == m.cols && m.cols <= sbin::kMaxCols;
+}
+
+class BitmapLayer final : public Layer {
+ public:
+  BitmapLayer(const LayerDesc& d, bool binary)
+      : binary_(binary), act_(d.act), relu_(d.relu), bias_(d.bias),
+        isa_(cpu_features().best()), quantize_(&kernels::best_quantize(isa_)) {
+    if (d.op == OpType::conv2d) {
+      g_ = d.conv;
+    } else {  // a 1x1 convolution over 1x1 images
+      g_.in_c = d.in_features, g_.in_h = g_.in_w = 1;
+      g_.out_c = d.weight->rows(), g_.out_h = g_.out_w = 1;
+    }
+    const WeightMatrix m = weight_matrix(d);
+    og_ = g_.out_c / g_.groups;
+    cg_ = g_.in_c / g_.groups;
+    k_ = m.cols;
+    if (m.rows != g_.out_c || m.cols != cg_ * g_.kernel_h * g_.kernel_w)
+      fail(d.where, "weight matrix " + std::to_string(m.rows) + "x" + std::to_string(m.cols) +
+                        " does not match the layer geometry");
+    // Direct rows: the NHWC bytes already are the im2col rows.
+    direct_ = g_.groups == 1 && g_.kernel_h == 1 && g_.kernel_w == 1 && g_.stride_h == 1 &&
+              g_.stride_w == 1 && g_.pad_top == 0 && g_.pad_left == 0 && g_.pad_bottom == 0 &&
+              g_.pad_right == 0;
+    for (int64_t grp = 0; grp < g_.groups; ++grp) {
+      WeightMatrix part;
+      part.rows = og_, part.cols = k_, part.group = k_, part.asymmetric = m.asymmetric;
+      part.codes.assign(m.codes.begin() + grp * og_ * k_, m.codes.begin() + (grp + 1) * og_ * k_);
+      part.scale_pos.assign(m.scale_pos.begin() + grp * og_, m.scale_pos.begin() + (grp + 1) * og_);
+      part.scale_neg.assign(m.scale_neg.begin() + grp * og_, m.scale_neg.begin() + (grp + 1) * og_);
+      sbin::BitmapWeights w = binary ? sbin::pack_binary(part, d.where + " weight")
+                                     : sbin::pack_signed_binary(part, d.where + " weight");
+      // The folded BatchNorm scale joins the weight scale: both multiply the integer product.
+      // Scaling coef_bits and coef_sum alike keeps binary's symmetric form exact (x2 is).
+      for (int64_t n = 0; n < og_; ++n) {
+        w.coef_bits[size_t(n)] *= d.out_scale[size_t(grp * og_ + n)];
+        w.coef_sum[size_t(n)] *= d.out_scale[size_t(grp * og_ + n)];
+      }
+      // Panels always (bitmap takes the rows lut leaves); tables when many rows would use them.
+      sbin::prepare(w, method(w, std::numeric_limits<int64_t>::max()));
+      weights_.push_back(std::move(w));
+    }
+  }
+
+  std::string kernel_name() const override {
+    const int64_t rows = g_.out_h * g_.out_w;  // at batch 1
+    const sbin::Method m = method(weights_[0], rows);
+    std::string name = std::string(binary_ ? "binary:" : "signed_binary:") + sbin::method_name(m) +
+                       ":" + ukernel_name(m);
+    if (m != method(weights_[0], std::numeric_limits<int64_t>::max()))
+      name += " (lut from " + std::to_string(sbin::lut_config_for(isa_).lanes) + " rows)";
+    return name;
+  }
+
+  size_t scratch_floats(int64_t batch, int) const override {
+    const int64_t pixels = g_.out_h * g_.out_w, in = g_.in_c * g_.in_h * g_.in_w;
+    const int64_t images = slab_images(batch);
+    // NHWC codes of the whole input, one image's NCHW codes, im2col rows, [M][O] output.
+    size_t bytes = size_t(batch * in + in);
+    if (!direct_) bytes += size_t(images * pixels * k_);
+    size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
+    if (!linear()) floats += size_t(images * pixels * g_.out_c);
+    return floats;
+  }
+
+  void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float* scratch) override {
+    const int64_t hw = g_.in_h * g_.in_w, in_size = g_.in_c * hw, pixels = g_.out_h * g_.out_w;
+    auto* codes = reinterpret_cast<uint8_t*>(scratch);
+    uint8_t* planes = codes + batch * in_size;
+    uint8_t* rows = planes + in_size;
+    const size_t byte_floats = (size_t(batch * in_size + in_size + (direct_ ? 0 : slab_images(batch) * pixels * k_)) +
+                                sizeof(float) - 1) / sizeof(float);
+    float* y = linear() ? out : scratch + byte_floats;
+
+    // Signed codes are stored as their int8 bytes (add 0), as QuantizedRows expects.
+    if (hw == 1 || g_.in_c == 1) {
+      pool.parallel_ranges(size_t(batch * in_size), [&](size_t b, size_t e) {
+        quantize_->fn(in + b, e - b, act_, 0, codes + b);
+      });
+    } else {
+      for (int64_t img = 0; img < batch; ++img) {
+        quantize_->fn(in + img * in_size, size_t(in_size), act_, 0, planes);
+        to_nhwc(planes, codes + img * in_size);
+      }
+    }
+
+    if (linear()) {
+      gemm(pool, 0, codes, batch, g_.in_c, out);
+      return;
+    }
+    const int64_t slab = slab_images(batch);
+    for (int64_t img0 = 0; img0 < batch; img0 += slab) {
+      const int64_t images = std::min(slab, batch - img0), m = images * pixels;
+      for (int64_t grp = 0; grp < g_.groups; ++grp) {
+        const uint8_t* a = codes + img0 * in_size;
+        if (!direct_) {
+          const int64_t chunk = 64;
+          pool.parallel_for(size_t((m + chunk - 1) / chunk), size_t(chunk * k_), [&](size_t c, int) {
+            const int64_t m0 = int64_t(c) * chunk;
+            im2col(codes + img0 * in_size, grp, m0, std::min(m, m0 + chunk), rows);
+          });
+          a = rows;
+        }
+        gemm(pool, grp, a, m, direct_ ? g_.in_c : k_, y);
+      }
+      // [image][pixel][channel] -> NCHW.
+      pool.parallel_for(size_t(images * g_.out_c), size_t(pixels), [&](size_t i, int) {
+        const int64_t img = int64_t(i) / g_.out_c, n = int64_t(i) % g_.out_c;
+        const float* src = y + img * pixels * g_.out_c + n;
+        float* dst = out + ((img0 + img) * g_.out_c + n) * pixels;
+        for (int64_t p = 0; p < pixels; ++p) dst[p] = src[p * g_.out_c];
+      });
+    }
+  }
+
+ private:
+  bool linear() const { return g_.in_h == 1 && g_.in_w == 1 && g_.out_h == 1 && g_.out_w == 1 && g_.groups == 1 && k_ == g_.in_c; }
+  int64_t slab_images(int64_t batch) const {
+    if (linear()) return batch;
+    return std::clamp<int64_t>(kSlabRows / (g_.out_h * g_.out_w), 1, batch);
+  }
+  sbin::Method method(const sbin::BitmapWeights& w, int64_t rows) const {
+    return sbin::choose_method(w.bits, rows, isa_);
+  }
+  const char* ukernel_name(sbin::Method m) const {
+    return m == sbin::Method::lut ? sbin::lut_config_for(isa_).name : sbin::bitmap_config_for(isa_).name;
+  }
+
+  // One image's channel planes to pixel-major bytes, 16 pixels at a time so the written
+  // rows stay in L1.
+  void to_nhwc(const uint8_t* planes, uint8_t* dst) const {
+    const int64_t hw = g_.in_h * g_.in_w, c = g_.in_c;
+    for (int64_t p0 = 0; p0 < hw; p0 += 16) {
+      const int64_t p1 = std::min(hw, p0 + 16);
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const uint8_t* src = planes + ch * hw;
+        for (int64_t p = p0; p < p1; ++p) dst[p * c + ch] = src[p];
+      }
+    }
+  }
+
+  // Rows [m0, m1) (m = image * pixels + pixel) of conv group `grp`: K bytes each, in the
+  // weight's (kh, kw, c) order; taps outside the image are code 0, byte 0 either way.
+  void im2col(const uint8_t* nhwc, int64_t grp, int64_t m0, int64_t m1, uint8_t* rows) const {
+    const int64_t pixels = g_.out_h * g_.out_w;
+    for (int64_t m = m0; m < m1; ++m) {
+      uint8_t* row = rows + m * k_;
+      const int64_t img = m / pixels, oh = m % pixels / g_.out_w, ow = m % g_.out_w;
+      const uint8_t* image = nhwc + img * g_.in_h * g_.in_w * g_.in_c + grp * cg_;
+      for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
+        const int64_t ih = oh * g_.stride_h - g_.pad_top + kh * g_.dilation_h;
+        for (int64_t kw = 0; kw < g_.kernel_w; ++kw) {
+          const int64_t iw = ow * g_.stride_w - g_.pad_left + kw * g_.dilation_w;
+          uint8_t* dst = row + (kh * g_.kernel_w + kw) * cg_;
+          if (ih >= 0 && ih < g_.in_h && iw >= 0 && iw < g_.in_w)
+            std::memcpy(dst, image + (ih * g_.in_w + iw) * g_.in_c, size_t(cg_));
+          else
+            std::memset(dst, 0, size_t(cg_));
+        }
+      }
+    }
+  }
+
+  // y[m][grp * og + n] for the m rows of `a` (stride lda) against conv group grp's filters,
+  // split over the threads: by filters (whole panels), or by rows (whole lut blocks) when
+  // lut has at least two blocks per thread, so no thread rebuilds another's tables.
+  void gemm(ThreadPool& pool, int64_t grp, const uint8_t* a, int64_t m, int64_t lda, float* y) const {
+    const sbin::BitmapWeights& w = weights_[size_t(grp)];
+    const sbin::Method meth = method(w, m);
+    const sbin::QuantizedRows rows{a, m, k_, lda, act_.is_signed, act_.scale};
+    const int64_t lanes = int64_t(sbin::lut_config_for(isa_).lanes), threads = pool.size();
+    const float* bias = bias_.empty() ? nullptr : bias_.data() + grp * og_;
+    float* yg = y + grp * og_;
+    const bool by_rows = meth == sbin::Method::lut && m >= 2 * lanes * threads;
+    const int64_t total = by_rows ? m : og_, align = by_rows ? lanes : kFilterAlign;
+    const int64_t parts = std::clamp<int64_t>((total + align - 1) / align, 1, threads);
+    const auto bound = [&](int64_t i) { return i == parts ? total : total * i / parts / align * align; };
+    pool.parallel_for(size_t(parts), size_t(m * og_ * k_ / parts), [&](size_t i, int) {
+      const int64_t lo = bound(int64_t(i)), hi = bound(int64_t(i) + 1);
+      if (by_rows)
+        sbin::gemm(w, meth, isa_, rows, bias, relu_, yg, g_.out_c, lo, hi, 0, og_);
+      else
+        sbin::gemm(w, meth, isa_, rows, bias, relu_, yg, g_.out_c, 0, m, lo, hi);
+    });
+  }
+
+  bool binary_;
+  ActQuant act_;
+  bool relu_;
+  std::vector<float> bias_;
+  Isa isa_;
+  const kernels::QuantizeKernel* quantize_;
+  ConvGeometry g_;
+  int64_t og_ = 0, cg_ = 0, k_ = 0;
+  bool direct_ = false;
+  std::vector<sbin::BitmapWeights> weights_;  // per conv group
+};
+
+}  // namespace
+
+extern const LayerProvider layer_provider_signed_binary = {
+    "signed_binary",
+    [](const LayerDesc& d) { return supports_bitmap(d, Encoding::signed_binary); },
+    [](const LayerDesc& d, const SessionOptions&) {
+      return std::unique_ptr<Layer>(std::make_unique<BitmapLayer>(d, false));
+    },
+};
+
+extern const LayerProvider layer_provider_binary = {
+    "binary",
+    [](const LayerDesc& d) { return supports_bitmap(d, Encoding::binary); },
+    [](const LayerDesc& d, const SessionOptions&) {
+      return std::unique_ptr<Layer>(std::make_unique<BitmapLayer>(d, true));
+    },
+};
+
+}  // namespace stern

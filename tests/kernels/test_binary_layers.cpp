@@ -1,0 +1,172 @@
+// Whole signed-binary and binary models through the Session: the "signed_binary" and
+// "binary" providers (runtime/binary_layers.cpp) against SessionOptions::reference_only, the
+// dequantizing f32 path. The models have odd channel counts, stride 2, symmetric and
+// asymmetric padding, a grouped and a 1x1 convolution, a folded BatchNorm, fused ReLU,
+// asymmetric binary scales, and 8-bit unsigned, 8-bit signed and 4-bit activations.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "runtime/reference.h"
+#include "stern/encoding.h"
+
+namespace stern {
+namespace {
+
+using test::Dims;
+using test::GraphBuilder;
+
+// signed_binary: each filter one random sign, zeros at `sparsity`; binary: random +-1.
+Tensor weights(const std::string& name, Encoding e, Dims shape, double sparsity, bool asym,
+               uint32_t seed, int64_t group = 0) {
+  std::mt19937 rng(seed);
+  WeightMatrix m;
+  m.rows = shape[0];
+  m.cols = test::numel(shape) / shape[0];
+  m.group = group ? group : m.cols;
+  m.asymmetric = asym;
+  std::bernoulli_distribution zero(sparsity), coin(0.5);
+  m.codes.resize(size_t(m.rows * m.cols));
+  for (int64_t r = 0; r < m.rows; ++r) {
+    const int8_t sign = coin(rng) ? 1 : -1;
+    for (int64_t c = 0; c < m.cols; ++c)
+      m.codes[size_t(r * m.cols + c)] = e == Encoding::binary ? (coin(rng) ? 1 : -1) : zero(rng) ? 0 : sign;
+  }
+  std::uniform_real_distribution<float> s(0.02f, 0.3f);
+  m.scale_pos.resize(size_t(m.rows * m.groups_per_row()));
+  for (auto& x : m.scale_pos) x = s(rng);
+  m.scale_neg = m.scale_pos;
+  if (asym)
+    for (auto& x : m.scale_neg) x = s(rng);
+  return Tensor::from_bytes(name, e, std::move(shape), encoding_traits(e).pack(m));
+}
+
+Attributes act(int64_t bits, double scale, bool is_signed, Attributes extra = {}) {
+  extra["act_bits"] = bits;
+  extra["act_scale"] = scale;
+  extra["act_signed"] = int64_t(is_signed);
+  return extra;
+}
+
+// conv 3x3 stride 2 pad 1 (+BN, ReLU) -> grouped conv 3x3 asymmetric pads (signed int8
+// input) -> conv 1x1 (4-bit input) -> flatten -> linear.
+Graph model(Encoding e) {
+  const double sparsity = e == Encoding::signed_binary ? 0.69 : 0.0;
+  GraphBuilder b;
+  b.input("x", {-1, 5, 11, 9});
+  b.g.tensors.push_back(weights("w1", e, {9, 3, 3, 5}, sparsity, false, 1));
+  b.tensor("b1", {9}, test::random_floats(9, 2));
+  b.tensor("bn_scale", {9}, test::random_floats(9, 3, 0.5f, 1.5f));
+  b.tensor("bn_bias", {9}, test::random_floats(9, 4));
+  b.tensor("bn_mean", {9}, test::random_floats(9, 5));
+  b.tensor("bn_var", {9}, test::random_floats(9, 6, 0.5f, 2.0f));
+  b.g.tensors.push_back(weights("w2", e, {15, 3, 3, 3}, sparsity, e == Encoding::binary, 7));
+  b.tensor("b2", {15}, test::random_floats(15, 8));
+  b.g.tensors.push_back(weights("w3", e, {7, 1, 1, 15}, sparsity, false, 9));
+  b.g.tensors.push_back(weights("w4", e, {10, 7 * 6 * 4}, sparsity, false, 10));
+  b.tensor("b4", {10}, test::random_floats(10, 11));
+  b.node(OpType::conv2d, "conv1", {"x", "w1", "b1"}, "c1",
+         act(8, 0.02, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
+  b.node(OpType::batch_norm, "bn1", {"c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"}, "n1",
+         {{"epsilon", 1e-5}});
+  b.node(OpType::relu, "relu1", {"n1"}, "r1");
+  b.node(OpType::conv2d, "conv2", {"r1", "w2", "b2"}, "c2",
+         act(8, 0.03, true, {{"pads", std::vector<int64_t>{1, 0, 1, 1}}, {"groups", int64_t(3)}}));
+  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "c3", act(4, 0.2, false));
+  b.node(OpType::flatten, "flat", {"c3"}, "f");
+  b.node(OpType::linear, "fc", {"f", "w4", "b4"}, "y", act(8, 0.05, false));
+  return b.done({"y"});
+}
+
+int64_t argmax(const FloatTensor& t, int64_t row) {
+  const int64_t n = t.shape[1];
+  const auto first = t.data.begin() + row * n;
+  return std::max_element(first, first + n) - first;
+}
+
+void expect_matches_reference(const Graph& g, const Dims& input, const std::vector<std::string>& kernels) {
+  for (int64_t batch : {1, 3}) {
+    Dims shape = input;
+    shape[0] = batch;
+    const FloatTensor x = test::random_tensor(shape, uint32_t(11 + batch));
+    Session reference(g, test::options(1, true));
+    const FloatTensor want = reference.run({x})[0];
+    for (const std::string& kernel : kernels)
+      for (int threads : {1, 2}) {
+        Session s(g, test::options(threads, false, kernel));
+        const FloatTensor got = s.run({x})[0];
+        EXPECT_LT(test::max_rel_diff(got, want), 1e-5)
+            << "override '" << kernel << "' threads " << threads << " batch " << batch;
+        if (got.shape.size() == 2) {
+          for (int64_t r = 0; r < batch; ++r) EXPECT_EQ(argmax(got, r), argmax(want, r)) << "row " << r;
+        }
+      }
+  }
+}
+
+// Every conv2d / linear of `g` runs on `family` ("signed_binary" / "binary"); returns the
+// kernel names.
+std::vector<std::string> expect_family(const Graph& g, const std::string& family) {
+  Session s(g, test::options(1));
+  std::vector<std::string> names;
+  for (const LayerPlan& p : s.plan()) {
+    if (p.op.rfind("conv2d", 0) != 0 && p.op.rfind("linear", 0) != 0) continue;
+    EXPECT_EQ(p.kernel.rfind(family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
+    names.push_back(p.kernel);
+  }
+  return names;
+}
+
+TEST(BinaryLayers, SignedBinaryModelMatchesTheReferenceRuntime) {
+  const Graph g = model(Encoding::signed_binary);
+  EXPECT_EQ(expect_family(g, "signed_binary").size(), 4u);
+  expect_matches_reference(g, {1, 5, 11, 9}, {"", "signed_binary"});
+}
+
+TEST(BinaryLayers, BinaryModelMatchesTheReferenceRuntime) {
+  const Graph g = model(Encoding::binary);
+  EXPECT_EQ(expect_family(g, "binary").size(), 4u);
+  expect_matches_reference(g, {1, 5, 11, 9}, {"", "binary"});
+}
+
+// Layers wide enough for the lut method (sbin::choose_method: >= 96 filters at 69% sparsity,
+// >= 201 dense, and a full block of rows): its tables, the bitmap tail rows, and the split
+// of rows between threads at batch 3.
+TEST(BinaryLayers, LutLayersMatchTheReferenceRuntime) {
+  for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
+    const bool sb = e == Encoding::signed_binary;
+    const int64_t filters = sb ? 131 : 211;
+    GraphBuilder b;
+    b.input("x", {-1, 13, 9, 9});
+    b.g.tensors.push_back(weights("w", e, {filters, 3, 3, 13}, sb ? 0.69 : 0.0, !sb, 21));
+    b.tensor("b", {filters}, test::random_floats(size_t(filters), 22));
+    b.node(OpType::conv2d, "conv", {"x", "w", "b"}, "y",
+           act(8, 0.01, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"activation", std::string("relu")}}));
+    const Graph g = b.done({"y"});
+    const std::vector<std::string> names = expect_family(g, sb ? "signed_binary" : "binary");
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_NE(names[0].find(":lut:"), std::string::npos) << names[0];
+    expect_matches_reference(g, {1, 13, 9, 9}, {""});
+  }
+}
+
+// What the bitmap kernels do not take falls through to the next provider: per-group scales
+// (to "ternary") and float activations (to "f32").
+TEST(BinaryLayers, UnsupportedLayersFallThrough) {
+  GraphBuilder b;
+  b.input("x", {-1, 32});
+  b.g.tensors.push_back(weights("w1", Encoding::signed_binary, {8, 32}, 0.5, false, 31, 16));
+  b.g.tensors.push_back(weights("w2", Encoding::binary, {5, 8}, 0.0, false, 32));
+  b.node(OpType::linear, "fgq", {"x", "w1"}, "h", act(8, 0.02, false));
+  b.node(OpType::linear, "float_in", {"h", "w2"}, "y");
+  const Graph g = b.done({"y"});
+  Session s(g, test::options(1, false, "signed_binary"));
+  for (const LayerPlan& p : s.plan()) {
+    EXPECT_EQ(p.kernel.find("binary:"), std::string::npos) << p.node << " ran on " << p.kernel;
+  }
+  expect_matches_reference(g, {1, 32}, {"", "signed_binary", "binary"});
+}
+
+}  // namespace
+}  // namespace stern
