@@ -42,7 +42,10 @@ Encoding parse_encoding(const std::string& name) {
   if (name == "sparse-ternary") return Encoding::ternary_sparse;
   if (name == "int8") return Encoding::i8;
   if (name == "signed-binary") return Encoding::signed_binary;
-  return encoding_from_name(name);  // ternary2, ternary_sparse, i8, signed_binary, binary, f32
+  for (const EncodingTraits& t : all_encodings())
+    if (name == t.name) return t.id;
+  fail("--encoding " + name, "unknown, expected ternary, sparse-ternary, int8, signed-binary, binary, f32 "
+                             "or an encoding table name (ternary2, ternary_sparse, i8, signed_binary)");
 }
 
 struct SyntheticLayer {
