@@ -27,6 +27,23 @@ namespace {
 constexpr int64_t kSlabRows = 2048;
 // Filters of one thread's share are whole panels of the widest bitmap kernel.
 constexpr int64_t kFilterAlign = 32;
+// Rows of one gemm task: whole lut blocks, or whole tiles of the tallest bitmap kernel.
+constexpr int64_t kLutTaskBlocks = 4;
+constexpr int64_t kBitmapTaskRows = 256;
+constexpr int64_t kBitmapRowAlign = 8;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// dst[c * rows + r] = src[r * cols + c], 16 source rows at a time so the written lines stay
+// in L1: channel planes to pixel-major bytes and back for the float results.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    const int64_t r1 = std::min(rows, r0 + 16);
+    for (int64_t c = 0; c < cols; ++c)
+      for (int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
+  }
+}
 
 WeightMatrix weight_matrix(const LayerDesc& d) {
   const Tensor& w = *d.weight;
@@ -119,7 +136,7 @@ class BitmapLayer final : public Layer {
     } else {
       for (int64_t img = 0; img < batch; ++img) {
         quantize_->fn(in + img * in_size, size_t(in_size), act_, 0, planes);
-        to_nhwc(planes, codes + img * in_size);
+        transpose(planes, g_.in_c, hw, codes + img * in_size);
       }
     }
 
@@ -143,11 +160,8 @@ class BitmapLayer final : public Layer {
         gemm(pool, grp, a, m, direct_ ? g_.in_c : k_, y);
       }
       // [image][pixel][channel] -> NCHW.
-      pool.parallel_for(size_t(images * g_.out_c), size_t(pixels), [&](size_t i, int) {
-        const int64_t img = int64_t(i) / g_.out_c, n = int64_t(i) % g_.out_c;
-        const float* src = y + img * pixels * g_.out_c + n;
-        float* dst = out + ((img0 + img) * g_.out_c + n) * pixels;
-        for (int64_t p = 0; p < pixels; ++p) dst[p] = src[p * g_.out_c];
+      pool.parallel_for(size_t(images), size_t(pixels * g_.out_c), [&](size_t i, int) {
+        transpose(y + int64_t(i) * pixels * g_.out_c, pixels, g_.out_c, out + (img0 + int64_t(i)) * pixels * g_.out_c);
       });
     }
   }
@@ -163,19 +177,6 @@ class BitmapLayer final : public Layer {
   }
   const char* ukernel_name(sbin::Method m) const {
     return m == sbin::Method::lut ? sbin::lut_config_for(isa_).name : sbin::bitmap_config_for(isa_).name;
-  }
-
-  // One image's channel planes to pixel-major bytes, 16 pixels at a time so the written
-  // rows stay in L1.
-  void to_nhwc(const uint8_t* planes, uint8_t* dst) const {
-    const int64_t hw = g_.in_h * g_.in_w, c = g_.in_c;
-    for (int64_t p0 = 0; p0 < hw; p0 += 16) {
-      const int64_t p1 = std::min(hw, p0 + 16);
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const uint8_t* src = planes + ch * hw;
-        for (int64_t p = p0; p < p1; ++p) dst[p * c + ch] = src[p];
-      }
-    }
   }
 
   // Rows [m0, m1) (m = image * pixels + pixel) of conv group `grp`: K bytes each, in the
@@ -201,25 +202,32 @@ class BitmapLayer final : public Layer {
   }
 
   // y[m][grp * og + n] for the m rows of `a` (stride lda) against conv group grp's filters,
-  // split over the threads: by filters (whole panels), or by rows (whole lut blocks) when
-  // lut has at least two blocks per thread, so no thread rebuilds another's tables.
+  // as tasks of whole lut blocks (or bitmap tiles) of rows, times parts of whole panels of
+  // filters when there are too few row tasks to keep the threads busy; lut never splits
+  // filters then, so no thread rebuilds another's tables. Bounded row tasks also keep the
+  // driver's int32 buffer of each call small.
   void gemm(ThreadPool& pool, int64_t grp, const uint8_t* a, int64_t m, int64_t lda, float* y) const {
     const sbin::BitmapWeights& w = weights_[size_t(grp)];
     const sbin::Method meth = method(w, m);
+    const bool lut = meth == sbin::Method::lut;
     const sbin::QuantizedRows rows{a, m, k_, lda, act_.is_signed, act_.scale};
     const int64_t lanes = int64_t(sbin::lut_config_for(isa_).lanes), threads = pool.size();
+    const int64_t row_align = lut ? lanes : kBitmapRowAlign;
+    int64_t row_parts = ceil_div(m, lut ? kLutTaskBlocks * lanes : kBitmapTaskRows);
+    if (lut && m >= 2 * lanes * threads) row_parts = std::max(row_parts, threads);
+    const bool split_filters = row_parts < (lut ? threads : 2 * threads);
+    const int64_t filter_parts = split_filters ? std::clamp<int64_t>(ceil_div(og_, kFilterAlign), 1, threads) : 1;
+    const auto bound = [](int64_t total, int64_t parts, int64_t align, int64_t i) {
+      return i == parts ? total : total * i / parts / align * align;
+    };
     const float* bias = bias_.empty() ? nullptr : bias_.data() + grp * og_;
     float* yg = y + grp * og_;
-    const bool by_rows = meth == sbin::Method::lut && m >= 2 * lanes * threads;
-    const int64_t total = by_rows ? m : og_, align = by_rows ? lanes : kFilterAlign;
-    const int64_t parts = std::clamp<int64_t>((total + align - 1) / align, 1, threads);
-    const auto bound = [&](int64_t i) { return i == parts ? total : total * i / parts / align * align; };
-    pool.parallel_for(size_t(parts), size_t(m * og_ * k_ / parts), [&](size_t i, int) {
-      const int64_t lo = bound(int64_t(i)), hi = bound(int64_t(i) + 1);
-      if (by_rows)
-        sbin::gemm(w, meth, isa_, rows, bias, relu_, yg, g_.out_c, lo, hi, 0, og_);
-      else
-        sbin::gemm(w, meth, isa_, rows, bias, relu_, yg, g_.out_c, 0, m, lo, hi);
+    const int64_t tasks = row_parts * filter_parts;
+    pool.parallel_for(size_t(tasks), size_t(m * og_ * k_ / tasks), [&](size_t t, int) {
+      const int64_t r = int64_t(t) / filter_parts, f = int64_t(t) % filter_parts;
+      sbin::gemm(w, meth, isa_, rows, bias, relu_, yg, g_.out_c, bound(m, row_parts, row_align, r),
+                 bound(m, row_parts, row_align, r + 1), bound(og_, filter_parts, kFilterAlign, f),
+                 bound(og_, filter_parts, kFilterAlign, f + 1));
     });
   }
 
