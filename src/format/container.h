@@ -57,6 +57,16 @@ Graph load(std::span<const uint8_t> bytes, const std::string& name,
 
 uint32_t crc32_of(std::span<const uint8_t> bytes, uint32_t crc = 0);
 
+// Names appear in one-line error messages and reports: control characters (a newline above
+// all) are refused. Returns the offending byte's index, or -1.
+inline int64_t find_control_char(const std::string& name) {
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
 inline uint64_t align_up(uint64_t x) { return (x + kAlignment - 1) / kAlignment * kAlignment; }
 
 }  // namespace stern::format

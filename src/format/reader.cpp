@@ -73,10 +73,19 @@ class HeaderReader {
     return s;
   }
 
+  std::string name(const std::string& field) {
+    std::string s = string(field, kMaxNameBytes);
+    if (const int64_t i = find_control_char(s); i >= 0) {
+      error(field, "control character (code " + std::to_string(static_cast<unsigned char>(s[i])) +
+                       ") at byte " + std::to_string(i) + "; names are printable text");
+    }
+    return s;
+  }
+
   std::vector<std::string> strings(const std::string& field) {
     std::vector<std::string> list(count(field + " count", kMaxNodeValues, sizeof(uint32_t)));
     for (size_t i = 0; i < list.size(); ++i) {
-      list[i] = string(field + " " + std::to_string(i), kMaxNameBytes);
+      list[i] = name(field + " " + std::to_string(i));
     }
     return list;
   }
@@ -98,7 +107,7 @@ class HeaderReader {
     Attributes attrs;
     const uint32_t n = count(field + " attribute count", kMaxAttributes, 4 + 1 + 4);
     for (uint32_t i = 0; i < n; ++i) {
-      std::string key = string(field + " attribute name", kMaxNameBytes);
+      std::string key = name(field + " attribute name");
       const std::string at = field + " attribute '" + key + "'";
       const auto type = get<uint8_t>(at + " type");
       AttrValue value;
@@ -218,7 +227,7 @@ Graph load(std::span<const uint8_t> bytes, const std::string& name,
   for (uint32_t i = 0; i < tensor_count; ++i) {
     Tensor& t = g.tensors[i];
     const std::string field = "tensor " + std::to_string(i);
-    t.name = r.string(field + " name", kMaxNameBytes);
+    t.name = r.name(field + " name");
     const std::string at = field + " '" + t.name + "'";
     const auto encoding = r.get<uint16_t>(at + " encoding");
     t.encoding = encoding_traits_checked(encoding, name + ": " + at).id;
@@ -231,7 +240,7 @@ Graph load(std::span<const uint8_t> bytes, const std::string& name,
     const std::string kind = values == &g.inputs ? "graph input" : "graph output";
     values->resize(r.count(kind + " count", kMaxGraphValues, 4 + 4));
     for (ValueInfo& v : *values) {
-      v.name = r.string(kind + " name", kMaxNameBytes);
+      v.name = r.name(kind + " name");
       v.shape = r.dims(kind + " '" + v.name + "' shape", /*allow_free=*/true);
     }
   }
@@ -246,7 +255,7 @@ Graph load(std::span<const uint8_t> bytes, const std::string& name,
                                        std::to_string(kOpTypeCount - 1));
     }
     n.op = static_cast<OpType>(op);
-    n.name = r.string(field + " name", kMaxNameBytes);
+    n.name = r.name(field + " name");
     const std::string at = field + " '" + n.name + "'";
     n.inputs = r.strings(at + " input");
     n.outputs = r.strings(at + " output");

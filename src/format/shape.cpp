@@ -121,7 +121,9 @@ void check_activation_attrs(const OpContext& c) {
   }
   const std::string activation = c.checked([&] { return attr_string(c.node.attrs, "activation", ""); });
   if (!activation.empty() && activation != "relu") {
-    c.error("attribute 'activation' = '" + activation + "'; expected 'relu' or absent");
+    const bool printable = format::find_control_char(activation) < 0;
+    c.error("attribute 'activation' = '" + (printable ? activation : "(not printable)") +
+            "'; expected 'relu' or absent");
   }
 }
 

@@ -24,6 +24,28 @@ void check_name(const std::string& name, const std::string& where, const std::st
   check_count(name.size(), format::kMaxNameBytes, where, what + " name length");
 }
 
+// Before any message quotes a name: control characters would break the one-line errors.
+void check_printable_names(const Graph& g, const std::string& where) {
+  auto check = [&](const std::string& name, const std::string& what) {
+    if (format::find_control_char(name) >= 0) fail(where, what + " contains a control character");
+  };
+  auto check_keys = [&](const Attributes& attrs, const std::string& what) {
+    for (const auto& kv : attrs) check(kv.first, what + " attribute name");
+  };
+  for (size_t i = 0; i < g.tensors.size(); ++i) check(g.tensors[i].name, "tensor " + std::to_string(i) + " name");
+  for (size_t i = 0; i < g.inputs.size(); ++i) check(g.inputs[i].name, "graph input " + std::to_string(i) + " name");
+  for (size_t i = 0; i < g.outputs.size(); ++i) check(g.outputs[i].name, "graph output " + std::to_string(i) + " name");
+  check_keys(g.metadata, "metadata");
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    const std::string at = "node " + std::to_string(i);
+    check(n.name, at + " name");
+    for (const auto& v : n.inputs) check(v, at + " input name");
+    for (const auto& v : n.outputs) check(v, at + " output name");
+    check_keys(n.attrs, at);
+  }
+}
+
 void check_dims(const std::vector<int64_t>& shape, bool allow_free, const std::string& where) {
   check_count(shape.size(), format::kMaxRank, where, "rank");
   for (const int64_t d : shape) {
@@ -82,6 +104,7 @@ void validate_graph(const Graph& g, const std::string& where) {
   if (g.inputs.empty()) fail(where, "graph has no inputs; expected at least one");
   if (g.outputs.empty()) fail(where, "graph has no outputs; expected at least one");
   check_attributes(g.metadata, where + ": metadata");
+  check_printable_names(g, where);
 
   for (const auto* values : {&g.inputs, &g.outputs}) {
     for (const ValueInfo& v : *values) {

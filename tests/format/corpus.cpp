@@ -146,6 +146,8 @@ std::vector<Corruption> corruption_corpus() {
        [](Bytes& b) { poke<uint32_t>(b, format::kPreambleBytes, 60000); });
   edit("name_length_huge", "exceeds the maximum 1024", true,
        [&](Bytes& b) { poke<uint32_t>(b, first.name_length, 0xfffffff0u); });
+  edit("newline_in_name", "control character (code 10) at byte 1", true,
+       [&](Bytes& b) { b[first.name_length + 5] = '\n'; });
   edit("rank_huge", "exceeds the maximum 8", true, [&](Bytes& b) { poke<uint32_t>(b, first.rank, 1000); });
   edit("dimension_negative", "dimension -5 out of range", true,
        [&](Bytes& b) { poke<int64_t>(b, first.dims, -5); });

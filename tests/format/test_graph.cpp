@@ -217,6 +217,8 @@ TEST(Validate, RejectsBrokenGraphs) {
       {[](Graph& g) { g.nodes[4].attrs["groups"] = int64_t{3}; }, "multiple of groups"},
       {[](Graph& g) { g.nodes[0].attrs["act_signed"] = int64_t{2}; }, "act_signed"},
       {[](Graph& g) { g.nodes[0].name.clear(); }, "empty name"},
+      {[](Graph& g) { g.tensors[3].name += '\n'; }, "tensor 3 name contains a control character"},
+      {[](Graph& g) { g.nodes[0].attrs["activation"] = std::string("re\nlu"); }, "(not printable)"},
       {[](Graph& g) { g.nodes[0].name = std::string(2000, 'n'); }, "name length 2000 exceeds the maximum"},
   };
   for (const auto& [mutate, needle] : cases) {
