@@ -206,7 +206,9 @@ class Trainer {
     test_ = to_tensors(split.test);
     spec_ = net_spec(c_, split.train);
     net_ = build_net(spec_);
-    for (const QLayer& l : net_->layers) (l->spec().edge ? edge_ : body_).push_back(l);
+    for (const QLayer& l : net_->layers) {
+      if (!l->spec().edge) body_.push_back(l);
+    }
     costs_ = layer_costs(body_, spec_.body.act_bits > 0 ? spec_.body.act_bits : 8);
     stages_ = stages_of(c_);
     net_->msqe_a.fill_(c_.msqe_a_init);
@@ -449,7 +451,7 @@ class Trainer {
   Tensors train_, test_;
   NetSpec spec_;
   Net net_{nullptr};
-  std::vector<QLayer> body_, edge_;
+  std::vector<QLayer> body_;  // the recipe's quantizer; edge layers stay at --edge-bits
   std::vector<double> costs_;
   std::vector<Stage> stages_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
