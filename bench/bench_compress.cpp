@@ -43,18 +43,28 @@ void set_counters(benchmark::State& state, size_t coded_bytes, size_t weights) {
   state.counters["bits_per_weight"] = 8.0 * double(coded_bytes) / double(weights);
 }
 
-void BM_rans_decode_ternary(benchmark::State& state) {
-  const auto s = symbols_of(ternary_matrix(double(state.range(0)) / 100));
-  std::vector<uint64_t> counts(3, 0);
-  for (uint8_t x : s) ++counts[x];
-  const compress::RansModel model{{compress::rans_normalize(counts)}, {}, kCols};
+// Times decoding `s` coded with `model` (outputs code = symbol + base, as the archive does).
+void time_rans_decode(benchmark::State& state, const std::vector<uint8_t>& s, const compress::RansModel& model,
+                      uint8_t base) {
   const auto coded = compress::rans_encode(s, model);
   std::vector<uint8_t> out(s.size());
   for (auto _ : state) {
-    compress::rans_decode(coded, model, out, uint8_t(-1), "bench");
+    compress::rans_decode(coded, model, out, base, "bench");
     benchmark::DoNotOptimize(out.data());
   }
   set_counters(state, coded.size(), s.size());
+  state.counters["tables"] = double(model.tables.size());
+}
+
+compress::RansModel one_table(const std::vector<uint8_t>& s, int alphabet) {
+  std::vector<uint64_t> counts(alphabet, 0);
+  for (uint8_t x : s) ++counts[x];
+  return {{compress::rans_normalize(counts)}, {}, kCols};
+}
+
+void BM_rans_decode_ternary(benchmark::State& state) {
+  const auto s = symbols_of(ternary_matrix(double(state.range(0)) / 100));
+  time_rans_decode(state, s, one_table(s, 3), uint8_t(-1));
 }
 
 // Filters of 50/90/99% sparsity in turn: rans_fit picks one table per group of rows.
@@ -66,15 +76,7 @@ void BM_rans_decode_ternary_row_tables(benchmark::State& state) {
     const double sparsity = r % 3 == 0 ? 0.5 : (r % 3 == 1 ? 0.9 : 0.99);
     for (int64_t c = 0; c < kCols; ++c) s[r * kCols + c] = u(rng) < sparsity ? 1 : (u(rng) < 0.5 ? 0 : 2);
   }
-  const compress::RansModel model = compress::rans_fit(s, kCols, 3);
-  const auto coded = compress::rans_encode(s, model);
-  std::vector<uint8_t> out(s.size());
-  for (auto _ : state) {
-    compress::rans_decode(coded, model, out, uint8_t(-1), "bench");
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_counters(state, coded.size(), s.size());
-  state.counters["tables"] = double(model.tables.size());
+  time_rans_decode(state, s, compress::rans_fit(s, kCols, 3), uint8_t(-1));
 }
 
 void BM_zstd_decode_ternary(benchmark::State& state) {
@@ -100,19 +102,8 @@ void BM_rans_decode_i8(benchmark::State& state) {
   std::mt19937 rng(7);
   std::normal_distribution<double> g(0, 20);
   std::vector<uint8_t> s(kRows * kCols);
-  std::vector<uint64_t> counts(255, 0);
-  for (auto& x : s) {
-    x = uint8_t(std::clamp(std::lround(g(rng)), -127L, 127L) + 127);
-    ++counts[x];
-  }
-  const compress::RansModel model{{compress::rans_normalize(counts)}, {}, kCols};
-  const auto coded = compress::rans_encode(s, model);
-  std::vector<uint8_t> out(s.size());
-  for (auto _ : state) {
-    compress::rans_decode(coded, model, out, uint8_t(-127), "bench");
-    benchmark::DoNotOptimize(out.data());
-  }
-  set_counters(state, coded.size(), s.size());
+  for (auto& x : s) x = uint8_t(std::clamp(std::lround(g(rng)), -127L, 127L) + 127);
+  time_rans_decode(state, s, one_table(s, 255), uint8_t(-127));
 }
 
 // The whole archive path: checksums, header, rANS, repacking into the run-time encodings.
