@@ -76,6 +76,8 @@ struct Score {
   int64_t images = 0;
   int64_t correct = 0;
   double seconds = 0;
+  // A clock too coarse for a handful of images gives 0 s: report 0 rather than infinity.
+  double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
 };
 
 // Runs the images in batches; only Session::run is timed.
@@ -120,7 +122,7 @@ void print_text(const EvalOptions& o, const Score& s, const std::vector<LayerWei
   std::printf("data      %s test split, %lld images\n", o.data.c_str(), static_cast<long long>(s.images));
   std::printf("accuracy  %.4f (%lld / %lld)\n", fraction(s.correct, s.images),
               static_cast<long long>(s.correct), static_cast<long long>(s.images));
-  std::printf("speed     %.0f images/s (batch %lld, %d threads)\n\n", s.images / s.seconds,
+  std::printf("speed     %.0f images/s (batch %lld, %d threads)\n\n", s.images_per_second(),
               static_cast<long long>(o.batch), threads);
   std::printf("%-24s %-15s %10s %10s %9s %10s\n", "layer", "encoding", "weights", "zeros", "sparsity", "bytes");
   for (const LayerWeights& l : layers) print_row(l);
@@ -151,7 +153,7 @@ void print_json(const EvalOptions& o, const Score& s, const std::vector<LayerWei
   j["batch"] = o.batch;
   j["threads"] = threads;
   j["elapsed_seconds"] = s.seconds;
-  j["images_per_second"] = s.images / s.seconds;
+  j["images_per_second"] = s.images_per_second();
   std::printf("%s\n", j.dump(2).c_str());
 }
 
