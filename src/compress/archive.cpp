@@ -528,10 +528,13 @@ Graph load_archive_from_memory(std::span<const uint8_t> bytes, const std::string
 }
 
 Graph load_archive(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail(path.string(), "cannot open for reading");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(path.string(), "read error");
+  const std::streamoff size = in.tellg();
+  if (size < 0) fail(path.string(), "cannot determine the file size");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) fail(path.string(), "read error");
   return load_archive_from_memory(bytes, path.string());
 }
 
