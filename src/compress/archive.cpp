@@ -528,13 +528,14 @@ Graph load_archive_from_memory(std::span<const uint8_t> bytes, const std::string
 }
 
 Graph load_archive(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path.string(), "not a readable regular file");
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) fail(path.string(), "cannot determine the file size: " + ec.message());
+  std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot open for reading");
-  const std::streamoff size = in.tellg();
-  if (size < 0) fail(path.string(), "cannot determine the file size");
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) fail(path.string(), "read error");
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(size))) fail(path.string(), "read error");
   return load_archive_from_memory(bytes, path.string());
 }
 

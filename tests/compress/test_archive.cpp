@@ -168,6 +168,8 @@ TEST(Archive, OpenModelTellsFormatsApartByContent) {
   expect_same_model(load_archive(dir / "m.bin"), g);
   EXPECT_THROW(load_archive(dir / "m.stern"), Error);
   EXPECT_THROW(open_model(dir / "missing.sternz"), Error);
+  EXPECT_THROW(load_archive(dir / "missing.sternz"), Error);
+  EXPECT_THROW(load_archive(dir), Error);  // a directory
   std::filesystem::remove_all(dir);
 }
 
