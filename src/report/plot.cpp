@@ -101,6 +101,8 @@ std::vector<ExperimentRun> parse_results_csv(const std::string& text, const std:
 }
 
 std::vector<ExperimentRun> read_results_csv(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path.string(), "not a readable regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot open for reading");
   std::string text;
