@@ -219,6 +219,25 @@ TEST_F(CliTest, EvalTernaryReportsSparsity) {
   EXPECT_GT(j["sparsity"].get<double>(), 0.5);
 }
 
+TEST_F(CliTest, EvalFashionMnist) {
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)";
+  }
+  const DatasetSplit fashion = load_dataset("fashion-mnist");
+  const Classifier c = nearest_mean(fashion.train.head(6000));
+  const Reference ref = reference(c, fashion.test.head(kLimit));
+  EXPECT_GT(ref.correct, kLimit / 2) << "nearest class mean reaches ~68% on Fashion-MNIST";
+  const auto model = dir_ / "fashion.stern";
+  save_model(classifier_graph(c), model);
+  const CommandResult r = stern_cli("eval " + model.string() + " --data fashion-mnist --json --limit " +
+                                    std::to_string(kLimit) + " --batch 7");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  expect_eval_matches(j, c, ref, model);
+  EXPECT_EQ(j["dataset"], "fashion-mnist");
+  EXPECT_EQ(j["batch"], 7);
+}
+
 TEST_F(CliTest, EvalRejectsAModelThatDoesNotFitTheData) {
   const Classifier& c = *mean_;
   Graph g = classifier_graph(c);
