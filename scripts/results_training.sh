@@ -36,6 +36,8 @@ runs=(
   "fashion-mnist-sparse-ternary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe sparse-ternary --train-limit $FASHION_LIMIT"
   "fashion-mnist-binary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --train-limit $FASHION_LIMIT"
+  "fashion-mnist-sparse-ternary-aggressive|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe sparse-ternary --threshold-reg 3 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-signed-binary-mean|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --sign-rule mean --train-limit $FASHION_LIMIT"
 )
 
 if [[ -z "${REPORT_ONLY:-}" ]]; then
@@ -115,7 +117,7 @@ for data, names, want_sparsity, gap, label in (
          "MNIST LeNet-5 ternary >= 95% sparsity within 0.5 points of FP32"),
         ("mnist", ["mnist-sparse-ternary-aggressive", "mnist-learnable-reg-aggressive"], 0.98, 0.015,
          "MNIST LeNet-5 most aggressive >= 98% sparsity within 1.5 points of FP32"),
-        ("fashion-mnist", ["fashion-mnist-sparse-ternary"], 0.90, 0.015,
+        ("fashion-mnist", ["fashion-mnist-sparse-ternary", "fashion-mnist-sparse-ternary-aggressive"], 0.90, 0.015,
          "Fashion-MNIST VGG ternary >= 90% sparsity within 1.5 points of FP32")):
     base = acc(f"{data}-fp32")
     for n in names:
@@ -123,10 +125,11 @@ for data, names, want_sparsity, gap, label in (
             sp, a = rows[n][3]["sparsity"], acc(n)
             check(f"{label} [{n}]", sp >= want_sparsity and base - a <= gap,
                   f"sparsity {sp:.4f}, accuracy {a:.4f} vs FP32 {base:.4f}: {100 * (base - a):+.2f} points")
-if "fashion-mnist-signed-binary" in rows and "fashion-mnist-binary" in rows:
-    sp, a, b = rows["fashion-mnist-signed-binary"][3]["sparsity"], acc("fashion-mnist-signed-binary"), acc("fashion-mnist-binary")
-    check("Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary", sp >= 0.6 and b - a <= 0.01,
-          f"sparsity {sp:.4f}, accuracy {a:.4f} vs binary {b:.4f}: {100 * (b - a):+.2f} points")
+for n in ("fashion-mnist-signed-binary", "fashion-mnist-signed-binary-mean"):
+    if n in rows and "fashion-mnist-binary" in rows:
+        sp, a, b = rows[n][3]["sparsity"], acc(n), acc("fashion-mnist-binary")
+        check(f"Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary [{n}]", sp >= 0.6 and b - a <= 0.01,
+              f"sparsity {sp:.4f}, accuracy {a:.4f} vs binary {b:.4f}: {100 * (b - a):+.2f} points")
 for data in ("fashion-mnist", "mnist"):
     f, q = rows.get(f"{data}-fp32"), rows.get(f"{data}-sparse-ternary")
     if f and q:
