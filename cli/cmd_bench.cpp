@@ -5,8 +5,6 @@
 // A --layer run synthesizes a one-node model (random weights of that sparsity, 8-bit
 // unsigned activations) and times it through the same Session and kernel choice as a real
 // model; --kernel forces a provider (SessionOptions::kernel_override).
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -18,6 +16,7 @@
 #include "stern/cpu_features.h"
 #include "stern/error.h"
 #include "stern/model_io.h"
+#include "stern/model_stats.h"
 #include "stern/runtime.h"
 #include "stern/shape.h"
 
@@ -130,39 +129,11 @@ Graph synthesize(const SyntheticLayer& l, Encoding e, double sparsity) {
   return g;
 }
 
-struct Timing {
-  int threads;
-  int64_t batch;
-  double median_ms, min_ms;
-  int iterations;
-};
-
-Timing time_session(const Graph& graph, int threads, int64_t batch, const BenchOptions& o) {
+TimingResult time_layer_or_model(const Graph& graph, int threads, int64_t batch, const BenchOptions& o) {
   SessionOptions so;
   so.threads = threads;
   so.kernel_override = o.kernel;
-  Session s(graph, so);
-  FloatTensor x;
-  x.shape = graph.inputs.at(0).shape;
-  if (x.shape.empty()) fail(o.model, "graph input has no shape");
-  x.shape[0] = batch;
-  for (int64_t d : x.shape)
-    if (d < 1) fail(o.model.empty() ? o.layer : o.model, "input shape " + shape_to_string(x.shape) + " has a free dimension besides the batch");
-  std::mt19937 rng(2);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  x.data.resize(x.numel());
-  for (float& v : x.data) v = u(rng);
-  s.run({x});  // warm-up: first-touch of buffers and caches
-  std::vector<double> ms;
-  double total = 0;
-  while ((total < o.min_time_s * 1000 || ms.size() < 5) && ms.size() < 10000) {
-    const auto t0 = std::chrono::steady_clock::now();
-    s.run({x});
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    total += ms.back();
-  }
-  std::sort(ms.begin(), ms.end());
-  return {threads, batch, ms[ms.size() / 2], ms.front(), int(ms.size())};
+  return time_session(graph, so, batch, o.min_time_s, o.model.empty() ? o.layer : o.model);
 }
 
 std::vector<int> thread_counts(const BenchOptions& o) {
@@ -194,7 +165,7 @@ void bench(const BenchOptions& o) {
   j["results"] = nlohmann::json::array();
   for (int64_t batch : batches)
     for (int threads : thread_counts(o)) {
-      const Timing t = time_session(graph, threads, batch, o);
+      const TimingResult t = time_layer_or_model(graph, threads, batch, o);
       nlohmann::json r = {{"threads", t.threads},         {"batch", t.batch},
                           {"median_ms", t.median_ms},     {"min_ms", t.min_ms},
                           {"iterations", t.iterations},   {"images_per_s", 1000.0 * batch / t.median_ms}};
