@@ -108,25 +108,21 @@ class BitmapLayer final : public Layer {
     return name;
   }
 
-  size_t scratch_floats(int64_t batch, int) const override {
-    const int64_t pixels = g_.out_h * g_.out_w, in = g_.in_c * g_.in_h * g_.in_w;
-    const int64_t images = slab_images(batch);
-    // NHWC codes of the whole input, one image's NCHW codes, im2col rows, [M][O] output.
-    size_t bytes = size_t(batch * in + in);
-    if (!direct_) bytes += size_t(images * pixels * k_);
-    size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
-    if (!linear()) floats += size_t(images * pixels * g_.out_c);
+  size_t scratch_floats(int64_t batch, int threads) const override {
+    const int64_t pixels = g_.out_h * g_.out_w;
+    size_t floats = code_floats(batch, threads);
+    if (!linear()) floats += size_t(slab_images(batch) * pixels * g_.out_c);
     return floats;
   }
 
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float* scratch) override {
     const int64_t hw = g_.in_h * g_.in_w, in_size = g_.in_c * hw, pixels = g_.out_h * g_.out_w;
+    // Scratch: NHWC codes of the whole input, then each thread's NCHW codes of one image,
+    // the im2col rows of one slab (bytes), then the slab's [M][O] output (floats).
     auto* codes = reinterpret_cast<uint8_t*>(scratch);
     uint8_t* planes = codes + batch * in_size;
-    uint8_t* rows = planes + in_size;
-    const size_t byte_floats = (size_t(batch * in_size + in_size + (direct_ ? 0 : slab_images(batch) * pixels * k_)) +
-                                sizeof(float) - 1) / sizeof(float);
-    float* y = linear() ? out : scratch + byte_floats;
+    uint8_t* rows = planes + pool.size() * in_size;
+    float* y = linear() ? out : scratch + code_floats(batch, pool.size());
 
     // Signed codes are stored as their int8 bytes (add 0), as QuantizedRows expects.
     if (hw == 1 || g_.in_c == 1) {
@@ -134,10 +130,11 @@ class BitmapLayer final : public Layer {
         quantize_->fn(in + b, e - b, act_, 0, codes + b);
       });
     } else {
-      for (int64_t img = 0; img < batch; ++img) {
-        quantize_->fn(in + img * in_size, size_t(in_size), act_, 0, planes);
-        transpose(planes, g_.in_c, hw, codes + img * in_size);
-      }
+      pool.parallel_for(size_t(batch), size_t(in_size), [&](size_t img, int thread) {
+        uint8_t* mine = planes + thread * in_size;
+        quantize_->fn(in + int64_t(img) * in_size, size_t(in_size), act_, 0, mine);
+        transpose(mine, g_.in_c, hw, codes + int64_t(img) * in_size);
+      });
     }
 
     if (linear()) {
@@ -171,6 +168,13 @@ class BitmapLayer final : public Layer {
   int64_t slab_images(int64_t batch) const {
     if (linear()) return batch;
     return std::clamp<int64_t>(kSlabRows / (g_.out_h * g_.out_w), 1, batch);
+  }
+  // Floats holding the byte buffers of run().
+  size_t code_floats(int64_t batch, int threads) const {
+    const int64_t in = g_.in_c * g_.in_h * g_.in_w;
+    size_t bytes = size_t((batch + threads) * in);
+    if (!direct_) bytes += size_t(slab_images(batch) * g_.out_h * g_.out_w * k_);
+    return (bytes + sizeof(float) - 1) / sizeof(float);
   }
   sbin::Method method(const sbin::BitmapWeights& w, int64_t rows) const {
     return sbin::choose_method(w.bits, rows, isa_);
