@@ -85,8 +85,9 @@ int64_t argmax(const FloatTensor& t, int64_t row) {
   return std::max_element(first, first + n) - first;
 }
 
-void expect_matches_reference(const Graph& g, const Dims& input, const std::vector<std::string>& kernels) {
-  for (int64_t batch : {1, 3}) {
+void expect_matches_reference(const Graph& g, const Dims& input, const std::vector<std::string>& kernels,
+                              const std::vector<int64_t>& batches = {1, 3}) {
+  for (int64_t batch : batches) {
     Dims shape = input;
     shape[0] = batch;
     const FloatTensor x = test::random_tensor(shape, uint32_t(11 + batch));
@@ -148,6 +149,30 @@ TEST(BinaryLayers, LutLayersMatchTheReferenceRuntime) {
     ASSERT_EQ(names.size(), 1u);
     EXPECT_NE(names[0].find(":lut:"), std::string::npos) << names[0];
     expect_matches_reference(g, {1, 13, 9, 9}, {""});
+  }
+}
+
+// A batch larger than one slab of rows (binary_layers.cpp: kSlabRows = 2048): 1089 output
+// pixels per image, so batch 3 runs as three slabs; and a linear layer at batch 70, wide
+// enough for lut, whose rows split between the threads.
+TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
+  for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
+    const bool sb = e == Encoding::signed_binary;
+    GraphBuilder b;
+    b.input("x", {-1, 3, 33, 33});
+    b.g.tensors.push_back(weights("w1", e, {7, 3, 3, 3}, sb ? 0.5 : 0.0, false, 41));
+    b.g.tensors.push_back(weights("w2", e, {211, 7}, sb ? 0.69 : 0.0, false, 42));
+    b.tensor("b2", {211}, test::random_floats(211, 43));
+    b.node(OpType::conv2d, "conv", {"x", "w1"}, "c",
+           act(8, 0.01, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    b.node(OpType::global_avg_pool, "gap", {"c"}, "p");
+    b.node(OpType::flatten, "flat", {"p"}, "f");
+    b.node(OpType::linear, "fc", {"f", "w2", "b2"}, "y", act(8, 0.05, true));
+    const Graph g = b.done({"y"});
+    const std::vector<std::string> names = expect_family(g, sb ? "signed_binary" : "binary");
+    ASSERT_EQ(names.size(), 2u);
+    EXPECT_NE(names[1].find("(lut from"), std::string::npos) << names[1];
+    expect_matches_reference(g, {1, 3, 33, 33}, {""}, {3, 70});
   }
 }
 
