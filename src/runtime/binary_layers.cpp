@@ -3,7 +3,8 @@
 //   "binary"         binary weights (+-alpha, dense)
 // Both need uint8 / int8 activation codes (act_bits 2..8) and one scale per filter; other
 // layers (FGQ groups, float inputs) fall through to the next provider. The method (bitmap
-// or lut) follows sbin::choose_method for the rows of each call. XNOR-popcount
+// or lut) follows sbin::choose_method for the rows of each call; a linear layer at batch 1
+// runs the dense ternary GEMV on the same codes instead (faster there). XNOR-popcount
 // (binary_xnor.h) is not used: it needs {-1, +1} activations, which act_bits cannot express.
 //
 // Per batch: codes by the runtime's quantize kernel (the reference's codes bit for bit),
@@ -15,6 +16,7 @@
 #include <limits>
 
 #include "kernels/igemm.h"
+#include "kernels/qmatmul.h"
 #include "kernels/signed_binary/bitmap_gemm.h"
 #include "runtime/layer.h"
 #include "stern/error.h"
@@ -96,16 +98,32 @@ class BitmapLayer final : public Layer {
       sbin::prepare(w, method(w, std::numeric_limits<int64_t>::max()));
       weights_.push_back(std::move(w));
     }
+    // A single row (linear at batch 1) is a GEMV, where the bitmap kernel is slower than the
+    // dense ternary GEMV on the same codes (fc:4096x4096: 0.18 vs 0.11 ms, docs/BENCHMARKS.md
+    // "Signed-binary in the runtime"): those calls go to a ternary IntLayer.
+    if (linear() && kernels::IntLayer::supports(m, act_, kernels::Method::ternary_dense))
+      gemv_ = std::make_unique<kernels::IntLayer>(m, g_, act_, d.out_scale, d.bias, relu_,
+                                                  kernels::IntLayerOptions{kernels::Method::ternary_dense, isa_},
+                                                  d.where);
   }
 
   std::string kernel_name() const override {
-    const int64_t rows = g_.out_h * g_.out_w;  // at batch 1
-    const sbin::Method m = method(weights_[0], rows);
-    std::string name = std::string(binary_ ? "binary:" : "signed_binary:") + sbin::method_name(m) +
-                       ":" + ukernel_name(m);
-    if (m != method(weights_[0], std::numeric_limits<int64_t>::max()))
-      name += " (lut from " + std::to_string(sbin::lut_config_for(isa_).lanes) + " rows)";
-    return name;
+    // At batch 1, then what larger batches switch to.
+    const sbin::Method many = method(weights_[0], std::numeric_limits<int64_t>::max());
+    std::string name = binary_ ? "binary:" : "signed_binary:", later;
+    bool lut_later = many == sbin::Method::lut;
+    if (gemv_) {
+      name += std::string("ternary_gemv:") + gemv_->kernel_name(1);
+      later = "bitmap from 2 rows";
+    } else {
+      const sbin::Method m = method(weights_[0], g_.out_h * g_.out_w);
+      name += std::string(sbin::method_name(m)) + ":" + ukernel_name(m);
+      lut_later &= m != sbin::Method::lut;
+    }
+    if (lut_later)
+      later += (later.empty() ? "lut from " : ", lut from ") +
+               std::to_string(sbin::lut_config_for(isa_).lanes) + " rows";
+    return later.empty() ? name : name + " (" + later + ")";
   }
 
   size_t scratch_floats(int64_t batch, int threads) const override {
@@ -116,6 +134,10 @@ class BitmapLayer final : public Layer {
   }
 
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float* scratch) override {
+    if (gemv_ && batch == 1) {
+      gemv_->run(in, out, 1, pool);
+      return;
+    }
     const int64_t hw = g_.in_h * g_.in_w, in_size = g_.in_c * hw, pixels = g_.out_h * g_.out_w;
     // Scratch: NHWC codes of the whole input, then each thread's NCHW codes of one image,
     // the im2col rows of one slab (bytes), then the slab's [M][O] output (floats).
@@ -245,6 +267,7 @@ class BitmapLayer final : public Layer {
   int64_t og_ = 0, cg_ = 0, k_ = 0;
   bool direct_ = false;
   std::vector<sbin::BitmapWeights> weights_;  // per conv group
+  std::unique_ptr<kernels::IntLayer> gemv_;   // linear layers at batch 1
 };
 
 }  // namespace
