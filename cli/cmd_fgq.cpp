@@ -25,6 +25,7 @@ struct FgqCliOptions {
   std::string calib_method = "max";
   double calib_percentile = 99.99;
   bool asymmetric = false;
+  bool bias_correction = false;
   int first_last_bits = 8;
   std::string out;
   bool json = false;
@@ -48,6 +49,7 @@ nlohmann::json report_json(const FgqReport& r, const FgqCliOptions& o, int64_t m
   j["group"] = o.group;
   j["act_bits"] = o.act_bits;
   j["asymmetric"] = o.asymmetric;
+  j["bias_correction"] = o.bias_correction;
   j["first_last_bits"] = o.first_last_bits;
   j["calib"] = {{"dataset", o.calib}, {"count", o.calib_count}, {"method", o.calib_method}};
   j["layers"] = nlohmann::json::array();
@@ -101,6 +103,9 @@ void run(const FgqCliOptions& o) {
     const Dataset calib = load_dataset(o.calib).train.head(o.calib_count);
     fgq_calibrate_activations(quantized, fp32, calib.images, calib.count, options, &report);
     quantized.metadata["calibration_dataset"] = o.calib;
+    if (o.bias_correction) fgq_correct_bias(quantized, fp32, calib.images, calib.count);
+  } else if (o.bias_correction) {
+    fail("stern fgq", "--bias-correction needs --calib DATA");
   }
   save_model(quantized, o.out);
   const auto model_bytes = static_cast<int64_t>(std::filesystem::file_size(o.out));
@@ -126,6 +131,8 @@ void add_fgq_command(CLI::App& app) {
   cmd->add_option("--calib-percentile", o->calib_percentile, "Percentile of |x| for --calib-method percentile")
       ->capture_default_str();
   cmd->add_flag("--asymmetric", o->asymmetric, "Separate alpha+/alpha- and thresholds per group");
+  cmd->add_flag("--bias-correction", o->bias_correction,
+                "Shift each layer's bias so its channel means match FP32 on the calibration data");
   cmd->add_option("--first-last-bits", o->first_last_bits,
                   "Bits of the first and last layer: 8 or 4 (integer), 2 (ternary like the rest), 32 (FP32)")
       ->check(CLI::IsMember({2, 4, 8, 32}))->capture_default_str();

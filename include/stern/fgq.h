@@ -100,4 +100,9 @@ Graph fgq_quantize_weights(const Graph& fp32, const FgqOptions& options, FgqRepo
 void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<const float> images,
                                int64_t count, const FgqOptions& options, FgqReport* report);
 
+// Bias correction after calibration: for each conv2d/linear layer in order, the mean over the
+// images of every output channel in `quantized` (earlier layers already corrected) is moved
+// onto the FP32 graph's mean by adjusting the layer's bias (added when absent).
+void fgq_correct_bias(Graph& quantized, const Graph& fp32, std::span<const float> images, int64_t count);
+
 }  // namespace stern

@@ -13,6 +13,7 @@ namespace stern {
 namespace {
 
 using fgq_detail::is_weight_layer;
+using fgq_detail::run_batches;
 
 constexpr int64_t kCalibBatch = 64;
 
@@ -25,12 +26,13 @@ int layer_act_bits(const FgqOptions& o, bool edge) {
 
 }  // namespace
 
-void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<const float> images,
-                               int64_t count, const FgqOptions& o, FgqReport* report) {
-  const std::string where = "fgq calibration";
-  if (fp32.inputs.size() != 1) fail(where, "the model must have exactly one input");
+namespace fgq_detail {
+
+void run_batches(const Graph& graph, std::span<const float> images, int64_t count, const std::string& where,
+                 const std::function<void(const FloatTensor& x, const std::vector<FloatTensor>& outputs)>& fn) {
+  if (graph.inputs.size() != 1) fail(where, "the model must have exactly one input");
   if (count < 1) fail(where, "no calibration images");
-  const ValueInfo& input = fp32.inputs[0];
+  const ValueInfo& input = graph.inputs[0];
   int64_t example = 1;
   for (size_t d = 1; d < input.shape.size(); ++d) {
     if (input.shape[d] < 1) fail(where, "input '" + input.name + "' has an unknown non-batch dimension");
@@ -41,6 +43,24 @@ void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<co
                     std::to_string(count) + " x " + std::to_string(example) + " for input " +
                     shape_to_string(input.shape));
   }
+  Session session(graph);
+  for (int64_t start = 0; start < count; start += kCalibBatch) {
+    const int64_t b = std::min(kCalibBatch, count - start);
+    FloatTensor x;
+    x.shape = input.shape;
+    x.shape[0] = b;
+    x.data.assign(images.begin() + start * example, images.begin() + (start + b) * example);
+    fn(x, session.run({x}));
+  }
+}
+
+}  // namespace fgq_detail
+
+void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<const float> images,
+                               int64_t count, const FgqOptions& o, FgqReport* report) {
+  const std::string where = "fgq calibration";
+  if (fp32.inputs.size() != 1) fail(where, "the model must have exactly one input");
+  const ValueInfo& input = fp32.inputs[0];
 
   // Probe: the FP32 graph with every weight layer's input exposed as an output.
   const auto shapes = infer_shapes(fp32, where);
@@ -60,18 +80,10 @@ void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<co
   std::vector<std::string> probed;
   for (const auto& out : probe.outputs) probed.push_back(out.name);
   if (probe.outputs.empty()) probe.outputs = fp32.outputs;  // only the graph input is observed
-  Session session(std::move(probe));
-
-  for (int64_t start = 0; start < count; start += kCalibBatch) {
-    const int64_t b = std::min(kCalibBatch, count - start);
-    FloatTensor x;
-    x.shape = input.shape;
-    x.shape[0] = b;
-    x.data.assign(images.begin() + start * example, images.begin() + (start + b) * example);
+  run_batches(probe, images, count, where, [&](const FloatTensor& x, const std::vector<FloatTensor>& outs) {
     if (stats.count(input.name)) stats.at(input.name).observe(x.data);
-    const auto outs = session.run({x});
     for (size_t i = 0; i < probed.size(); ++i) stats.at(probed[i]).observe(outs.at(i).data);
-  }
+  });
 
   for (size_t li = 0; li < layers.size(); ++li) {
     const Node& src = *layers[li];

@@ -1,10 +1,23 @@
-// What FGQ treats as a weight layer, shared by weight quantization and calibration so both
-// walk the same layers in the same order (first and last matter for the policy).
+// Shared by FGQ's weight quantization, activation calibration and bias correction.
 #pragma once
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
 #include "stern/graph.h"
+#include "stern/runtime.h"
 
 namespace stern::fgq_detail {
 
+// What FGQ treats as a weight layer, so every pass walks the same layers in the same order
+// (first and last matter for the policy).
 inline bool is_weight_layer(const Node& n) { return n.op == OpType::conv2d || n.op == OpType::linear; }
+
+// Runs `graph` over `count` images (count x the per-example size of its single input) in
+// batches; `fn` sees each batch's input and the graph's outputs. Throws naming `where` when
+// the images do not fit the input.
+void run_batches(const Graph& graph, std::span<const float> images, int64_t count, const std::string& where,
+                 const std::function<void(const FloatTensor& x, const std::vector<FloatTensor>& outputs)>& fn);
 
 }  // namespace stern::fgq_detail

@@ -3,6 +3,7 @@
 `stern eval` on the test split. Prints a Markdown table.
 
 usage: fgq_results.py STERN_BINARY MODEL.onnx DATASET WORKDIR [--calib-method M] [--first-last-bits B]
+       [--groups channel,4,...] [--act-bits 8,4] [--extra "--asymmetric --bias-correction"]
 """
 import argparse
 import json
@@ -26,6 +27,7 @@ def main():
     ap.add_argument("--groups", default="channel,4,8,16,32,64")
     ap.add_argument("--act-bits", default="8,4")
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--extra", default="", help="more stern fgq flags, e.g. '--asymmetric --bias-correction'")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     ev = ["--data", args.data, "--json", "--threads", args.threads]
@@ -39,7 +41,7 @@ def main():
             out = os.path.join(args.workdir, f"fgq_{n}_a{a}.stern")
             rep = run_json([args.stern, "fgq", args.model, "--group", n, "--act-bits", a, "--calib", args.data,
                             "--calib-method", args.calib_method, "--first-last-bits", args.first_last_bits,
-                            "--out", out, "--json"])
+                            "--out", out, "--json"] + args.extra.split())
             acc = run_json([args.stern, "eval", out] + ev)["accuracy"]
             print(f"| {n} | {a} | {acc:.4f} | {100 * (acc - fp32['accuracy']):+.2f} | "
                   f"{100 * rep['mults_removed_fraction']:.1f}% | {rep['weight_bytes']} | {rep['model_bytes']} | "

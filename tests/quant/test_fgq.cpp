@@ -224,5 +224,29 @@ TEST(Fgq, CalibrationObservesEachLayerInput) {
   EXPECT_LT(std::sqrt(num / den), 0.05);
 }
 
+
+TEST(Fgq, BiasCorrectionMatchesFp32ChannelMeans) {
+  const Graph g = linear_graph({8, 16, 12, 6}, 31);
+  FgqOptions o;
+  o.group = 4;
+  o.first_last_bits = 2;
+  Graph q = fgq_quantize_weights(g, o, nullptr);
+  const int64_t count = 100;
+  const std::vector<float> images = random_floats(count * 8, 32, 1.0f);
+  fgq_calibrate_activations(q, g, images, count, o, nullptr);
+  fgq_correct_bias(q, g, images, count);
+  // The last layer's output means (computed here from both graphs' outputs) now agree.
+  auto means = [&](const Graph& graph) {
+    const auto y = Session(graph).run({FloatTensor{{count, 8}, images}})[0];
+    std::vector<double> m(6, 0.0);
+    for (int64_t n = 0; n < count; ++n)
+      for (int64_t c = 0; c < 6; ++c) m[c] += y.data[n * 6 + c] / double(count);
+    return m;
+  };
+  const auto want = means(g), got = means(q);
+  for (int c = 0; c < 6; ++c) EXPECT_NEAR(got[c], want[c], 1e-4) << c;
+  ASSERT_EQ(q.nodes.back().inputs.size(), 3u);  // a bias was added where there was none
+}
+
 }  // namespace
 }  // namespace stern
