@@ -27,6 +27,7 @@ QLayerImpl::QLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
   act_ready = register_buffer("act_ready", torch::zeros({1}, torch::kBool));
   mask = register_buffer("mask", torch::ones(shape));
   mask_on_ = register_buffer("mask_on", torch::zeros({1}, torch::kBool));
+  filter_sign = register_buffer("filter_sign", torch::zeros({out, 1}));
 }
 
 torch::Tensor QLayerImpl::ternary_delta(const torch::Tensor& groups) {
@@ -62,7 +63,14 @@ torch::Tensor QLayerImpl::quantized_weight() {
       return binary_quantize(weight.reshape({out, -1}), spec_.clip).reshape(weight.sizes());
     case WeightQuant::signed_binary: {
       const torch::Tensor w = weight.reshape({out, -1});
-      const torch::Tensor sign = signed_binary_signs(w.detach(), spec_.sign_by_mean);
+      // Signs by the filter mean are chosen once: re-choosing them every step flips filters
+      // under the following BatchNorm's running statistics (test accuracy fell to 12%).
+      if (spec_.sign_by_mean && filter_sign.abs().sum().item<float>() == 0) {
+        torch::NoGradGuard no_grad;
+        filter_sign.copy_(signed_binary_signs(w.detach(), true));
+      }
+      const torch::Tensor sign =
+          spec_.sign_by_mean ? filter_sign : signed_binary_signs(w.detach(), false);
       const torch::Tensor delta = spec_.sb_delta * w.detach().abs().amax(1, true);
       const torch::Tensor a = spec_.sb_alpha_bn ? torch::ones_like(alpha) : alpha;
       return signed_binary_quantize(w, sign, delta, a, spec_.clip).reshape(weight.sizes());

@@ -60,6 +60,7 @@ class QLayerImpl : public torch::nn::Module {
   torch::Tensor alpha;        // signed-binary learnable scale, [out, 1]
   torch::Tensor act_log_scale;  // [1], LSQ in the log domain (Adam steps are relative)
   torch::Tensor act_ready, mask, mask_on_;
+  torch::Tensor filter_sign;  // signed-binary signs by filter mean, fixed at the first forward
 
  private:
   QuantSpec spec_;
