@@ -124,12 +124,12 @@ for data, names, want_sparsity, gap, label in (
         if n in rows and base is not None:
             sp, a = rows[n][3]["sparsity"], acc(n)
             check(f"{label} [{n}]", sp >= want_sparsity and base - a <= gap,
-                  f"sparsity {sp:.4f}, accuracy {a:.4f} vs FP32 {base:.4f}: {100 * (base - a):+.2f} points")
+                  f"sparsity {sp:.4f}, accuracy {a:.4f} vs FP32 {base:.4f}: {100 * (a - base):+.2f} points")
 for n in ("fashion-mnist-signed-binary", "fashion-mnist-signed-binary-mean"):
     if n in rows and "fashion-mnist-binary" in rows:
         sp, a, b = rows[n][3]["sparsity"], acc(n), acc("fashion-mnist-binary")
         check(f"Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary [{n}]", sp >= 0.6 and b - a <= 0.01,
-              f"sparsity {sp:.4f}, accuracy {a:.4f} vs binary {b:.4f}: {100 * (b - a):+.2f} points")
+              f"sparsity {sp:.4f}, accuracy {a:.4f} vs binary {b:.4f}: {100 * (a - b):+.2f} points")
 for data in ("fashion-mnist", "mnist"):
     f, q = rows.get(f"{data}-fp32"), rows.get(f"{data}-sparse-ternary")
     if f and q:

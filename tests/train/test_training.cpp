@@ -65,7 +65,7 @@ TEST(Training, SparseTernaryLeNetPassesFloorAndRuntimeAgrees) {
   EXPECT_DOUBLE_EQ(runtime_accuracy(c.out, c.test_limit), r.test_accuracy);
 }
 
-TEST(Training, SignedBinaryLeNetPassesFloorAndRuntimeAgrees) {
+TEST(Training, SignedBinaryVggPassesFloorAndRuntimeAgrees) {
   // Signed-binary needs a BatchNorm after each such layer (METHODS.md 4): the VGG-style net.
   TrainConfig c = small_config("signed-binary", "signed_binary");
   c.model = "vgg";
