@@ -11,6 +11,7 @@
 #include "command.h"
 #include "stern/format.h"
 #include "stern/graph.h"
+#include "stern/model_io.h"
 #include "stern/runtime.h"
 #include "stern/shape.h"
 
@@ -156,7 +157,7 @@ void print_json(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
 }
 
 void print_text(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
-  std::printf("%s: .stern version %u, %ju bytes\n", o.model.c_str(), kFormatVersion, file_bytes);
+  std::printf("%s: %ju bytes (.stern format version %u)\n", o.model.c_str(), file_bytes, kFormatVersion);
   for (const ValueInfo& v : g.inputs) std::printf("input   %s %s\n", v.name.c_str(), shape_to_string(v.shape).c_str());
   for (const ValueInfo& v : g.outputs) std::printf("output  %s %s\n", v.name.c_str(), shape_to_string(v.shape).c_str());
   for (const auto& [key, value] : g.metadata) {
@@ -199,7 +200,7 @@ void print_text(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
 }
 
 void run_info(const InfoOptions& o) {
-  const Graph g = load_model(o.model);
+  const Graph g = open_model(o.model);
   const uintmax_t file_bytes = std::filesystem::file_size(o.model);
   if (o.json) {
     print_json(o, g, file_bytes);
@@ -211,7 +212,7 @@ void run_info(const InfoOptions& o) {
 void add_info_command(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "Print a .stern model's graph and tensor table");
-  cmd->add_option("model", options->model, "model file (.stern)")->required();
+  cmd->add_option("model", options->model, "model file (.stern, .sternz or .onnx)")->required();
   cmd->add_flag("--json", options->json, "print JSON instead of tables");
   cmd->callback([options] { run_info(*options); });
 }
