@@ -8,27 +8,23 @@ namespace {
 using namespace encoding_detail;
 
 std::vector<uint8_t> pack(const WeightMatrix& m) {
-  check_matrix(m, i8_traits());
-  PayloadWriter w;
-  write_scales(w, m);
+  PayloadWriter w = start_pack(m, i8_traits());
   w.write_bytes(m.codes.data(), m.codes.size());
   return std::move(w.bytes);
 }
 
 WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols,
                     const std::string& where) {
-  WeightMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  PayloadReader r(payload, where);
-  read_scales(r, m);
+  Unpacking u = start_unpack(payload, rows, cols, where);
+  WeightMatrix& m = u.m;
+  PayloadReader& r = u.reader;
   const uint64_t n = checked_mul(rows, cols, where);
   const uint8_t* p = r.take(n, "int8 codes");
   r.expect_end();
   m.codes.assign(reinterpret_cast<const int8_t*>(p), reinterpret_cast<const int8_t*>(p) + n);
   for (int8_t c : m.codes)
     if (c == -128) fail(where, "int8 code -128 is outside the symmetric range [-127, 127]");
-  return m;
+  return std::move(m);
 }
 }  // namespace
 

@@ -73,4 +73,27 @@ void read_scales(PayloadReader& r, WeightMatrix& m);
 // Shape, alphabet and scale checks before packing; names the encoding in errors.
 void check_matrix(const WeightMatrix& m, const EncodingTraits& t);
 
+// How every quantized encoding's pack starts: check the matrix, write the scale header.
+inline PayloadWriter start_pack(const WeightMatrix& m, const EncodingTraits& t) {
+  check_matrix(m, t);
+  PayloadWriter w;
+  write_scales(w, m);
+  return w;
+}
+
+// How every quantized encoding's unpack starts: the shape, then the scale header; the body
+// is read from `reader`.
+struct Unpacking {
+  WeightMatrix m;
+  PayloadReader reader;
+};
+inline Unpacking start_unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols,
+                              const std::string& where) {
+  Unpacking u{WeightMatrix{}, PayloadReader(payload, where)};
+  u.m.rows = rows;
+  u.m.cols = cols;
+  read_scales(u.reader, u.m);
+  return u;
+}
+
 }  // namespace stern::encoding_detail

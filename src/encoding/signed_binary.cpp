@@ -9,11 +9,8 @@ namespace {
 using namespace encoding_detail;
 
 std::vector<uint8_t> pack(const WeightMatrix& m) {
-  const EncodingTraits& t = signed_binary_traits();
-  check_matrix(m, t);
   if (m.asymmetric) fail("encoding signed_binary", "scales must be symmetric");
-  PayloadWriter w;
-  write_scales(w, m);
+  PayloadWriter w = start_pack(m, signed_binary_traits());
   for (int64_t r = 0; r < m.rows; ++r) {
     int8_t sign = 0;
     for (int64_t c = 0; c < m.cols; ++c) {
@@ -30,11 +27,9 @@ std::vector<uint8_t> pack(const WeightMatrix& m) {
 
 WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols,
                     const std::string& where) {
-  WeightMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  PayloadReader r(payload, where);
-  read_scales(r, m);
+  Unpacking u = start_unpack(payload, rows, cols, where);
+  WeightMatrix& m = u.m;
+  PayloadReader& r = u.reader;
   if (m.asymmetric) fail(where, "signed_binary scales must be symmetric");
   const auto* signs = reinterpret_cast<const int8_t*>(r.take(rows, "filter signs"));
   for (int64_t row = 0; row < rows; ++row)
@@ -45,7 +40,7 @@ WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols
     m.codes[row * cols + c] = bit ? signs[row] : 0;
   });
   r.expect_end();
-  return m;
+  return std::move(m);
 }
 }  // namespace
 

@@ -9,9 +9,7 @@ namespace {
 using namespace encoding_detail;
 
 std::vector<uint8_t> pack(const WeightMatrix& m) {
-  check_matrix(m, ternary2_traits());
-  PayloadWriter w;
-  write_scales(w, m);
+  PayloadWriter w = start_pack(m, ternary2_traits());
   const int64_t row_bytes = (m.cols + 3) / 4;
   std::vector<uint8_t> row(row_bytes);
   for (int64_t r = 0; r < m.rows; ++r) {
@@ -28,11 +26,9 @@ std::vector<uint8_t> pack(const WeightMatrix& m) {
 
 WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols,
                     const std::string& where) {
-  WeightMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  PayloadReader r(payload, where);
-  read_scales(r, m);
+  Unpacking u = start_unpack(payload, rows, cols, where);
+  WeightMatrix& m = u.m;
+  PayloadReader& r = u.reader;
   const int64_t row_bytes = (cols + 3) / 4;
   const uint8_t* p = r.take(checked_mul(rows, row_bytes, where), "ternary2 codes");
   r.expect_end();
@@ -50,7 +46,7 @@ WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols
       m.codes[row * cols + c] = bits == 1 ? 1 : bits == 2 ? -1 : 0;
     }
   }
-  return m;
+  return std::move(m);
 }
 }  // namespace
 

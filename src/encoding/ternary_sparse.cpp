@@ -14,9 +14,7 @@ using namespace encoding_detail;
 bool narrow_indices(int64_t cols) { return cols <= 65536; }
 
 std::vector<uint8_t> pack(const WeightMatrix& m) {
-  check_matrix(m, ternary_sparse_traits());
-  PayloadWriter w;
-  write_scales(w, m);
+  PayloadWriter w = start_pack(m, ternary_sparse_traits());
   for (int64_t r = 0; r < m.rows; ++r) {
     const int8_t* row = &m.codes[r * m.cols];
     w.write(static_cast<uint32_t>(std::count(row, row + m.cols, int8_t{1})));
@@ -36,11 +34,9 @@ std::vector<uint8_t> pack(const WeightMatrix& m) {
 
 WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols,
                     const std::string& where) {
-  WeightMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  PayloadReader r(payload, where);
-  read_scales(r, m);
+  Unpacking u = start_unpack(payload, rows, cols, where);
+  WeightMatrix& m = u.m;
+  PayloadReader& r = u.reader;
   const uint64_t n_counts = checked_mul(rows, 2, where);
   const uint8_t* counts_bytes = r.take(checked_mul(n_counts, sizeof(uint32_t), where), "row counts");
   std::vector<uint32_t> counts(n_counts);
@@ -67,7 +63,7 @@ WeightMatrix unpack(std::span<const uint8_t> payload, int64_t rows, int64_t cols
     }
   }
   r.expect_end();
-  return m;
+  return std::move(m);
 }
 }  // namespace
 
