@@ -70,11 +70,11 @@ void summary(const SummaryOptions& o) {
   }
   std::printf("%s test split (%lld images), %d threads, %s kernels\n\n", o.data.c_str(),
               static_cast<long long>(test.count), j["threads"].get<int>(), j["isa"].get<std::string>().c_str());
-  std::printf("%-34s %-22s %8s %8s %10s %8s %10s %12s\n", "model", "weights", "accuracy", "sparsity",
+  std::printf("%-32s %-26s %8s %8s %10s %8s %10s %12s\n", "model", "weights", "accuracy", "sparsity",
               "bytes", "vs fp32", "b1 ms", "b64 img/s");
   for (const auto& m : j["models"]) {
     const std::string name = std::filesystem::path(m["model"].get<std::string>()).filename().string();
-    std::printf("%-34s %-22s %8.4f %8.4f %10lld %7.1fx %10.3f %12.0f\n", name.c_str(),
+    std::printf("%-32s %-26s %8.4f %8.4f %10lld %7.1fx %10.3f %12.0f\n", name.c_str(),
                 m["encodings"].get<std::string>().c_str(), m["accuracy"].get<double>(),
                 m["sparsity"].get<double>(), static_cast<long long>(m["file_bytes"].get<int64_t>()),
                 m["compression_vs_fp32"].get<double>(), m["batch1_median_ms"].get<double>(),
