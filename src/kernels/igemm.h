@@ -73,6 +73,23 @@ void with_rows(size_t m, F&& fn) {
   }(std::make_index_sequence<kMaxRows>{});
 }
 
+// The driver of the AVX-512 dense micro-kernels (int8 and ternary2 alike): rows as a
+// compile-time count, panels two at a time (two zmm accumulators per row), then a last single
+// panel. `tile` is called as tile.template operator()<MR, NP>(rows, w, c) with `rows` the MR
+// activation row pointers, `w` the first of NP panels and `c` their first output column.
+template <size_t kMaxRows, typename Tile>
+void dense_panel_pairs(size_t m, const uint8_t* a, size_t lda, const uint8_t* w,
+                       size_t panel_stride, size_t npanels, int32_t* c, Tile&& tile) {
+  with_rows<kMaxRows>(m, [&]<size_t MR>() {
+    const uint8_t* rows[MR];
+    for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
+    size_t p = 0;
+    for (; p + 2 <= npanels; p += 2)
+      tile.template operator()<MR, 2>(rows, w + p * panel_stride, c + p * kPanel);
+    if (p < npanels) tile.template operator()<MR, 1>(rows, w + p * panel_stride, c + p * kPanel);
+  });
+}
+
 // Dense micro-kernel: for i < m (m <= the kernel's MR) and j < 16 * npanels,
 //   c[i * ldc + j] = sum_{k < 16 * kblocks} A(i, k) * W(j, k),
 // A(i, k) = a[i * lda + k]; panel p of W starts at w + p * panel_stride. Layouts:

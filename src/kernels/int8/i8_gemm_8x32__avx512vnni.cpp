@@ -35,14 +35,11 @@ void tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
 void i8_gemm_8x32__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                               const uint8_t* w, size_t panel_stride, size_t npanels,
                               int32_t* c, size_t ldc) {
-  with_rows<kMr>(m, [&]<size_t MR>() {
-    const uint8_t* rows[MR];
-    for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
-    size_t p = 0;
-    for (; p + 2 <= npanels; p += 2)
-      tile<MR, 2>(kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
-    if (p < npanels) tile<MR, 1>(kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
-  });
+  dense_panel_pairs<kMr>(m, a, lda, w, panel_stride, npanels, c,
+                        [&]<size_t MR, size_t NP>(const uint8_t* const* rows, const uint8_t* panel,
+                                                  int32_t* out) {
+                          tile<MR, NP>(kblocks, rows, panel, panel_stride, out, ldc);
+                        });
 }
 
 }  // namespace stern::kernels
