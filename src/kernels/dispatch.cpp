@@ -8,8 +8,7 @@ namespace stern::kernels {
   void name(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const uint8_t* w,   \
             size_t panel_stride, size_t npanels, int32_t* c, size_t ldc);
 #define STERN_SPARSE_GEMV_UKERNEL(name, isa, vbmi)                                  \
-  void name(const uint8_t* x, const SparseRows& w, size_t row0, size_t row1, size_t b0, \
-            size_t b1, int32_t* y);
+  void name(const uint8_t* x, const SparseBands& w, size_t band0, size_t band1, int32_t* y);
 #define STERN_SPARSE_GEMM_UKERNEL(name, isa, vbmi)                                    \
   void name(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t row0,   \
             size_t row1, size_t b0, size_t b1, int32_t* c, size_t ldc);

@@ -8,8 +8,9 @@
 //   ternary2 (dense ternary): W = c = w + 1 in {0, 1, 2} at 2 bits, A = int8 bytes;
 //     sum_k (c - 1) * a is raw - sum_k a (the row sums come with the activations).
 //   int8: W = int8 codes in [-127, 127], A = uint8 bytes (u8s8 as oneDNN).
-//   ternary sparse: per row and 128-column block, the +1 then -1 column offsets;
-//     uint8 activations (GEMV: a row; GEMM: 64-pixel columns through an offset table).
+//   ternary sparse: per 128-column block the column offsets of the non-zeros; uint8
+//     activations. GEMM: per row, +1 then -1 offsets, 64-pixel columns through an offset
+//     table. GEMV: bands of rows, signs in the offsets' top bit, one activation row.
 // Activation bytes are q + offset, offset chosen per format so q fits (qmatmul.h).
 #pragma once
 #include <cstddef>
@@ -111,10 +112,28 @@ struct SparseRows {
   const uint8_t* header(size_t r, size_t b) const { return bytes.data() + start[r * blocks + b]; }
 };
 
-// y[r - row0] = sum over blocks [b0, b1) of row r's +1 columns of x minus its -1 columns,
-// x uint8 (K' bytes, 64 bytes of readable slack after the end).
-using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseRows& w, size_t row0,
-                                   size_t row1, size_t b0, size_t b1, int32_t* y);
+// Sparse ternary rows for the GEMV, in bands of `band` rows (4, 8 or 16) that share each
+// 128-column block of activations: one byte permute gathers the entries of the whole band.
+// Per band: uint8 count[blocks][band] (entries of each row in each block), then per block
+// the entries of its rows in row order, one byte each: the column offset in bits 0-6, bit 7
+// set for a -1. 1 byte per non-zero plus `band` per band and block (0.86 bits per weight at
+// 90% sparsity). pack_sparse_bands picks the band so that a block's entries usually fit
+// one 64-byte vector. Rows are padded to whole bands with empty rows; start[q] is the byte
+// offset of band q's counts.
+inline constexpr size_t kMaxBandRows = 16;
+struct SparseBands {
+  size_t rows = 0, blocks = 0, blocks_per_group = 1, band = 4;
+  aligned_vector<uint8_t> bytes;
+  std::vector<uint64_t> start;  // bands + 1 entries
+  size_t bands() const { return start.empty() ? 0 : start.size() - 1; }
+  size_t groups() const { return blocks / blocks_per_group; }
+};
+
+// For bands [band0, band1) and scale groups g (blocks_per_group blocks each):
+// y[(r - band * band0) * groups + g] = row r's +1 columns of x minus its -1 columns over the
+// group, x uint8 (K' bytes, 64 bytes of readable slack after the end).
+using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseBands& w, size_t band0,
+                                   size_t band1, int32_t* y);
 // c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of a tile of uint8 activation
 // bytes whose column k' is the 64 bytes at at + offset[k'] (a k-major tile, or the shifted
 // windows of padded channel planes for a stride-1 convolution: no im2col copy).

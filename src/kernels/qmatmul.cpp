@@ -18,6 +18,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 struct Part {
   aligned_vector<uint8_t> dense;
   SparseRows sparse;
+  SparseBands bands;  // linear layers: the GEMV layout for batch 1
   std::vector<float> scale;   // alpha * out_scale * act_scale, rows * groups
   std::vector<int32_t> wsum;  // sum of the codes, rows * groups
 };
@@ -182,6 +183,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
         p.dense = pack_dense(codes.data(), L.og, L.layout, format);
       else
         p.sparse = pack_sparse(codes.data(), L.og, L.layout, where);
+      if (!L.dense() && L.linear) p.bands = pack_sparse_bands(codes.data(), L.og, L.layout);
       L.parts[grp].push_back(std::move(p));
     }
   }
@@ -495,21 +497,27 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         }
       });
     } else if (sparse_gemv(m)) {
-      const int64_t bpg = layout.padded_group / kSparseBlock;
-      const int64_t chunks = std::min<int64_t>(og, 8 * threads);
+      // Tasks of whole row bands; the kernel returns one sum per (row, scale group).
+      const int64_t band = ps[0].bands.band, bands = ps[0].bands.bands();
+      const int64_t chunks = std::min<int64_t>(bands, 8 * threads);
       parallel(chunks, [&](size_t task, int t) {
-        const int64_t r0 = og * task / chunks, r1 = og * (task + 1) / chunks;
+        const int64_t q0 = bands * task / chunks, q1 = bands * (task + 1) / chunks;
+        const int64_t r0 = q0 * band, r1 = std::min(og, q1 * band), nn = r1 - r0;
         Tile& tile = tiles[t];
-        tile.raw.resize(r1 - r0);
-        tile.acc.resize(r1 - r0);
-        for (int64_t part = 0; part < nparts; ++part)
-          for (int64_t gi = 0; gi < ng; ++gi) {
-            sgemv->fn(a.rows.data(), ps[part].sparse, r0, r1, gi * bpg, (gi + 1) * bpg, tile.raw.data());
-            // One activation row: the (row, column) tile is transposed, ldr = 1 per row.
-            for (int64_t r = r0; r < r1; ++r)
-              epilogue(ps[part], gi, wcoef, tile.raw.data() + (r - r0), 1, nullptr, 0, 1, r, 1,
+        tile.raw.resize((q1 - q0) * band * ng);
+        tile.acc.resize(nn);
+        if (nparts == 1 && ng == 1) {
+          sgemv->fn(a.rows.data(), ps[0].bands, q0, q1, tile.raw.data());
+          finish(ps[0], wcoef, tile.raw.data(), nn, nullptr, 0, 1, grp, r0, nn, tile.acc.data(), out, ldm, ldn);
+          return;
+        }
+        for (int64_t part = 0; part < nparts; ++part) {
+          sgemv->fn(a.rows.data(), ps[part].bands, q0, q1, tile.raw.data());
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t gi = 0; gi < ng; ++gi)
+              epilogue(ps[part], gi, wcoef, tile.raw.data() + (r - r0) * ng + gi, 1, nullptr, 0, 1, r, 1,
                        part == 0 && gi == 0, tile.acc.data() + (r - r0));
-          }
+        }
         for (int64_t r = r0; r < r1; ++r) store(tile.acc.data() + (r - r0), grp, 0, 1, r, 1, out, ldm, ldn);
       });
     } else {

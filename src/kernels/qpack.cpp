@@ -40,6 +40,25 @@ aligned_vector<uint8_t> pack_dense(const int8_t* codes, int64_t rows, const Colu
   return out;
 }
 
+namespace {
+
+// fn(offset, code) for the non-zero codes of `row` in 128-column block b, ascending. Padded
+// columns of a block map back to no weight: only the block's real columns are scanned.
+template <typename F>
+void block_entries(const int8_t* row, const ColumnLayout& layout, size_t b, F&& fn) {
+  const int64_t g = (b * kSparseBlock) / layout.padded_group;
+  const int64_t in_group = b * kSparseBlock - g * layout.padded_group;
+  for (int64_t j = 0; j < int64_t(kSparseBlock); ++j) {
+    const int64_t local = in_group + j;
+    if (local >= layout.group) break;
+    const int64_t k = g * layout.group + local;
+    if (k >= layout.cols) break;
+    if (row[k] != 0) fn(static_cast<uint8_t>(j), row[k]);
+  }
+}
+
+}  // namespace
+
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
                        const std::string& where) {
   SparseRows s;
@@ -48,19 +67,10 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
   s.start.reserve(rows * s.blocks + 1);
   std::vector<uint8_t> offsets[2];
   for (int64_t r = 0; r < rows; ++r) {
-    const int8_t* row = codes + r * layout.cols;
     for (size_t b = 0; b < s.blocks; ++b) {
       offsets[0].clear(), offsets[1].clear();
-      // Padded columns of a block map back to no weight; scan the block's real columns.
-      const int64_t g = (b * kSparseBlock) / layout.padded_group;
-      const int64_t in_group = b * kSparseBlock - g * layout.padded_group;
-      for (int64_t j = 0; j < int64_t(kSparseBlock); ++j) {
-        const int64_t local = in_group + j;
-        if (local >= layout.group) break;
-        const int64_t k = g * layout.group + local;
-        if (k >= layout.cols) break;
-        if (row[k] != 0) offsets[row[k] > 0 ? 0 : 1].push_back(static_cast<uint8_t>(j));
-      }
+      block_entries(codes + r * layout.cols, layout, b,
+                    [&](uint8_t j, int8_t code) { offsets[code > 0 ? 0 : 1].push_back(j); });
       if (s.bytes.size() > std::numeric_limits<uint32_t>::max() - 2 * kSparseBlock)
         fail(where, "sparse weights exceed 4 GiB in the kernel layout");
       s.start.push_back(static_cast<uint32_t>(s.bytes.size()));
@@ -71,6 +81,45 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
   }
   s.start.push_back(static_cast<uint32_t>(s.bytes.size()));
   // Kernels read offsets with 64-byte masked loads: keep a readable cache line at the end.
+  s.bytes.resize(s.bytes.size() + 64, 0);
+  return s;
+}
+
+SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
+                              size_t band) {
+  SparseBands s;
+  s.rows = rows;
+  s.blocks = layout.padded_cols() / kSparseBlock;
+  s.blocks_per_group = layout.padded_group / kSparseBlock;
+  if (band == 0) {
+    // The widest band whose block holds at most 56 entries on average (one 64-lane pass
+    // about 97% of the time): 4 rows at 90% sparsity, 8 at 95%, 16 at 98%.
+    const int64_t nonzeros = std::count_if(codes, codes + rows * layout.cols, [](int8_t c) { return c != 0; });
+    const double per_row_block = double(nonzeros) / double(std::max<int64_t>(1, rows * layout.cols)) * kSparseBlock;
+    band = 4;
+    while (band < kMaxBandRows && 2 * band * per_row_block <= 56.0) band *= 2;
+  }
+  s.band = band;
+  const int64_t bands = (rows + band - 1) / band;
+  s.start.reserve(bands + 1);
+  std::vector<uint8_t> entries;
+  for (int64_t q = 0; q < bands; ++q) {
+    s.start.push_back(s.bytes.size());
+    const size_t counts = s.bytes.size();
+    s.bytes.resize(counts + band * s.blocks, 0);
+    entries.clear();
+    for (size_t b = 0; b < s.blocks; ++b)
+      for (int64_t r = q * band; r < std::min<int64_t>(rows, (q + 1) * band); ++r) {
+        const size_t before = entries.size();
+        block_entries(codes + r * layout.cols, layout, b, [&](uint8_t j, int8_t code) {
+          entries.push_back(static_cast<uint8_t>(code > 0 ? j : j | 0x80));
+        });
+        s.bytes[counts + b * band + r % band] = static_cast<uint8_t>(entries.size() - before);
+      }
+    s.bytes.insert(s.bytes.end(), entries.begin(), entries.end());
+  }
+  s.start.push_back(s.bytes.size());
+  // The GEMV loads entries 64 bytes at a time: keep a readable cache line at the end.
   s.bytes.resize(s.bytes.size() + 64, 0);
   return s;
 }

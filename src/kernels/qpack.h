@@ -30,5 +30,9 @@ size_t panel_stride(const ColumnLayout& layout, WeightFormat format);
 // Throws stern::Error naming `where` when the stream would exceed 4 GiB.
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
                        const std::string& where);
+// The GEMV layout (igemm.h SparseBands) of the same codes (64-bit offsets: no size limit).
+// band = 0 picks the band from the density; tests force 4, 8 or 16.
+SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
+                              size_t band = 0);
 
 }  // namespace stern::kernels

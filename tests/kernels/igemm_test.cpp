@@ -113,31 +113,76 @@ TEST(DenseKernels, ExtremeOperandsDoNotOverflow) {
   }
 }
 
+// The GEMV layout in bands of rows: every ISA against the brute-force sum and the scalar
+// kernel, over a middle range of bands (a thread's share) and every scale group in one call.
+// band 0: the one pack_sparse_bands picks for the density; 4, 8, 16 forced.
+void check_sparse_gemv(const SparseGemvKernel& kern, const Shape& s, double sparsity, size_t band,
+                       uint32_t seed, int byte_lo = 0) {
+  std::mt19937 rng(seed);
+  const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
+  const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
+  const SparseBands w = pack_sparse_bands(codes.data(), s.n, layout, band);
+  ASSERT_EQ(w.bands(), (s.n + w.band - 1) / w.band);
+  std::vector<uint8_t> x(layout.padded_cols() + 64, 0);
+  std::uniform_int_distribution<int> byte(byte_lo, 255);
+  for (int64_t k = 0; k < s.k; ++k) x[layout.map(k)] = static_cast<uint8_t>(byte(rng));
+  const size_t q0 = w.bands() / 3, q1 = w.bands(), ng = layout.groups, r0 = q0 * w.band;
+  std::vector<int32_t> got((q1 - q0) * w.band * ng, -1), ref(got.size(), -2);
+  kern.fn(x.data(), w, q0, q1, got.data());
+  best_sparse_gemv(Isa::scalar).fn(x.data(), w, q0, q1, ref.data());
+  for (int64_t r = r0; r < std::min<int64_t>(s.n, q1 * w.band); ++r)
+    for (size_t g = 0; g < ng; ++g) {
+      int32_t expect = 0;
+      for (int64_t k = g * layout.group; k < std::min(s.k, int64_t(g + 1) * layout.group); ++k)
+        expect += codes[r * s.k + k] * int32_t(x[layout.map(k)]);
+      const size_t at = (r - r0) * ng + g;
+      ASSERT_EQ(got[at], expect) << kern.name << " row " << r << " group " << g << " sparsity " << sparsity
+                                 << " band " << w.band << " shape " << s.n << "x" << s.k << "/" << s.group;
+      ASSERT_EQ(ref[at], expect) << "scalar";
+    }
+}
+
 TEST(SparseKernels, GemvMatchesBruteForce) {
   for (const SparseGemvKernel& kern : sparse_gemv_kernels()) {
     if (!runnable(kern)) continue;
     uint32_t seed = 100;
     for (const Shape& s : kShapes)
-      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) {
-        std::mt19937 rng(seed++);
-        const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
-        const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
-        const SparseRows w = pack_sparse(codes.data(), s.n, layout, "test");
-        std::vector<uint8_t> x(layout.padded_cols(), 0);
-        std::uniform_int_distribution<int> byte(0, 255);
-        for (int64_t k = 0; k < s.k; ++k) x[layout.map(k)] = static_cast<uint8_t>(byte(rng));
-        const size_t bpg = layout.padded_group / kSparseBlock;
-        for (int64_t g = 0; g < layout.groups; ++g) {
-          // A middle row range, as a thread's share.
-          const size_t r0 = s.n / 3, r1 = s.n;
-          std::vector<int32_t> got(r1 - r0, -1);
-          kern.fn(x.data(), w, r0, r1, g * bpg, (g + 1) * bpg, got.data());
-          for (size_t r = r0; r < r1; ++r) {
-            int32_t expect = 0;
-            for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
-              expect += codes[r * s.k + k] * int32_t(x[layout.map(k)]);
-            ASSERT_EQ(got[r - r0], expect) << kern.name << " row " << r << " sparsity " << sparsity;
-          }
+      for (double sparsity : {0.0, 0.5, 0.9, 0.95, 0.98, 0.99, 1.0})
+        for (size_t band : {0, 4, 8, 16}) check_sparse_gemv(kern, s, sparsity, band, seed++);
+  }
+}
+
+// The band pack_sparse_bands picks: one 64-lane pass per block on average.
+TEST(SparseKernels, BandFollowsDensity) {
+  const ColumnLayout layout = column_layout(4096, 4096, kSparseBlock);
+  for (const auto& [sparsity, band] : {std::pair{0.5, 4}, {0.9, 4}, {0.95, 8}, {0.98, 16}, {1.0, 16}}) {
+    std::mt19937 rng(3);
+    const std::vector<int8_t> codes = random_codes(rng, 64 * 4096, sparsity, -1, 1);
+    EXPECT_EQ(pack_sparse_bands(codes.data(), 64, layout).band, size_t(band)) << sparsity;
+  }
+}
+
+// Extremes: all-255 activations and dense rows of one sign (up to 2048 entries per band
+// and block: 32 64-lane passes), K = 4096 and odd K.
+TEST(SparseKernels, GemvExtremeOperands) {
+  for (const SparseGemvKernel& kern : sparse_gemv_kernels()) {
+    if (!runnable(kern)) continue;
+    for (const Shape& s : {Shape{1, 9, 4096, 4096}, Shape{1, 7, 1001, 1001}, Shape{1, 6, 1001, 130}})
+      for (size_t band : {4, 8, 16}) {
+        check_sparse_gemv(kern, s, 0.0, band, 7, 255);
+        for (int sign : {1, -1}) {
+          const std::vector<int8_t> codes(s.n * s.k, static_cast<int8_t>(sign));
+          const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
+          const SparseBands w = pack_sparse_bands(codes.data(), s.n, layout, band);
+          std::vector<uint8_t> x(layout.padded_cols() + 64, 0);
+          for (int64_t k = 0; k < s.k; ++k) x[layout.map(k)] = 255;
+          std::vector<int32_t> got(w.bands() * w.band * layout.groups);
+          kern.fn(x.data(), w, 0, w.bands(), got.data());
+          for (int64_t r = 0; r < s.n; ++r)
+            for (int64_t g = 0; g < layout.groups; ++g)
+              ASSERT_EQ(got[r * layout.groups + g],
+                        255 * sign * (std::min(s.k, (g + 1) * layout.group) - g * layout.group))
+                  << kern.name << " band " << band;
         }
       }
   }
