@@ -1,6 +1,7 @@
 // stern fgq: post-training fine-grained ternarization of a pretrained FP32 model (.onnx or
 // .stern), with activation calibration on a training subset; writes a .stern model and
-// reports per layer the quantization error and the multiplications removed.
+// reports per layer the quantization error and the multiplications removed. With
+// --finetune-epochs the quantized model is then fine-tuned by stern_train (finetune.h).
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "stern/dataset.h"
 #include "stern/error.h"
 #include "stern/fgq.h"
+#include "stern/finetune.h"
 #include "stern/format.h"
 #include "stern/model_io.h"
 
@@ -27,6 +29,7 @@ struct FgqCliOptions {
   bool asymmetric = false;
   bool bias_correction = false;
   int first_last_bits = 8;
+  FgqFinetuneConfig finetune{.data = {}, .epochs = 0};
   std::string out;
   bool json = false;
 };
@@ -40,6 +43,18 @@ int64_t parse_group(const std::string& s) {
   } catch (const std::exception&) {
   }
   fail("--group '" + s + "'", "expected a positive integer N or 'channel'");
+}
+
+nlohmann::json finetune_json(const FgqFinetuneConfig& c, const FgqFinetuneResult& r) {
+  nlohmann::json j{{"epochs", c.epochs}, {"lr", c.lr}, {"batch_size", c.batch_size},
+                   {"steps", r.steps}, {"accuracy_before", r.accuracy_before},
+                   {"accuracy_after", r.accuracy_after}, {"train_seconds", r.train_seconds}};
+  j["log"] = nlohmann::json::array();
+  for (const auto& e : r.log) {
+    j["log"].push_back({{"epochs", e.epochs}, {"loss", e.loss}, {"train_accuracy", e.train_accuracy},
+                        {"test_accuracy", e.test_accuracy}, {"seconds", e.seconds}});
+  }
+  return j;
 }
 
 nlohmann::json report_json(const FgqReport& r, const FgqCliOptions& o, int64_t model_bytes) {
@@ -85,6 +100,27 @@ void print_table(const FgqReport& r, const FgqCliOptions& o, int64_t model_bytes
               static_cast<long long>(r.fp32_weight_bytes), o.out.c_str(), static_cast<long long>(model_bytes));
 }
 
+Graph finetune(const Graph& fp32, const Graph& quantized, const FgqOptions& options,
+               const FgqCliOptions& o, FgqReport& report, FgqFinetuneResult& result) {
+  if (o.calib.empty()) fail("--finetune-epochs", "needs --calib DATA: fine-tuning trains on its training split");
+#ifdef STERN_HAS_TRAIN
+  FgqFinetuneConfig config = o.finetune;
+  config.data = o.calib;
+  std::fprintf(stderr, "fine-tuning on %s for %g epochs (LibTorch, %d threads)\n", o.calib.c_str(), config.epochs,
+               config.threads);
+  Graph tuned = fgq_finetune(fp32, quantized, options, config, &report, &result, [](const FgqFinetuneEpoch& e) {
+    std::fprintf(stderr, "  epoch %.2f: loss %.4f, train accuracy %.4f, test accuracy %.4f (%.0f s)\n", e.epochs,
+                 e.loss, e.train_accuracy, e.test_accuracy, e.seconds);
+  });
+  std::fprintf(stderr, "test accuracy (LibTorch): %.4f before fine-tuning, %.4f after\n", result.accuracy_before,
+               result.accuracy_after);
+  return tuned;
+#else
+  (void)fp32, (void)quantized, (void)options, (void)report, (void)result;
+  fail("--finetune-epochs", "this stern was built without LibTorch (STERN_BUILD_TRAIN=OFF); rebuild with it to fine-tune");
+#endif
+}
+
 void run(const FgqCliOptions& o) {
   FgqOptions options;
   options.group = parse_group(o.group);
@@ -107,10 +143,14 @@ void run(const FgqCliOptions& o) {
   } else if (o.bias_correction) {
     fail("stern fgq", "--bias-correction needs --calib DATA");
   }
+  FgqFinetuneResult tuned;
+  if (o.finetune.epochs > 0) quantized = finetune(fp32, quantized, options, o, report, tuned);
   save_model(quantized, o.out);
   const auto model_bytes = static_cast<int64_t>(std::filesystem::file_size(o.out));
   if (o.json) {
-    std::printf("%s\n", report_json(report, o, model_bytes).dump(2).c_str());
+    nlohmann::json j = report_json(report, o, model_bytes);
+    if (o.finetune.epochs > 0) j["finetune"] = finetune_json(o.finetune, tuned);
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
     print_table(report, o, model_bytes);
   }
@@ -136,6 +176,16 @@ void add_fgq_command(CLI::App& app) {
   cmd->add_option("--first-last-bits", o->first_last_bits,
                   "Bits of the first and last layer: 8 or 4 (integer), 2 (ternary like the rest), 32 (FP32)")
       ->check(CLI::IsMember({2, 4, 8, 32}))->capture_default_str();
+  cmd->add_option("--finetune-epochs", o->finetune.epochs,
+                  "Fine-tune the quantized model for E epochs (may be fractional) on the --calib training split "
+                  "(LibTorch; 0 = post-training only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--finetune-lr", o->finetune.lr, "Fine-tuning learning rate (Adam, cosine decay to 0)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--finetune-batch-size", o->finetune.batch_size, "Fine-tuning batch size")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", o->finetune.threads, "LibTorch threads for fine-tuning")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--out", o->out, "Output model (.stern)")->required();
   cmd->add_flag("--json", o->json, "Print the report as one JSON object");
   cmd->callback([o] { run(*o); });

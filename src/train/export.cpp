@@ -21,12 +21,15 @@ WeightMatrix matrix_from_levels(const torch::Tensor& q, int64_t group, bool asym
   m.cols = q.size(1);
   m.group = group;
   m.asymmetric = asymmetric;
-  const torch::Tensor g = q.reshape({m.rows, m.cols / group, group});
+  // The last group of a row may be shorter (FGQ's groups): zero columns complete it.
+  const int64_t groups = m.groups_per_row();
+  const torch::Tensor g =
+      torch::constant_pad_nd(q, {0, groups * group - m.cols}).reshape({m.rows, groups, group});
   torch::Tensor pos = g.clamp_min(0).amax(2), neg = (-g).clamp_min(0).amax(2);
   if (!asymmetric) pos = neg = torch::maximum(pos, neg);
   m.scale_pos = to_vector(pos);
   m.scale_neg = to_vector(neg);
-  const torch::Tensor codes = torch::sign(g).to(torch::kInt8).contiguous();
+  const torch::Tensor codes = torch::sign(q).to(torch::kInt8).contiguous();
   m.codes.assign(codes.data_ptr<int8_t>(), codes.data_ptr<int8_t>() + codes.numel());
   return m;
 }
@@ -63,7 +66,8 @@ ExportedWeight export_weight(QLayerImpl& layer) {
       break;
     }
     case WeightQuant::ternary: {
-      const int64_t group = spec.granularity == Granularity::group ? spec.group_size : cols;
+      const int64_t group =
+          spec.granularity == Granularity::group ? std::min(spec.group_size, cols) : cols;
       out.matrix = matrix_from_levels(q, group, spec.asymmetric);
       if (spec.granularity == Granularity::layer) {
         // One scale for the whole layer: rows without a non-zero of some sign still carry it.

@@ -50,6 +50,7 @@ torch::Tensor QLayerImpl::quantized_weight() {
       return mask_frozen() ? q * mask : q;
     }
     case WeightQuant::ternary: {
+      if (ragged_groups()) return ragged_ternary_weight();
       const torch::Tensor g = to_groups(weight, spec_.granularity, spec_.group_size);
       const torch::Tensor scale = g.detach().abs().mean(1, true).clamp_min(1e-12);
       const torch::Tensor support = mask_frozen()
@@ -77,6 +78,36 @@ torch::Tensor QLayerImpl::quantized_weight() {
     }
   }
   return weight;
+}
+
+bool QLayerImpl::ragged_groups() const {
+  return spec_.granularity == Granularity::group && spec_.group_size > 0 &&
+         (weight.numel() / weight.size(0)) % spec_.group_size != 0;
+}
+
+// FGQ cuts each OHWI row into groups of N columns and lets the last one be shorter (a
+// fan-in of 144 at N = 64). Each row is padded with zero columns to whole groups; under the
+// exact threshold a zero is never kept and never changes a group's fit (k maximizing
+// S_k^2 / k stops before the zeros), so the real columns get exactly FGQ's groups.
+torch::Tensor QLayerImpl::ragged_ternary_weight() {
+  if (spec_.threshold != ThresholdRule::exact) {
+    fail("group granularity", "a fan-in that is not a multiple of the group size " +
+                                  std::to_string(spec_.group_size) + " needs the exact threshold");
+  }
+  const int64_t rows = weight.size(0), cols = weight.numel() / rows;
+  const int64_t pad = (spec_.group_size - cols % spec_.group_size) % spec_.group_size;
+  auto padded = [&](const torch::Tensor& t) {
+    return torch::constant_pad_nd(to_ohwi_matrix(t), {0, pad}).reshape({-1, spec_.group_size});
+  };
+  const torch::Tensor g = padded(weight);
+  const torch::Tensor support = mask_frozen() ? padded(mask) : torch::Tensor(torch::empty({0}));
+  const torch::Tensor scale = g.detach().abs().mean(1, true).clamp_min(1e-12);
+  const torch::Tensor q = ternary_quantize(g, exact_threshold(g.detach()), spec_.tau * scale,
+                                           support, spec_.clip, spec_.asymmetric)
+                              .reshape({rows, cols + pad})
+                              .slice(1, 0, cols);
+  if (!conv) return q;
+  return q.reshape({rows, weight.size(2), weight.size(3), weight.size(1)}).permute({0, 3, 1, 2});
 }
 
 torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {

@@ -63,6 +63,9 @@ class QLayerImpl : public torch::nn::Module {
   torch::Tensor filter_sign;  // signed-binary signs by filter mean, fixed at the first forward
 
  private:
+  bool ragged_groups() const;
+  torch::Tensor ragged_ternary_weight();
+
   QuantSpec spec_;
 };
 TORCH_MODULE(QLayer);
