@@ -300,7 +300,8 @@ void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKe
   for (int64_t k = 0; k < kp; ++k) offset[k] = int32_t(k * kernels::kSparseTile);
   for (auto _ : state) {
     for (int64_t t = 0; t < tiles; ++t)
-      kern.fn(at.data(), offset.data(), rows, 0, kUkN, 0, rows.blocks, c.data(), kernels::kSparseTile);
+      kern.fn(at.data(), offset.data(), rows, 0, kUkN, 0, std::min<int64_t>(64, kUkM - 64 * t), c.data(),
+              kernels::kSparseTile);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,

@@ -11,7 +11,7 @@ namespace stern::kernels {
   void name(const uint8_t* x, const SparseBands& w, size_t band0, size_t band1, int32_t* y);
 #define STERN_SPARSE_GEMM_UKERNEL(name, isa, vbmi)                                    \
   void name(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t row0,   \
-            size_t row1, size_t b0, size_t b1, int32_t* c, size_t ldc);
+            size_t row1, size_t g, size_t lanes, int32_t* c, size_t ldc);
 #define STERN_QUANTIZE_UKERNEL(name, isa, vbmi) \
   void name(const float* x, size_t n, const ActQuant& act, int32_t add, uint8_t* out);
 #include "kernels/kernels.inc"

@@ -8,14 +8,15 @@
 //   ternary2 (dense ternary): W = c = w + 1 in {0, 1, 2} at 2 bits, A = int8 bytes;
 //     sum_k (c - 1) * a is raw - sum_k a (the row sums come with the activations).
 //   int8: W = int8 codes in [-127, 127], A = uint8 bytes (u8s8 as oneDNN).
-//   ternary sparse: per 128-column block the column offsets of the non-zeros; uint8
-//     activations. GEMM: per row, +1 then -1 offsets, 64-pixel columns through an offset
-//     table. GEMV: bands of rows, signs in the offsets' top bit, one activation row.
+//   ternary sparse: the column indices of the non-zeros; uint8 activations. GEMM: per row,
+//     +1 then -1 indices, 64-pixel columns through an offset table. GEMV: bands of rows,
+//     7-bit offsets in 128-column blocks with the sign in the top bit, one activation row.
 // Activation bytes are q + offset, offset chosen per format so q fits (qmatmul.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -102,15 +103,33 @@ using DenseUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t
                               const uint8_t* w, size_t panel_stride, size_t npanels,
                               int32_t* c, size_t ldc);
 
-// Sparse ternary rows. Per row, per 128-column block: uint8 npos, uint8 nneg, then npos
-// offsets of +1 columns and nneg offsets of -1 columns (each < 128, ascending). Rows are
-// consecutive; start[r * blocks + b] is the byte offset of row r's block b header.
+// Sparse ternary rows for the GEMM: per row and scale group, the +1 then the -1 column
+// indices (uint16, ascending, relative to the group's first padded column; a padded group
+// has at most kMaxCols = 65536 columns). start[2 (r groups + g)] is the first +1 index of
+// (row r, group g), start[2 (r groups + g) + 1] its first -1 index, and the next entry its
+// end. One flat list per row: no per-block headers, which cost as much as the entries at
+// 98% sparsity.
 struct SparseRows {
-  size_t rows = 0, blocks = 0;
-  aligned_vector<uint8_t> bytes;
-  std::vector<uint32_t> start;  // rows * blocks + 1 entries
-  const uint8_t* header(size_t r, size_t b) const { return bytes.data() + start[r * blocks + b]; }
+  size_t rows = 0, groups = 1;
+  aligned_vector<uint16_t> idx;
+  std::vector<uint32_t> start;  // 2 rows groups + 1 entries
 };
+
+// Entries per chunk of a row: the kernels' int16 partial sums stay exact (128 * 255 < 2^15).
+inline constexpr size_t kSparseChunk = 128;
+
+// The one walk of the GEMM kernels over row r's entries in scale group g: chunk(idx, npos, n)
+// for chunks of at most kSparseChunk entries, idx[0, npos) the +1 columns, idx[npos, n) the
+// -1 columns.
+template <typename F>
+void row_chunks(const SparseRows& w, size_t r, size_t g, F&& chunk) {
+  const uint32_t* s = w.start.data() + 2 * (r * w.groups + g);
+  for (size_t e = s[0]; e < s[2]; e += kSparseChunk) {
+    const size_t end = std::min<size_t>(s[2], e + kSparseChunk);
+    const size_t npos = s[1] > e ? std::min<size_t>(s[1], end) - e : 0;
+    chunk(w.idx.data() + e, npos, end - e);
+  }
+}
 
 // Sparse ternary rows for the GEMV, in bands of `band` rows (4, 8 or 16) that share each
 // 128-column block of activations: one byte permute gathers the entries of the whole band.
@@ -134,11 +153,13 @@ struct SparseBands {
 // group, x uint8 (K' bytes, 64 bytes of readable slack after the end).
 using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseBands& w, size_t band0,
                                    size_t band1, int32_t* y);
-// c[(r - row0) * ldc + i] += the same sum for pixel i < 64 of a tile of uint8 activation
-// bytes whose column k' is the 64 bytes at at + offset[k'] (a k-major tile, or the shifted
-// windows of padded channel planes for a stride-1 convolution: no im2col copy).
+// c[(r - row0) * ldc + i] = row r's +1 columns minus its -1 columns in scale group g, for
+// pixel i < lanes (1..64) of a tile of uint8 activation bytes whose column k (relative to
+// the group) is the 64 bytes at at + offset[k] (a k-major tile, or the shifted windows of
+// padded channel planes for a stride-1 convolution: no im2col copy). Lanes from `lanes` to
+// the next multiple of 32 may be written too (with sums of whatever bytes are there).
 using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, const SparseRows& w,
-                                   size_t row0, size_t row1, size_t b0, size_t b1, int32_t* c,
+                                   size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
                                    size_t ldc);
 
 // Activation bytes: out[i] = quantize_activation(x[i], act) + add (runtime/layer.h).

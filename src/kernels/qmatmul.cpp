@@ -521,22 +521,23 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t r = r0; r < r1; ++r) store(tile.acc.data() + (r - r0), grp, 0, 1, r, 1, out, ldm, ldn);
       });
     } else {
-      const int64_t bpg = layout.padded_group / kSparseBlock;
       const int64_t ntiles = sparse_tiles(a, grp, m, [&](size_t n, const std::function<void(size_t)>& fn) {
         parallel(n, [&](size_t i, int) { fn(i); });
       });
-      const int64_t row_chunks = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
-      parallel(ntiles * row_chunks, [&](size_t task, int t) {
-        const int64_t ti = task / row_chunks, rc = task % row_chunks;
-        const int64_t r0 = og * rc / row_chunks, r1 = og * (rc + 1) / row_chunks, nn = r1 - r0;
+      const int64_t row_parts = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
+      parallel(ntiles * row_parts, [&](size_t task, int t) {
+        const int64_t ti = task / row_parts, rc = task % row_parts;
+        const int64_t r0 = og * rc / row_parts, r1 = og * (rc + 1) / row_parts, nn = r1 - r0;
         Tile& tile = tiles[t];
         tile.raw.resize(nn * kSparseTile);
         tile.acc.resize(nn * kSparseTile);
+        // Lanes up to the end of the tile's last output run (the last tile may be short).
+        const Run& last = a.runs[a.tile_runs[ti + 1] - 1];
+        const size_t lanes = size_t(last.lane + last.length);
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
-            std::fill(tile.raw.begin(), tile.raw.end(), 0);
-            sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data(), ps[part].sparse, r0, r1,
-                      gi * bpg, (gi + 1) * bpg, tile.raw.data(), kSparseTile);
+            sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data() + gi * layout.padded_group,
+                      ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(), kSparseTile);
             // raw is [row][lane]; the bytes are q + add: correct by add * sum(w). One part
             // and one group go straight to the output below.
             if (nparts == 1 && ng == 1) continue;

@@ -63,25 +63,22 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
                        const std::string& where) {
   SparseRows s;
   s.rows = rows;
-  s.blocks = layout.padded_cols() / kSparseBlock;
-  s.start.reserve(rows * s.blocks + 1);
-  std::vector<uint8_t> offsets[2];
+  s.groups = layout.groups;
+  s.start.reserve(2 * rows * s.groups + 1);
   for (int64_t r = 0; r < rows; ++r) {
-    for (size_t b = 0; b < s.blocks; ++b) {
-      offsets[0].clear(), offsets[1].clear();
-      block_entries(codes + r * layout.cols, layout, b,
-                    [&](uint8_t j, int8_t code) { offsets[code > 0 ? 0 : 1].push_back(j); });
-      if (s.bytes.size() > std::numeric_limits<uint32_t>::max() - 2 * kSparseBlock)
-        fail(where, "sparse weights exceed 4 GiB in the kernel layout");
-      s.start.push_back(static_cast<uint32_t>(s.bytes.size()));
-      s.bytes.push_back(static_cast<uint8_t>(offsets[0].size()));
-      s.bytes.push_back(static_cast<uint8_t>(offsets[1].size()));
-      for (const auto& list : offsets) s.bytes.insert(s.bytes.end(), list.begin(), list.end());
+    const int8_t* row = codes + r * layout.cols;
+    for (int64_t g = 0; g < layout.groups; ++g) {
+      const int64_t k0 = g * layout.group, k1 = std::min(layout.cols, k0 + layout.group);
+      for (int8_t sign : {1, -1}) {
+        if (s.idx.size() > std::numeric_limits<uint32_t>::max() - uint64_t(layout.group))
+          fail(where, "sparse weights exceed 2^32 entries in the kernel layout");
+        s.start.push_back(static_cast<uint32_t>(s.idx.size()));
+        for (int64_t k = k0; k < k1; ++k)
+          if (row[k] == sign) s.idx.push_back(static_cast<uint16_t>(k - k0));
+      }
     }
   }
-  s.start.push_back(static_cast<uint32_t>(s.bytes.size()));
-  // Kernels read offsets with 64-byte masked loads: keep a readable cache line at the end.
-  s.bytes.resize(s.bytes.size() + 64, 0);
+  s.start.push_back(static_cast<uint32_t>(s.idx.size()));
   return s;
 }
 

@@ -212,19 +212,44 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
           offset[k] = int32_t((kp - 1 - k) * kSparseTile);
           std::copy_n(at.begin() + k * kSparseTile, kSparseTile, rev.begin() + offset[k]);
         }
-        const size_t bpg = layout.padded_group / kSparseBlock;
-        for (int64_t g = 0; g < layout.groups; ++g) {
-          std::vector<int32_t> got(s.n * kSparseTile, 7);
-          kern.fn(rev.data(), offset.data(), w, 0, s.n, g * bpg, (g + 1) * bpg, got.data(), kSparseTile);
-          for (int64_t r = 0; r < s.n; ++r)
-            for (size_t i = 0; i < kSparseTile; ++i) {
-              int32_t expect = 7;  // the kernel adds to c
-              for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
-                expect += codes[r * s.k + k] * at[layout.map(k) * kSparseTile + i];
-              ASSERT_EQ(got[r * kSparseTile + i], expect) << kern.name << " row " << r << " pixel " << i;
-            }
-        }
+        // Full tiles and short last tiles (one lane, half a vector, just over half).
+        for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
+          for (int64_t g = 0; g < layout.groups; ++g) {
+            std::vector<int32_t> got(s.n * kSparseTile, 7), ref(got.size(), 8);
+            kern.fn(rev.data(), offset.data() + g * layout.padded_group, w, 0, s.n, g, lanes, got.data(),
+                    kSparseTile);
+            best_sparse_gemm(Isa::scalar)
+                .fn(rev.data(), offset.data() + g * layout.padded_group, w, 0, s.n, g, lanes, ref.data(), kSparseTile);
+            for (int64_t r = 0; r < s.n; ++r)
+              for (size_t i = 0; i < lanes; ++i) {
+                int32_t expect = 0;
+                for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
+                  expect += codes[r * s.k + k] * at[layout.map(k) * kSparseTile + i];
+                ASSERT_EQ(got[r * kSparseTile + i], expect) << kern.name << " row " << r << " pixel " << i
+                                                            << " lanes " << lanes << " sparsity " << sparsity;
+                ASSERT_EQ(ref[r * kSparseTile + i], expect) << "scalar";
+              }
+          }
       }
+  }
+}
+
+// Rows of one sign over K = 4096 with all-255 activations: 32 chunks of 128 entries, each
+// at the int16 limit of the partial sums.
+TEST(SparseKernels, GemmExtremeOperands) {
+  for (const SparseGemmKernel& kern : sparse_gemm_kernels()) {
+    if (!runnable(kern)) continue;
+    const int64_t n = 3, k = 4096;
+    for (int sign : {1, -1}) {
+      const std::vector<int8_t> codes(n * k, static_cast<int8_t>(sign));
+      const ColumnLayout layout = column_layout(k, k, kSparseBlock);
+      const SparseRows w = pack_sparse(codes.data(), n, layout, "test");
+      std::vector<uint8_t> at(kSparseTile + 64, 255);
+      const std::vector<int32_t> offset(k, 0);  // every column is the same 64 bytes
+      std::vector<int32_t> got(n * kSparseTile);
+      kern.fn(at.data(), offset.data(), w, 0, n, 0, kSparseTile, got.data(), kSparseTile);
+      for (int32_t v : got) ASSERT_EQ(v, 255 * sign * k) << kern.name;
+    }
   }
 }
 
