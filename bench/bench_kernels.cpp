@@ -293,7 +293,9 @@ void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKe
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
   const WeightMatrix w = random_matrix(kUkN, kUkK, 0.9, false);
   const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kSparseBlock);
-  const kernels::SparseRows rows = kernels::pack_sparse(w.codes.data(), kUkN, layout, "bench");
+  std::vector<int64_t> kperm(kUkK);
+  for (int64_t k = 0; k < kUkK; ++k) kperm[k] = k;
+  const kernels::SparseRows rows = kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kUkK, "bench");
   const int64_t kp = layout.padded_cols(), tiles = (kUkM + 63) / 64;
   std::vector<uint8_t> at(kp * kernels::kSparseTile, 3);
   std::vector<int32_t> offset(kp), c(kUkN * kernels::kSparseTile);

@@ -103,27 +103,30 @@ using DenseUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t
                               const uint8_t* w, size_t panel_stride, size_t npanels,
                               int32_t* c, size_t ldc);
 
-// Sparse ternary rows for the GEMM: per row and scale group, the +1 then the -1 column
-// indices (uint16, ascending, relative to the group's first padded column; a padded group
-// has at most kMaxCols = 65536 columns). start[2 (r groups + g)] is the first +1 index of
-// (row r, group g), start[2 (r groups + g) + 1] its first -1 index, and the next entry its
-// end. One flat list per row: no per-block headers, which cost as much as the entries at
-// 98% sparsity.
+// Sparse ternary rows for the GEMM: per row, scale group and segment, the +1 then the -1
+// column indices (uint16, ascending, relative to the group's first padded column; a padded
+// group has at most kMaxCols = 65536 columns). Segments split a group's columns into
+// consecutive ranges of `span` columns that the kernels walk one at a time for all rows, so
+// the activations a segment reads stay in L1 (the runtime orders a convolution's columns
+// channel block by channel block). start[2 s] is the first +1 index of list s = (r groups +
+// g) segments + segment, start[2 s + 1] its first -1 index, start[2 s + 2] its end. One flat
+// list per row and segment: no per-block headers, which cost as much as the entries at 98%
+// sparsity.
 struct SparseRows {
-  size_t rows = 0, groups = 1;
+  size_t rows = 0, groups = 1, segments = 1;
   aligned_vector<uint16_t> idx;
-  std::vector<uint32_t> start;  // 2 rows groups + 1 entries
+  std::vector<uint32_t> start;  // 2 rows groups segments + 1 entries
 };
 
 // Entries per chunk of a row: the kernels' int16 partial sums stay exact (128 * 255 < 2^15).
 inline constexpr size_t kSparseChunk = 128;
 
-// The one walk of the GEMM kernels over row r's entries in scale group g: chunk(idx, npos, n)
-// for chunks of at most kSparseChunk entries, idx[0, npos) the +1 columns, idx[npos, n) the
-// -1 columns.
+// The one walk of the GEMM kernels over row r's entries in scale group g and segment seg:
+// chunk(idx, npos, n) for chunks of at most kSparseChunk entries, idx[0, npos) the +1
+// columns, idx[npos, n) the -1 columns.
 template <typename F>
-void row_chunks(const SparseRows& w, size_t r, size_t g, F&& chunk) {
-  const uint32_t* s = w.start.data() + 2 * (r * w.groups + g);
+void row_chunks(const SparseRows& w, size_t r, size_t g, size_t seg, F&& chunk) {
+  const uint32_t* s = w.start.data() + 2 * ((r * w.groups + g) * w.segments + seg);
   for (size_t e = s[0]; e < s[2]; e += kSparseChunk) {
     const size_t end = std::min<size_t>(s[2], e + kSparseChunk);
     const size_t npos = s[1] > e ? std::min<size_t>(s[1], end) - e : 0;

@@ -69,6 +69,8 @@ struct IntLayer::Impl {
   ColumnLayout layout;
   size_t stride = 0, panels = 0;          // dense panels of one conv group
   std::vector<std::vector<Part>> parts;   // [conv group][part]
+  std::vector<int64_t> kperm;             // sparse GEMM: padded column of weight column k
+  int64_t span = 0;                       // sparse GEMM: padded columns per segment
   int32_t add = 0;                        // activation byte = q + add
   int32_t xcoef = 0, wcoef = 0;           // raw - xcoef * xsum + wcoef * wsum
   const DenseKernel* gemm = nullptr;
@@ -87,6 +89,7 @@ struct IntLayer::Impl {
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
                   int32_t* xsum) const;
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
+  void sparse_columns();
   int64_t sparse_tiles(Activations& a, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
   void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
@@ -155,6 +158,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   } else {
     L.sgemv = &best_sparse_gemv(cap);
     L.sgemm = &best_sparse_gemm(cap);
+    L.sparse_columns();
   }
 
   const int64_t ng = L.layout.groups;
@@ -182,7 +186,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
       if (L.dense())
         p.dense = pack_dense(codes.data(), L.og, L.layout, format);
       else
-        p.sparse = pack_sparse(codes.data(), L.og, L.layout, where);
+        p.sparse = pack_sparse(codes.data(), L.og, L.layout, L.kperm, L.span, where);
       if (!L.dense() && L.linear) p.bands = pack_sparse_bands(codes.data(), L.og, L.layout);
       L.parts[grp].push_back(std::move(p));
     }
@@ -196,6 +200,29 @@ const char* IntLayer::kernel_name(int64_t batch) const {
   const int64_t m = L.linear ? batch : L.pixels;
   if (L.dense()) return m == 1 ? L.gemv->name : L.gemm->name;
   return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
+}
+
+// The sparse GEMM's column order. Stride-1 convolutions with one scale group and more
+// channels than kChannelBlock run channel block by channel block (segments of kernel_h
+// kernel_w kChannelBlock columns, channel-block-major): the shifted windows of a block's
+// planes (about 3 cache lines per channel and tile) then stay in L1 while every row walks
+// them, where the whole layer's (256 channels: 48 KiB) did not. Measured 1.2x faster on the
+// 3x3 256->256 layer at 90% sparsity. Otherwise the layout's own order, one segment.
+void IntLayer::Impl::sparse_columns() {
+  constexpr int64_t kChannelBlock = 128;
+  kperm.resize(layout.cols);
+  span = layout.padded_group;
+  if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock) {
+    for (int64_t k = 0; k < layout.cols; ++k) kperm[k] = layout.map(k);
+    return;
+  }
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  span = taps * kChannelBlock;
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t ch = 0; ch < cg; ++ch) {
+      const int64_t block = ch / kChannelBlock, width = std::min(kChannelBlock, cg - block * kChannelBlock);
+      kperm[t * cg + ch] = block * span + t * width + ch % kChannelBlock;
+    }
 }
 
 // Bytes of the whole input: NHWC for the dense methods (im2col copies channel runs), NCHW
@@ -291,7 +318,7 @@ int64_t IntLayer::Impl::sparse_tiles(
     const int64_t ntiles = ceil_div(m, kSparseTile);
     a.tile_stride = kp * kSparseTile;
     a.tiles.resize(ntiles * a.tile_stride);
-    for (int64_t k = 0; k < kp; ++k) a.offset[k] = static_cast<int32_t>(k * kSparseTile);
+    for (int64_t k = 0; k < layout.cols; ++k) a.offset[kperm[k]] = static_cast<int32_t>(layout.map(k) * kSparseTile);
     a.runs.clear(), a.tile_runs.clear();
     for (int64_t t = 0; t < ntiles; ++t) {
       a.tile_runs.push_back(a.runs.size());
@@ -320,7 +347,7 @@ int64_t IntLayer::Impl::sparse_tiles(
   for (int64_t kh = 0; kh < g.kernel_h; ++kh)
     for (int64_t kw = 0; kw < g.kernel_w; ++kw)
       for (int64_t ch = 0; ch < cg; ++ch)
-        a.offset[layout.map((kh * g.kernel_w + kw) * cg + ch)] =
+        a.offset[kperm[(kh * g.kernel_w + kw) * cg + ch]] =
             static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
   // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
   a.runs.clear(), a.tile_runs.clear();

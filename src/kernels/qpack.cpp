@@ -60,22 +60,30 @@ void block_entries(const int8_t* row, const ColumnLayout& layout, size_t b, F&& 
 }  // namespace
 
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
-                       const std::string& where) {
+                       std::span<const int64_t> kperm, int64_t span, const std::string& where) {
   SparseRows s;
   s.rows = rows;
   s.groups = layout.groups;
-  s.start.reserve(2 * rows * s.groups + 1);
+  s.segments = (layout.padded_group + span - 1) / span;
+  s.start.reserve(2 * rows * s.groups * s.segments + 1);
+  std::vector<int64_t> lists[2];  // padded column relative to the group, +1 and -1
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t* row = codes + r * layout.cols;
     for (int64_t g = 0; g < layout.groups; ++g) {
-      const int64_t k0 = g * layout.group, k1 = std::min(layout.cols, k0 + layout.group);
-      for (int8_t sign : {1, -1}) {
-        if (s.idx.size() > std::numeric_limits<uint32_t>::max() - uint64_t(layout.group))
-          fail(where, "sparse weights exceed 2^32 entries in the kernel layout");
-        s.start.push_back(static_cast<uint32_t>(s.idx.size()));
-        for (int64_t k = k0; k < k1; ++k)
-          if (row[k] == sign) s.idx.push_back(static_cast<uint16_t>(k - k0));
-      }
+      lists[0].clear(), lists[1].clear();
+      for (int64_t k = g * layout.group; k < std::min(layout.cols, (g + 1) * layout.group); ++k)
+        if (row[k] != 0) lists[row[k] > 0 ? 0 : 1].push_back(kperm[k] - g * layout.padded_group);
+      for (auto& list : lists) std::sort(list.begin(), list.end());
+      const int64_t* at[2] = {lists[0].data(), lists[1].data()};
+      const int64_t* end[2] = {at[0] + lists[0].size(), at[1] + lists[1].size()};
+      for (size_t seg = 0; seg < s.segments; ++seg)
+        for (int sign = 0; sign < 2; ++sign) {
+          if (s.idx.size() > std::numeric_limits<uint32_t>::max() - uint64_t(layout.padded_group))
+            fail(where, "sparse weights exceed 2^32 entries in the kernel layout");
+          s.start.push_back(static_cast<uint32_t>(s.idx.size()));
+          for (; at[sign] != end[sign] && *at[sign] < int64_t(seg + 1) * span; ++at[sign])
+            s.idx.push_back(static_cast<uint16_t>(*at[sign]));
+        }
     }
   }
   s.start.push_back(static_cast<uint32_t>(s.idx.size()));

@@ -2,6 +2,7 @@
 // column layout that pads each scale group to whole kernel blocks.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "kernels/igemm.h"
@@ -27,9 +28,12 @@ aligned_vector<uint8_t> pack_dense(const int8_t* codes, int64_t rows, const Colu
 size_t panel_stride(const ColumnLayout& layout, WeightFormat format);
 
 // Sparse rows (igemm.h) of codes in {-1, 0, 1}; layout.padded_group is a multiple of 128.
-// Throws stern::Error naming `where` when the stream would exceed 4 GiB.
+// Column k of the codes is padded column kperm[k] (within k's scale group; layout.map(k)
+// when the runtime keeps the column order); segments of `span` padded columns.
+// Throws stern::Error naming `where` when the lists would exceed 2^32 entries.
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
-                       const std::string& where);
+                       std::span<const int64_t> kperm, int64_t span, const std::string& where);
+
 // The GEMV layout (igemm.h SparseBands) of the same codes (64-bit offsets: no size limit).
 // band = 0 picks the band from the density; tests force 4, 8 or 16.
 SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLayout& layout,

@@ -188,49 +188,59 @@ TEST(SparseKernels, GemvExtremeOperands) {
   }
 }
 
+// Column orders of the sparse GEMM layout: the layout's own (one segment per group), and
+// every group's columns reversed in segments of 128 (as the runtime's channel blocks permute
+// and split them).
+std::vector<int64_t> column_order(const ColumnLayout& layout, bool reversed) {
+  std::vector<int64_t> kperm(layout.cols);
+  for (int64_t k = 0; k < layout.cols; ++k)
+    kperm[k] = reversed ? (k / layout.group + 1) * layout.padded_group - 1 - k % layout.group : layout.map(k);
+  return kperm;
+}
+
 TEST(SparseKernels, GemmMatchesBruteForce) {
   for (const SparseGemmKernel& kern : sparse_gemm_kernels()) {
     if (!runnable(kern)) continue;
     uint32_t seed = 200;
     for (const Shape& s : kShapes)
-      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) {
-        std::mt19937 rng(seed++);
-        const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
-        const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
-        const SparseRows w = pack_sparse(codes.data(), s.n, layout, "test");
-        const size_t kp = layout.padded_cols();
-        std::vector<uint8_t> at(kp * kSparseTile, 0);
-        // Extremes (0 and 255) plus random bytes.
-        std::uniform_int_distribution<int> q(0, 255);
-        for (int64_t k = 0; k < s.k; ++k)
-          for (size_t i = 0; i < kSparseTile; ++i)
-            at[layout.map(k) * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? 255 : i == 1 ? 0 : q(rng));
-        // Columns in reverse order through the offset table, as shifted windows are.
-        std::vector<uint8_t> rev(at.size());
-        std::vector<int32_t> offset(kp);
-        for (size_t k = 0; k < kp; ++k) {
-          offset[k] = int32_t((kp - 1 - k) * kSparseTile);
-          std::copy_n(at.begin() + k * kSparseTile, kSparseTile, rev.begin() + offset[k]);
-        }
-        // Full tiles and short last tiles (one lane, half a vector, just over half).
-        for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
-          for (int64_t g = 0; g < layout.groups; ++g) {
-            std::vector<int32_t> got(s.n * kSparseTile, 7), ref(got.size(), 8);
-            kern.fn(rev.data(), offset.data() + g * layout.padded_group, w, 0, s.n, g, lanes, got.data(),
-                    kSparseTile);
-            best_sparse_gemm(Isa::scalar)
-                .fn(rev.data(), offset.data() + g * layout.padded_group, w, 0, s.n, g, lanes, ref.data(), kSparseTile);
-            for (int64_t r = 0; r < s.n; ++r)
-              for (size_t i = 0; i < lanes; ++i) {
-                int32_t expect = 0;
-                for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
-                  expect += codes[r * s.k + k] * at[layout.map(k) * kSparseTile + i];
-                ASSERT_EQ(got[r * kSparseTile + i], expect) << kern.name << " row " << r << " pixel " << i
-                                                            << " lanes " << lanes << " sparsity " << sparsity;
-                ASSERT_EQ(ref[r * kSparseTile + i], expect) << "scalar";
-              }
+      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0})
+        for (bool reversed : {false, true}) {
+          std::mt19937 rng(seed++);
+          const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
+          const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
+          const std::vector<int64_t> kperm = column_order(layout, reversed);
+          const SparseRows w =
+              pack_sparse(codes.data(), s.n, layout, kperm, reversed ? 128 : layout.padded_group, "test");
+          // Column k's 64 bytes (extremes 0 and 255 plus random) are stored in reverse order
+          // and reached through the offset table, as shifted windows are.
+          std::vector<uint8_t> col(s.k * kSparseTile), tiles(col.size() + kSparseTile);
+          std::vector<int32_t> offset(layout.padded_cols(), 0);
+          std::uniform_int_distribution<int> q(0, 255);
+          for (int64_t k = 0; k < s.k; ++k) {
+            for (size_t i = 0; i < kSparseTile; ++i)
+              col[k * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? 255 : i == 1 ? 0 : q(rng));
+            offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile);
+            std::copy_n(col.begin() + k * kSparseTile, kSparseTile, tiles.begin() + offset[kperm[k]]);
           }
-      }
+          // Full tiles and short last tiles (one lane, half a vector, just over half).
+          for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
+            for (int64_t g = 0; g < layout.groups; ++g) {
+              std::vector<int32_t> got(s.n * kSparseTile, 7), ref(got.size(), 8);
+              const int32_t* off = offset.data() + g * layout.padded_group;
+              kern.fn(tiles.data(), off, w, 0, s.n, g, lanes, got.data(), kSparseTile);
+              best_sparse_gemm(Isa::scalar).fn(tiles.data(), off, w, 0, s.n, g, lanes, ref.data(), kSparseTile);
+              for (int64_t r = 0; r < s.n; ++r)
+                for (size_t i = 0; i < lanes; ++i) {
+                  int32_t expect = 0;
+                  for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
+                    expect += codes[r * s.k + k] * col[k * kSparseTile + i];
+                  ASSERT_EQ(got[r * kSparseTile + i], expect)
+                      << kern.name << " row " << r << " pixel " << i << " lanes " << lanes << " sparsity "
+                      << sparsity << " segments " << w.segments;
+                  ASSERT_EQ(ref[r * kSparseTile + i], expect) << "scalar";
+                }
+            }
+        }
   }
 }
 
@@ -243,7 +253,7 @@ TEST(SparseKernels, GemmExtremeOperands) {
     for (int sign : {1, -1}) {
       const std::vector<int8_t> codes(n * k, static_cast<int8_t>(sign));
       const ColumnLayout layout = column_layout(k, k, kSparseBlock);
-      const SparseRows w = pack_sparse(codes.data(), n, layout, "test");
+      const SparseRows w = pack_sparse(codes.data(), n, layout, column_order(layout, false), k, "test");
       std::vector<uint8_t> at(kSparseTile + 64, 255);
       const std::vector<int32_t> offset(k, 0);  // every column is the same 64 bytes
       std::vector<int32_t> got(n * kSparseTile);

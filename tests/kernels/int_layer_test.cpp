@@ -50,6 +50,8 @@ const Case kCases[] = {
     {"conv3x3_dilated_fgq16", conv(32, 10, 10, 17, 3, 1, 2, 1, 2), 16, false, kU8},
     {"conv3x3_fgq4_asym", conv(8, 6, 6, 9, 3, 1, 1, 1), 4, true, kS8},
     {"conv_many_pixels", conv(7, 12, 12, 5, 3, 1, 1, 1), 0, false, kU8},
+    // More channels than the sparse GEMM's channel block (128): two segments, the second short.
+    {"conv3x3_wide_channels", conv(201, 5, 6, 9, 3, 1, 1, 1), 0, false, kU8},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},

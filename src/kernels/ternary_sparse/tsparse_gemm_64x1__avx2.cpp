@@ -11,26 +11,29 @@ namespace {
 template <size_t Q>
 void rows(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t row0, size_t row1,
           size_t g, int32_t* c, size_t ldc) {
-  for (size_t r = row0; r < row1; ++r) {
-    __m256i sum[2 * Q];
-    for (auto& s : sum) s = _mm256_setzero_si256();
-    row_chunks(w, r, g, [&](const uint16_t* idx, size_t npos, size_t n) {
-      __m256i s[Q];
-      for (auto& v : s) v = _mm256_setzero_si256();
-      for (size_t e = 0; e < n; ++e) {
-        const __m128i* src = reinterpret_cast<const __m128i*>(at + offset[idx[e]]);
-        for (size_t q = 0; q < Q; ++q) {
-          const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q));
-          s[q] = e < npos ? _mm256_add_epi16(s[q], v) : _mm256_sub_epi16(s[q], v);
+  for (size_t seg = 0; seg < w.segments; ++seg) {
+    for (size_t r = row0; r < row1; ++r) {
+      __m256i sum[2 * Q];
+      for (auto& s : sum) s = _mm256_setzero_si256();
+      row_chunks(w, r, g, seg, [&](const uint16_t* idx, size_t npos, size_t n) {
+        __m256i s[Q];
+        for (auto& v : s) v = _mm256_setzero_si256();
+        for (size_t e = 0; e < n; ++e) {
+          const __m128i* src = reinterpret_cast<const __m128i*>(at + offset[idx[e]]);
+          for (size_t q = 0; q < Q; ++q) {
+            const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q));
+            s[q] = e < npos ? _mm256_add_epi16(s[q], v) : _mm256_sub_epi16(s[q], v);
+          }
         }
-      }
-      for (size_t q = 0; q < Q; ++q) {
-        sum[2 * q] = _mm256_add_epi32(sum[2 * q], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s[q])));
-        sum[2 * q + 1] = _mm256_add_epi32(sum[2 * q + 1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s[q], 1)));
-      }
-    });
-    int32_t* out = c + (r - row0) * ldc;
-    for (size_t i = 0; i < 2 * Q; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * i), sum[i]);
+        for (size_t q = 0; q < Q; ++q) {
+          sum[2 * q] = _mm256_add_epi32(sum[2 * q], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s[q])));
+          sum[2 * q + 1] = _mm256_add_epi32(sum[2 * q + 1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s[q], 1)));
+        }
+      });
+      __m256i* out = reinterpret_cast<__m256i*>(c + (r - row0) * ldc);
+      for (size_t i = 0; i < 2 * Q; ++i)
+        _mm256_storeu_si256(out + i, seg ? _mm256_add_epi32(sum[i], _mm256_loadu_si256(out + i)) : sum[i]);
+    }
   }
 }
 

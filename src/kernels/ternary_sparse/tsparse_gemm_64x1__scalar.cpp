@@ -10,13 +10,14 @@ void tsparse_gemm_64x1__scalar(const uint8_t* at, const int32_t* offset, const S
   for (size_t r = row0; r < row1; ++r) {
     int32_t* out = c + (r - row0) * ldc;
     for (size_t i = 0; i < lanes; ++i) out[i] = 0;
-    row_chunks(w, r, g, [&](const uint16_t* idx, size_t npos, size_t n) {
-      for (size_t e = 0; e < n; ++e) {
-        const uint8_t* src = at + offset[idx[e]];
-        const int32_t sign = e < npos ? 1 : -1;
-        for (size_t i = 0; i < lanes; ++i) out[i] += sign * src[i];
-      }
-    });
+    for (size_t seg = 0; seg < w.segments; ++seg)
+      row_chunks(w, r, g, seg, [&](const uint16_t* idx, size_t npos, size_t n) {
+        for (size_t e = 0; e < n; ++e) {
+          const uint8_t* src = at + offset[idx[e]];
+          const int32_t sign = e < npos ? 1 : -1;
+          for (size_t i = 0; i < lanes; ++i) out[i] += sign * src[i];
+        }
+      });
   }
 }
 
