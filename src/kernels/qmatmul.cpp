@@ -90,7 +90,7 @@ struct IntLayer::Impl {
                   int32_t* xsum) const;
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
   void sparse_columns();
-  int64_t sparse_tiles(Activations& a, int64_t grp, int64_t m,
+  int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
   void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
   void compute(const float* in, int64_t images, float* out, ThreadPool* pool, Activations& a,
@@ -310,7 +310,7 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
 // (kh, kw, c) of a tile is the window of plane c shifted by kh * dilation rows and
 // kw * dilation columns. Others (strides, linear over a batch) copy k-major tiles.
 int64_t IntLayer::Impl::sparse_tiles(
-    Activations& a, int64_t grp, int64_t m,
+    Activations& a, const float* in, int64_t grp, int64_t m,
     const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const {
   const int64_t kp = layout.padded_cols();
   a.offset.assign(kp, 0);
@@ -338,11 +338,14 @@ int64_t IntLayer::Impl::sparse_tiles(
   a.tile_stride = kSparseTile;
   // Padding holds the byte of code 0. Slack past the last plane: the windows of the last
   // tiles read beyond it (into dropped lanes).
-  a.tiles.assign(cg * plane + ntiles * kSparseTile + plane, static_cast<uint8_t>(add));
+  // The input is quantized straight into the planes (no NCHW byte copy); the padding
+  // bytes are set once, when the buffer is made, and never overwritten.
+  const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
+  if (a.tiles.size() != bytes) a.tiles.assign(bytes, static_cast<uint8_t>(add));
   parallel(cg, [&](size_t ch) {
-    const uint8_t* src = a.image.data() + (grp * cg + ch) * g.in_h * g.in_w;
+    const float* src = in + (grp * cg + ch) * g.in_h * g.in_w;
     uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
-    for (int64_t y = 0; y < g.in_h; ++y) std::memcpy(dst + y * wp, src + y * g.in_w, g.in_w);
+    for (int64_t y = 0; y < g.in_h; ++y) quantize->fn(src + y * g.in_w, g.in_w, act, add, dst + y * wp);
   });
   for (int64_t kh = 0; kh < g.kernel_h; ++kh)
     for (int64_t kw = 0; kw < g.kernel_w; ++kw)
@@ -463,7 +466,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     else
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
   };
-  quantize_image(in, images, a);
+  if (dense() || sparse_gemv(m) || !implicit_tiles()) quantize_image(in, images, a);
 
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     const std::vector<Part>& ps = parts[grp];
@@ -548,7 +551,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t r = r0; r < r1; ++r) store(tile.acc.data() + (r - r0), grp, 0, 1, r, 1, out, ldm, ldn);
       });
     } else {
-      const int64_t ntiles = sparse_tiles(a, grp, m, [&](size_t n, const std::function<void(size_t)>& fn) {
+      const int64_t ntiles = sparse_tiles(a, in, grp, m, [&](size_t n, const std::function<void(size_t)>& fn) {
         parallel(n, [&](size_t i, int) { fn(i); });
       });
       const int64_t row_parts = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
@@ -592,7 +595,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           for (size_t ri = a.tile_runs[ti]; ri < a.tile_runs[ti + 1]; ++ri) {
             const Run& run = a.runs[ri];
             float* d = dst + int64_t(run.pixel) * ldm;
-            if (nparts == 1 && ng == 1) {
+            if (nparts == 1 && ng == 1 && ldm == 1) {  // conv: contiguous, vectorized
+              for (int32_t j = 0; j < run.length; ++j)
+                d[j] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
+            } else if (nparts == 1 && ng == 1) {
               for (int32_t j = 0; j < run.length; ++j)
                 d[j * ldm] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
             } else {
