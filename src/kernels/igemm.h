@@ -21,9 +21,9 @@
 #include <memory>
 #include <new>
 #include <span>
-#include <utility>
 #include <vector>
 
+#include "kernels/with_rows.h"
 #include "stern/cpu_features.h"
 
 namespace stern {
@@ -66,15 +66,6 @@ inline int32_t load4(const uint8_t* p) {
   std::memcpy(&v, p, 4);
   return v;
 }
-// Calls fn.template operator()<R>() with the compile-time R == m, 1 <= m <= kMaxRows: a
-// tile of fewer rows than the kernel's MR does only its own work (a GEMV runs R = 1).
-template <size_t kMaxRows, typename F>
-void with_rows(size_t m, F&& fn) {
-  [&]<size_t... I>(std::index_sequence<I...>) {
-    ((m == I + 1 ? (fn.template operator()<I + 1>(), 0) : 0), ...);
-  }(std::make_index_sequence<kMaxRows>{});
-}
-
 // The driver of the AVX-512 dense micro-kernels (int8 and ternary2 alike): rows as a
 // compile-time count, panels two at a time (two zmm accumulators per row), then a last single
 // panel. `tile` is called as tile.template operator()<MR, NP>(rows, w, c) with `rows` the MR
@@ -82,7 +73,7 @@ void with_rows(size_t m, F&& fn) {
 template <size_t kMaxRows, typename Tile>
 void dense_panel_pairs(size_t m, const uint8_t* a, size_t lda, const uint8_t* w,
                        size_t panel_stride, size_t npanels, int32_t* c, Tile&& tile) {
-  with_rows<kMaxRows>(m, [&]<size_t MR>() {
+  with_rows<kMaxRows>(m, [&]<size_t MR>(std::integral_constant<size_t, MR>) {
     const uint8_t* rows[MR];
     for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
     size_t p = 0;

@@ -14,7 +14,7 @@ constexpr size_t kMr = 4;
 void i8_gemm_4x16__avx2(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                         const uint8_t* w, size_t panel_stride, size_t npanels, int32_t* c,
                         size_t ldc) {
-  with_rows<kMr>(m, [&]<size_t MR>() {
+  with_rows<kMr>(m, [&]<size_t MR>(std::integral_constant<size_t, MR>) {
     const uint8_t* rows[MR];
     for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
     const __m256i low7 = _mm256_set1_epi8(0x7F), top = _mm256_set1_epi8(1);

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "kernels/with_rows.h"
+
 namespace stern::sbin {
 
 // ptrs[i] = base + min(i, count - 1) * stride for i < N.
@@ -13,13 +15,6 @@ void clamp_rows(const T* (&ptrs)[N], const T* base, size_t count, size_t stride)
   for (size_t i = 0; i < N; ++i) ptrs[i] = base + (i < count ? i : count - 1) * stride;
 }
 
-// Calls f(std::integral_constant<size_t, mr>{}) for 1 <= mr <= MaxMr, so a tile template
-// gets the row count as a compile-time constant (its accumulators stay in registers).
-template <size_t MaxMr, typename F>
-void with_rows(size_t mr, F&& f) {
-  if constexpr (MaxMr > 1)
-    if (mr < MaxMr) return with_rows<MaxMr - 1>(mr, f);
-  f(std::integral_constant<size_t, MaxMr>{});
-}
+using kernels::with_rows;  // kernels/with_rows.h
 
 }  // namespace stern::sbin
