@@ -7,13 +7,14 @@
 
 namespace stern {
 
-// bench_kernels, 1 thread, CPU time: gemv/4096x4096 and conv/conv3x3_256@14 at 90 and 98%.
+// bench_kernels, 1 thread, CPU time: gemv/4096x4096 and conv/conv3x3_256@14 at 90 and 98%
+// (sparse constants refitted for the banded GEMV and the flat-list GEMM).
 inline constexpr double kDenseGemvNsPerWeight = 0.0083;
 inline constexpr double kDenseGemmNsPerMac = 0.0055;
-inline constexpr double kSparseGemvNsPerNonzero = 0.05;
-inline constexpr double kSparseGemvNsPerBlock = 2.5;
-inline constexpr double kSparseGemmNsPerNonzero = 0.9;  // per 64-pixel tile
-inline constexpr double kSparseGemmNsPerBlock = 4.75;   // per row, 128 columns and tile
+inline constexpr double kSparseGemvNsPerNonzero = 0.02;
+inline constexpr double kSparseGemvNsPerBlock = 0.8;   // per row and 128 columns
+inline constexpr double kSparseGemmNsPerNonzero = 0.8;  // per 64-pixel tile
+inline constexpr double kSparseGemmNsPerBlock = 3.3;    // per row, 128 columns and tile
 
 // Dense or sparse ternary for a layer whose weights have this fraction of non-zeros,
 // at batch 1.
