@@ -18,7 +18,7 @@ namespace stern {
 struct FgqFinetuneConfig {
   std::string data;           // mnist | fashion-mnist: trains on its training split
   double epochs = 1;          // may be fractional: ceil(epochs x batches per epoch) steps
-  double lr = 1e-4;           // Adam, cosine-decayed per step to 0
+  double lr = 1e-3;           // Adam, cosine-decayed per step to 0
   int64_t batch_size = 128;
   int threads = 2;            // LibTorch intra-op threads
   uint64_t seed = 1;          // shuffling
