@@ -122,10 +122,12 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--act-bits", c->act_bits, "activation bits 0 | 8 | 4 | 2 (-1 = recipe default)")->capture_default_str();
   cmd->add_option("--ste-clip", c->ste_clip, "STE gradient only where |w| <= this")->capture_default_str();
   cmd->add_option("--l2", c->l2, "lambda_2 of the L2 penalty")->capture_default_str();
-  cmd->add_option("--threshold-reg", c->threshold_reg, "lambda_t of the cost-weighted threshold regularizer")->capture_default_str();
+  cmd->add_option("--threshold-reg", c->threshold_reg, "lambda_t of the cost-weighted threshold regularizer (-1: 1, or 0 with --target-sparsity)")->capture_default_str();
   cmd->add_option("--tau", c->tau, "smooth non-zero count temperature, in mean|W|")->capture_default_str();
   cmd->add_option("--threshold-init", c->threshold_init, "initial t_l (Delta = t mean|W|)")->capture_default_str();
   cmd->add_option("--retrain-epochs", c->retrain_epochs, "epochs with the mask frozen (-1 = a third)")->capture_default_str();
+  cmd->add_option("--target-sparsity", c->target_sparsity, "sparse-ternary: body sparsity reached by a scheduled threshold (0 = learned thresholds)")->capture_default_str();
+  cmd->add_option("--ramp", c->ramp, "fraction of the regularized stage spent ramping to --target-sparsity")->capture_default_str();
   cmd->add_option("--weight-bits", c->weight_bits, "learnable-reg weight bits 8 | 4 | 2 (ternary)")->capture_default_str();
   cmd->add_option("--msqe-lambda", c->msqe_lambda, "lambda of CE + e^a MSQE - lambda a")->capture_default_str();
   cmd->add_option("--msqe-a-init", c->msqe_a_init, "initial a")->capture_default_str();

@@ -37,10 +37,17 @@ struct TrainConfig {
 
   // Regularizers.
   double l2 = 1e-4;                  // lambda_2 ||W||^2 (sum over weights / N)
-  double threshold_reg = 1.0;        // lambda_t of the cost-weighted threshold regularizer
+  double threshold_reg = -1;         // lambda_t of the cost-weighted threshold regularizer
+                                     // (-1: 1, or 0 with target_sparsity: the schedule's
+                                     // cost-weighted ranking replaces it)
   double tau = 0.1;                  // smoothness of the non-zero count, in units of mean|W|
   double threshold_init = 0.7;       // t_l at start: Delta_l = t_l mean|W_l|
   int retrain_epochs = -1;           // sparse-ternary stage 3 (-1 = a third of epochs)
+  // sparse-ternary: zero fraction of the ternary (body) layers, reached by scheduled
+  // thresholds (0 = thresholds learned against the regularizer alone).
+  // See docs/TRAINING.md, "Sparsity schedule".
+  double target_sparsity = 0;
+  double ramp = 0.7;                 // fraction of the regularized stage spent ramping up
   int weight_bits = 2;               // learnable-reg final weight bits: 8 | 4 | 2 (= ternary)
   double msqe_lambda = 1e-3;         // learnable-reg: C = CE + e^a MSQE - lambda a
   double msqe_a_init = 0.0;          // initial a

@@ -28,9 +28,11 @@ QLayerImpl::QLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride_,
   mask = register_buffer("mask", torch::ones(shape));
   mask_on_ = register_buffer("mask_on", torch::zeros({1}, torch::kBool));
   filter_sign = register_buffer("filter_sign", torch::zeros({out, 1}));
+  scheduled_delta = register_buffer("scheduled_delta", torch::zeros({1}));
 }
 
 torch::Tensor QLayerImpl::ternary_delta(const torch::Tensor& groups) {
+  if (scheduled_delta.item<float>() > 0) return scheduled_delta.expand({groups.size(0), 1});
   switch (spec_.threshold) {
     case ThresholdRule::learnable:
       return threshold_t * groups.detach().abs().mean(1, true);

@@ -11,6 +11,7 @@
 #include "stern/train.h"
 #include "train/export.h"
 #include "train/regularizers.h"
+#include "train/sparsity_schedule.h"
 
 namespace stern {
 
@@ -66,6 +67,11 @@ void validate(const TrainConfig& c) {
   if (!(c.tau > 0)) fail("train config field 'tau'", "must be positive");
   if (!(c.prune_percentile >= 0 && c.prune_percentile < 1))
     fail("train config field 'prune_percentile'", "must be in [0, 1)");
+  if (!(c.target_sparsity >= 0 && c.target_sparsity < 1))
+    fail("train config field 'target_sparsity'", "must be in [0, 1)");
+  if (c.target_sparsity > 0 && c.recipe != "sparse-ternary")
+    fail("train config field 'target_sparsity'", "applies to the sparse-ternary recipe only");
+  if (!(c.ramp > 0 && c.ramp <= 1)) fail("train config field 'ramp'", "must be in (0, 1]");
 }
 
 NetSpec net_spec(const TrainConfig& c, const Dataset& data) {
@@ -170,6 +176,9 @@ std::vector<LayerStat> layer_stats(Net& net) {
     s.weights = w.matrix.rows * w.matrix.cols;
     s.nonzeros = w.matrix.nonzeros();
     if (l.threshold_t.requires_grad()) s.threshold_t = l.threshold_t.item<double>();
+    if (l.scheduled_delta.item<double>() > 0) {
+      s.threshold_t = l.scheduled_delta.item<double>() / l.weight.detach().abs().mean().item<double>();
+    }
     stats.push_back(s);
   }
   return stats;
@@ -190,6 +199,7 @@ std::string run_identity(const TrainConfig& c) {
   std::ostringstream s;
   s << c.data << '/' << c.model << '/' << c.recipe << "/epochs=" << c.epochs << "/width=" << c.width
     << "/train_limit=" << c.train_limit << "/seed=" << c.seed;
+  if (c.target_sparsity > 0) s << "/target_sparsity=" << c.target_sparsity;
   return s.str();
 }
 
@@ -197,6 +207,7 @@ class Trainer {
  public:
   Trainer(const TrainConfig& c, const TrainCallbacks& cb) : c_(c), cb_(cb) {
     validate(c_);
+    if (c_.threshold_reg < 0) c_.threshold_reg = c_.target_sparsity > 0 ? 0.0 : 1.0;
     torch::set_num_threads(c_.threads);
     torch::manual_seed(c_.seed);
     DatasetSplit split = load_dataset(c_.data);
@@ -210,6 +221,10 @@ class Trainer {
       if (!l->spec().edge) body_.push_back(l);
     }
     costs_ = layer_costs(body_, spec_.body.act_bits > 0 ? spec_.body.act_bits : 8);
+    if (c_.target_sparsity > 0) {
+      // The schedule owns the thresholds; the hardware cost enters through its ranking.
+      for (const QLayer& l : body_) l->threshold_t.set_requires_grad(false);
+    }
     stages_ = stages_of(c_);
     net_->msqe_a.fill_(c_.msqe_a_init);
     net_->msqe_a.set_requires_grad(c_.recipe == "learnable-reg");
@@ -322,6 +337,10 @@ class Trainer {
       for (size_t g = 0; g < optimizer_->param_groups().size(); ++g) {
         static_cast<torch::optim::AdamOptions&>(optimizer_->param_groups()[g].options())
             .lr(base_lr_[g] * factor);
+      }
+      if (c_.target_sparsity > 0 && !retraining(stage)) {
+        set_scheduled_thresholds(body_, costs_,
+                                 scheduled_sparsity(c_.target_sparsity, progress, c_.ramp));
       }
       const torch::Tensor idx = perm.slice(0, b * c_.batch_size, std::min(n, (b + 1) * c_.batch_size));
       const torch::Tensor x = train_.x.index_select(0, idx), y = train_.y.index_select(0, idx);
