@@ -22,6 +22,8 @@ def load(path):
             continue
         name = b["run_name"].replace("/real_time", "")
         family, threads = name.rsplit("/", 1)
+        if not threads.isdigit():  # ukernel/<name>: no thread count, not in these tables
+            continue
         t = b["cpu_time"] if threads == "1" else b["real_time"]
         times[(family, int(threads))] = (t, b)
     return times

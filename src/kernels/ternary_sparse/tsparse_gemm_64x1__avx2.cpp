@@ -18,12 +18,13 @@ void rows(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t 
       row_chunks(w, r, g, seg, [&](const uint16_t* idx, size_t npos, size_t n) {
         __m256i s[Q];
         for (auto& v : s) v = _mm256_setzero_si256();
-        for (size_t e = 0; e < n; ++e) {
+        for (size_t e = 0; e < npos; ++e) {
           const __m128i* src = reinterpret_cast<const __m128i*>(at + offset[idx[e]]);
-          for (size_t q = 0; q < Q; ++q) {
-            const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q));
-            s[q] = e < npos ? _mm256_add_epi16(s[q], v) : _mm256_sub_epi16(s[q], v);
-          }
+          for (size_t q = 0; q < Q; ++q) s[q] = _mm256_add_epi16(s[q], _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q)));
+        }
+        for (size_t e = npos; e < n; ++e) {
+          const __m128i* src = reinterpret_cast<const __m128i*>(at + offset[idx[e]]);
+          for (size_t q = 0; q < Q; ++q) s[q] = _mm256_sub_epi16(s[q], _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q)));
         }
         for (size_t q = 0; q < Q; ++q) {
           sum[2 * q] = _mm256_add_epi32(sum[2 * q], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s[q])));
