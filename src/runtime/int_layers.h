@@ -13,8 +13,8 @@ inline constexpr double kDenseGemvNsPerWeight = 0.0083;
 inline constexpr double kDenseGemmNsPerMac = 0.0055;
 inline constexpr double kSparseGemvNsPerNonzero = 0.02;
 inline constexpr double kSparseGemvNsPerBlock = 0.8;   // per row and 128 columns
-inline constexpr double kSparseGemmNsPerNonzero = 0.8;  // per 64-pixel tile
-inline constexpr double kSparseGemmNsPerBlock = 3.3;    // per row, 128 columns and tile
+inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile
+inline constexpr double kSparseGemmNsPerBlock = 4.0;    // per row, 128 columns and tile
 
 // Dense or sparse ternary for a layer whose weights have this fraction of non-zeros,
 // at batch 1.
