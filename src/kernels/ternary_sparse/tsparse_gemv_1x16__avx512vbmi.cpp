@@ -43,11 +43,17 @@ inline void pass(__m512i lo, __m512i hi, const uint8_t* e, const int64_t (&end)[
   const __m512i idx = _mm512_loadu_si512(e + base);
   const __m512i v = _mm512_permutex2var_epi8(lo, idx, hi);
   const __m512i sign = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), _mm512_set1_epi8(1), _mm512_set1_epi8(-1));
-  __m512i from = lanes_from(kOnePass ? 0 : std::clamp<int64_t>(-base, 0, 64));
-  for (size_t i = 0; i < R; ++i) {
-    const __m512i upto = lanes_from(kOnePass ? end[i] : std::clamp<int64_t>(end[i] - base, 0, 64));
-    acc[i] = _mm512_dpbusd_epi32(acc[i], v, _mm512_ternarylogic_epi32(sign, from, upto, 0x40));
-    from = upto;
+  // from & ~upto & sign, written over `from` (dead after it): no register copies. In one
+  // pass row 0 starts at lane 0 (from = all lanes).
+  __m512i upto = lanes_from(kOnePass ? end[0] : std::clamp<int64_t>(end[0] - base, 0, 64));
+  acc[0] = _mm512_dpbusd_epi32(
+      acc[0], v,
+      kOnePass ? _mm512_andnot_si512(upto, sign)
+               : _mm512_ternarylogic_epi32(lanes_from(std::clamp<int64_t>(-base, 0, 64)), upto, sign, 0x20));
+  for (size_t i = 1; i < R; ++i) {
+    const __m512i from = upto;
+    upto = lanes_from(kOnePass ? end[i] : std::clamp<int64_t>(end[i] - base, 0, 64));
+    acc[i] = _mm512_dpbusd_epi32(acc[i], v, _mm512_ternarylogic_epi32(from, upto, sign, 0x20));
   }
 }
 
