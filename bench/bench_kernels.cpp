@@ -311,12 +311,31 @@ void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKe
   state.SetLabel("90% sparse; dense-equivalent MAC rate");
 }
 
+std::string pct(double sparsity) { return std::to_string(int(sparsity * 100 + 0.5)); }
+
+// The sparse GEMV alone on 4096x4096 (weights in L2 / L3: compute, not DRAM), one thread.
+void BM_sparse_gemv_ukernel(benchmark::State& state, const kernels::SparseGemvKernel& kern, double sparsity) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr int64_t kN = 4096, kK = 4096;
+  const WeightMatrix w = random_matrix(kN, kK, sparsity, false);
+  const kernels::ColumnLayout layout = kernels::column_layout(kK, kK, kernels::kSparseBlock);
+  const kernels::SparseBands bands = kernels::pack_sparse_bands(w.codes.data(), kN, layout);
+  std::vector<uint8_t> x(kK + 64, 3);
+  std::vector<int32_t> y(bands.bands() * bands.band);
+  for (auto _ : state) {
+    kern.fn(x.data(), bands, 0, bands.bands(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["Gweights/s"] = benchmark::Counter(double(kN) * kK, benchmark::Counter::kIsIterationInvariantRate,
+                                                    benchmark::Counter::kIs1000);
+  state.SetLabel(pct(sparsity) + "% sparse, band " + std::to_string(bands.band) + ", " +
+                 std::to_string(bands.bytes.size() * 8.0 / (double(kN) * kK)).substr(0, 4) + " bits/weight");
+}
+
 void add(const std::string& name, auto fn, auto... args) {
   benchmark::RegisterBenchmark(name.c_str(), fn, args...)
       ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
-
-std::string pct(double sparsity) { return std::to_string(int(sparsity * 100 + 0.5)); }
 
 const int kRegistered = [] {
   benchmark::RegisterBenchmark("dram/read", BM_dram)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -342,6 +361,10 @@ const int kRegistered = [] {
   for (const kernels::DenseKernel& k : kernels::dense_kernels())
     benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_dense_ukernel, k)
         ->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (const kernels::SparseGemvKernel& k : kernels::sparse_gemv_kernels())
+    for (double sp : {0.9, 0.95, 0.98})
+      benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)
+          ->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const kernels::SparseGemmKernel& k : kernels::sparse_gemm_kernels())
     benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_sparse_gemm_ukernel, k)
         ->UseRealTime()->Unit(benchmark::kMicrosecond);
