@@ -2,12 +2,15 @@
 // differences.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <random>
 
 #include "stern/ternary_fit.h"
 #include "train/quantizers.h"
 #include "train/regularizers.h"
+#include "train/sparsity_schedule.h"
 
 namespace stern::train {
 namespace {
@@ -285,6 +288,46 @@ TEST(Regularizers, GradientsMatchFiniteDifferences) {
   const double s = 1 / (1 + std::exp(-(std::abs(wi) - delta) / tau));
   const double want = 2.0 * s * (1 - s) / tau * (wi > 0 ? 1 : -1) / (2.0 * w.numel()) + 0.6 * wi;
   EXPECT_NEAR(gw[1][2][0][1].item<double>(), want, 1e-9);
+}
+
+
+TEST(SparsitySchedule, CubicRampReachesTargetThenHolds) {
+  EXPECT_DOUBLE_EQ(scheduled_sparsity(0.9, 0.0, 0.7), 0.0);
+  EXPECT_NEAR(scheduled_sparsity(0.9, 0.35, 0.7), 0.9 * (1 - 0.125), 1e-12);
+  EXPECT_DOUBLE_EQ(scheduled_sparsity(0.9, 0.7, 0.7), 0.9);
+  EXPECT_DOUBLE_EQ(scheduled_sparsity(0.9, 1.0, 0.7), 0.9);
+}
+
+TEST(SparsitySchedule, ZerosAreTheGloballySmallestCostWeightedMagnitudes) {
+  // Two ternary layers of different sizes and costs; the reference ranks every weight by
+  // |w| / (cost / mean cost) by sorting, independently of the kthvalue the schedule uses.
+  std::vector<QLayer> layers{ternary_layer(21), ternary_layer(22)};
+  layers[1]->weight.data().mul_(0.5);  // smaller weights: the layer should lose more
+  const std::vector<double> costs{1.0, 3.0};
+  for (double sparsity : {0.0, 0.3, 0.75}) {
+    set_scheduled_thresholds(layers, costs, sparsity);
+    std::vector<std::pair<double, int64_t>> scored;  // (score, layer * 1e6 + index)
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const torch::Tensor w = layers[l]->weight.detach().flatten();
+      for (int64_t i = 0; i < w.numel(); ++i) {
+        scored.push_back({std::abs(w[i].item<double>()) * 2.0 / costs[l],
+                          static_cast<int64_t>(l) * 1000000 + i});
+      }
+    }
+    std::sort(scored.begin(), scored.end());
+    const size_t zeros = static_cast<size_t>(std::floor(sparsity * scored.size()));
+    std::set<int64_t> expected;
+    for (size_t k = 0; k < zeros; ++k) expected.insert(scored[k].second);
+    for (size_t l = 0; l < layers.size(); ++l) {
+      torch::NoGradGuard no_grad;
+      const torch::Tensor q = layers[l]->quantized_weight().flatten();
+      for (int64_t i = 0; i < q.numel(); ++i) {
+        const bool zero = q[i].item<double>() == 0.0;
+        EXPECT_EQ(zero, expected.count(static_cast<int64_t>(l) * 1000000 + i) == 1)
+            << "sparsity " << sparsity << " layer " << l << " weight " << i;
+      }
+    }
+  }
 }
 
 }  // namespace
