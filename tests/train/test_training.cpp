@@ -65,6 +65,20 @@ TEST(Training, SparseTernaryLeNetPassesFloorAndRuntimeAgrees) {
   EXPECT_DOUBLE_EQ(runtime_accuracy(c.out, c.test_limit), r.test_accuracy);
 }
 
+// The schedule reaches its target exactly (ties aside) at the end of the regularized stage,
+// and the retrain stage keeps those zeros: the body sparsity is the target.
+TEST(Training, TargetSparsityScheduleReachesTargetAndRuntimeAgrees) {
+  TrainConfig c = small_config("sparse-ternary", "target_sparsity");
+  c.granularity = "channel";
+  c.act_bits = 8;
+  c.target_sparsity = 0.9;
+  const TrainResult r = train_model(c);
+  EXPECT_NEAR(r.body_sparsity, 0.9, 1e-3);
+  EXPECT_GE(r.test_accuracy, 0.75);
+  EXPECT_EQ(r.log[0].coefficients.at("threshold_reg"), 0.0);  // the schedule replaces it
+  EXPECT_DOUBLE_EQ(runtime_accuracy(c.out, c.test_limit), r.test_accuracy);
+}
+
 TEST(Training, SignedBinaryVggPassesFloorAndRuntimeAgrees) {
   // Signed-binary needs a BatchNorm after each such layer (METHODS.md 4): the VGG-style net.
   TrainConfig c = small_config("signed-binary", "signed_binary");
@@ -132,6 +146,16 @@ TEST(Training, BadConfigurationNamesTheField) {
   c = small_config("fp32", "bad");
   c.act_bits = 3;
   EXPECT_THROW(train_model(c), Error);
+  for (double target : {0.5, 1.0}) {  // a schedule on a recipe without one; out of range
+    c = small_config(target == 0.5 ? "binary" : "sparse-ternary", "bad");
+    c.target_sparsity = target;
+    try {
+      train_model(c);
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'target_sparsity'"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
