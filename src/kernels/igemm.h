@@ -127,17 +127,20 @@ void row_chunks(const SparseRows& w, size_t r, size_t g, size_t seg, F&& chunk) 
 
 // Sparse ternary rows for the GEMV, in bands of `band` rows (4, 8 or 16) that share each
 // 128-column block of activations: one byte permute gathers the entries of the whole band.
-// Per band: uint8 count[blocks][band] (entries of each row in each block), then per block
-// the entries of its rows in row order, one byte each: the column offset in bits 0-6, bit 7
-// set for a -1. 1 byte per non-zero plus `band` per band and block (0.86 bits per weight at
-// 90% sparsity). pack_sparse_bands picks the band so that a block's entries usually fit
-// one 64-byte vector. Rows are padded to whole bands with empty rows; start[q] is the byte
-// offset of band q's counts.
+// Per band: a header of `band` bytes per block, then per block the entries of its rows in
+// row order, one byte each: the column offset in bits 0-6, bit 7 set for a -1. A block with
+// at most 64 entries (one pass) has header bytes end[i], the number of entries of rows
+// 0..i (the lane bounds as the kernel uses them, no arithmetic); a longer block has 0xFF as
+// its last header byte and its rows' counts as the first `band` bytes of its entries.
+// 1 byte per non-zero plus 1 per row and block (0.86 bits per weight at 90% sparsity).
+// pack_sparse_bands picks the band so that a block's entries usually fit 64 lanes. Rows are
+// padded to whole bands with empty rows; start[q] is the byte offset of band q's header.
 inline constexpr size_t kMaxBandRows = 16;
 struct SparseBands {
   size_t rows = 0, blocks = 0, blocks_per_group = 1, band = 4;
   aligned_vector<uint8_t> bytes;
   std::vector<uint64_t> start;  // bands + 1 entries
+  static constexpr uint8_t kLongBlock = 0xFF;  // last header byte of a block of > 64 entries
   size_t bands() const { return start.empty() ? 0 : start.size() - 1; }
   size_t groups() const { return blocks / blocks_per_group; }
 };

@@ -107,20 +107,31 @@ SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLay
   s.band = band;
   const int64_t bands = (rows + band - 1) / band;
   s.start.reserve(bands + 1);
-  std::vector<uint8_t> entries;
+  std::vector<uint8_t> entries, block, count(band);
   for (int64_t q = 0; q < bands; ++q) {
     s.start.push_back(s.bytes.size());
-    const size_t counts = s.bytes.size();
-    s.bytes.resize(counts + band * s.blocks, 0);
+    const size_t header = s.bytes.size();
+    s.bytes.resize(header + band * s.blocks, 0);
     entries.clear();
-    for (size_t b = 0; b < s.blocks; ++b)
+    for (size_t b = 0; b < s.blocks; ++b) {
+      block.clear();
+      std::fill(count.begin(), count.end(), 0);
       for (int64_t r = q * band; r < std::min<int64_t>(rows, (q + 1) * band); ++r) {
-        const size_t before = entries.size();
+        const size_t before = block.size();
         block_entries(codes + r * layout.cols, layout, b, [&](uint8_t j, int8_t code) {
-          entries.push_back(static_cast<uint8_t>(code > 0 ? j : j | 0x80));
+          block.push_back(static_cast<uint8_t>(code > 0 ? j : j | 0x80));
         });
-        s.bytes[counts + b * band + r % band] = static_cast<uint8_t>(entries.size() - before);
+        count[r % band] = static_cast<uint8_t>(block.size() - before);
       }
+      uint8_t* h = s.bytes.data() + header + b * band;
+      if (block.size() <= 64) {
+        for (size_t i = 0, end = 0; i < band; ++i) h[i] = static_cast<uint8_t>(end += count[i]);
+      } else {
+        h[band - 1] = SparseBands::kLongBlock;
+        entries.insert(entries.end(), count.begin(), count.end());
+      }
+      entries.insert(entries.end(), block.begin(), block.end());
+    }
     s.bytes.insert(s.bytes.end(), entries.begin(), entries.end());
   }
   s.start.push_back(s.bytes.size());

@@ -9,14 +9,18 @@ void tsparse_gemv_1x16__scalar(const uint8_t* x, const SparseBands& w, size_t ba
   const size_t groups = w.groups(), band = w.band;
   for (size_t i = 0; i < (band1 - band0) * band * groups; ++i) y[i] = 0;
   for (size_t q = band0; q < band1; ++q) {
-    const uint8_t* count = w.bytes.data() + w.start[q];
-    const uint8_t* e = count + band * w.blocks;
+    const uint8_t* header = w.bytes.data() + w.start[q];
+    const uint8_t* e = header + band * w.blocks;
     int32_t* out = y + (q - band0) * band * groups;
     for (size_t b = 0; b < w.blocks; ++b) {
       const uint8_t* xb = x + b * kSparseBlock;
       const size_t g = b / w.blocks_per_group;
+      const uint8_t* h = header + b * band;
+      const bool long_block = h[band - 1] == SparseBands::kLongBlock;
+      const uint8_t* count = e;  // a long block's counts precede its entries
+      if (long_block) e += band;
       for (size_t i = 0; i < band; ++i)
-        for (size_t n = count[b * band + i]; n; --n, ++e) {
+        for (size_t n = long_block ? count[i] : h[i] - (i ? h[i - 1] : 0); n; --n, ++e) {
           const int32_t v = xb[*e & 0x7F];
           out[i * groups + g] += *e & 0x80 ? -v : v;
         }
