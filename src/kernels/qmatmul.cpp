@@ -561,7 +561,9 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         Tile& tile = tiles[t];
         tile.raw.resize(nn * kSparseTile);
         tile.acc.resize(nn * kSparseTile);
-        // Lanes up to the end of the tile's last output run (the last tile may be short).
+        // Lanes up to the end of the tile's last output run (the last tile may be short). A
+        // tile of dropped padding columns only (dilation wider than a tile) has no run.
+        if (a.tile_runs[ti] == a.tile_runs[ti + 1]) return;
         const Run& last = a.runs[a.tile_runs[ti + 1] - 1];
         const size_t lanes = size_t(last.lane + last.length);
         for (int64_t part = 0; part < nparts; ++part)

@@ -52,6 +52,8 @@ const Case kCases[] = {
     {"conv_many_pixels", conv(7, 12, 12, 5, 3, 1, 1, 1), 0, false, kU8},
     // More channels than the sparse GEMM's channel block (128): two segments, the second short.
     {"conv3x3_wide_channels", conv(201, 5, 6, 9, 3, 1, 1, 1), 0, false, kU8},
+    // Dilation wider than a 64-pixel tile: sparse tiles made of dropped padding columns only.
+    {"conv_dilation_wider_than_a_tile", conv(3, 2, 2, 4, 2, 1, 64, 1, 129), 0, false, kU8},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},
