@@ -11,8 +11,8 @@ namespace stern {
 // (sparse constants refitted for the banded GEMV and the flat-list GEMM).
 inline constexpr double kDenseGemvNsPerWeight = 0.0083;
 inline constexpr double kDenseGemmNsPerMac = 0.0055;
-inline constexpr double kSparseGemvNsPerNonzero = 0.02;
-inline constexpr double kSparseGemvNsPerBlock = 0.8;   // per row and 128 columns
+inline constexpr double kSparseGemvNsPerNonzero = 0.03;
+inline constexpr double kSparseGemvNsPerBlock = 0.5;   // per row and 128 columns
 inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile
 inline constexpr double kSparseGemmNsPerBlock = 4.0;    // per row, 128 columns and tile
 
