@@ -236,9 +236,11 @@ TEST(FgqFinetune, ImprovesPlainFgqAndRuntimeMatchesLibTorch) {
   FgqFinetuneResult r;
   const Graph tuned = fgq_finetune(fp32, plain, o, f, &report, &r);
 
-  const double plain_accuracy = runtime_accuracy(plain, test);
-  EXPECT_DOUBLE_EQ(r.accuracy_before, plain_accuracy);
-  EXPECT_DOUBLE_EQ(r.accuracy_after, runtime_accuracy(tuned, test));
+  // An activation exactly on a rounding tie may round differently after LibTorch's float
+  // sums and the runtime's integer ones: at most one of the 500 digits may differ.
+  const double plain_accuracy = runtime_accuracy(plain, test), one = 1.5 / 500;
+  EXPECT_NEAR(r.accuracy_before, plain_accuracy, one);
+  EXPECT_NEAR(r.accuracy_after, runtime_accuracy(tuned, test), one);
   EXPECT_GE(r.accuracy_after, plain_accuracy);
   EXPECT_EQ(r.steps, 10);  // 2 epochs of 600 digits in batches of 128
   ASSERT_EQ(r.log.size(), 2u);
