@@ -127,14 +127,16 @@ void row_chunks(const SparseRows& w, size_t r, size_t g, size_t seg, F&& chunk) 
 
 // Sparse ternary rows for the GEMV, in bands of `band` rows (4, 8 or 16) that share each
 // 128-column block of activations: one byte permute gathers the entries of the whole band.
-// Per band: a header of `band` bytes per block, then per block the entries of its rows in
-// row order, one byte each: the column offset in bits 0-6, bit 7 set for a -1. A block with
-// at most 64 entries (one pass) has header bytes end[i], the number of entries of rows
-// 0..i (the lane bounds as the kernel uses them, no arithmetic); a longer block has 0xFF as
-// its last header byte and its rows' counts as the first `band` bytes of its entries.
+// Per band and block, in one sequential stream: a header of `band` bytes, then the entries
+// of the block's rows in row order, one byte each: the column offset in bits 0-6, bit 7 set
+// for a -1. A block with at most 64 entries (one pass) has header bytes end[i], the number
+// of entries of rows 0..i (the lane bounds as the kernel uses them, no arithmetic); a longer
+// block has 0xFF as its last header byte and its rows' counts as the first `band` bytes of
+// its entries. (Headers inline rather than in a table per band: one stream for the hardware
+// prefetcher, 1.1x faster in DRAM at 90% sparsity.)
 // 1 byte per non-zero plus 1 per row and block (0.86 bits per weight at 90% sparsity).
 // pack_sparse_bands picks the band so that a block's entries usually fit 64 lanes. Rows are
-// padded to whole bands with empty rows; start[q] is the byte offset of band q's header.
+// padded to whole bands with empty rows; start[q] is the byte offset of band q's stream.
 inline constexpr size_t kMaxBandRows = 16;
 struct SparseBands {
   size_t rows = 0, blocks = 0, blocks_per_group = 1, band = 4;

@@ -107,12 +107,9 @@ SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLay
   s.band = band;
   const int64_t bands = (rows + band - 1) / band;
   s.start.reserve(bands + 1);
-  std::vector<uint8_t> entries, block, count(band);
+  std::vector<uint8_t> block, count(band);
   for (int64_t q = 0; q < bands; ++q) {
     s.start.push_back(s.bytes.size());
-    const size_t header = s.bytes.size();
-    s.bytes.resize(header + band * s.blocks, 0);
-    entries.clear();
     for (size_t b = 0; b < s.blocks; ++b) {
       block.clear();
       std::fill(count.begin(), count.end(), 0);
@@ -123,16 +120,16 @@ SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLay
         });
         count[r % band] = static_cast<uint8_t>(block.size() - before);
       }
-      uint8_t* h = s.bytes.data() + header + b * band;
+      const size_t h = s.bytes.size();
+      s.bytes.resize(h + band, 0);
       if (block.size() <= 64) {
-        for (size_t i = 0, end = 0; i < band; ++i) h[i] = static_cast<uint8_t>(end += count[i]);
+        for (size_t i = 0, end = 0; i < band; ++i) s.bytes[h + i] = static_cast<uint8_t>(end += count[i]);
       } else {
-        h[band - 1] = SparseBands::kLongBlock;
-        entries.insert(entries.end(), count.begin(), count.end());
+        s.bytes[h + band - 1] = SparseBands::kLongBlock;
+        s.bytes.insert(s.bytes.end(), count.begin(), count.end());
       }
-      entries.insert(entries.end(), block.begin(), block.end());
+      s.bytes.insert(s.bytes.end(), block.begin(), block.end());
     }
-    s.bytes.insert(s.bytes.end(), entries.begin(), entries.end());
   }
   s.start.push_back(s.bytes.size());
   // The GEMV loads entries 64 bytes at a time: keep a readable cache line at the end.

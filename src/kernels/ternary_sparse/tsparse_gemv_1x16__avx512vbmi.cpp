@@ -82,14 +82,14 @@ template <size_t R>
 void bands(const uint8_t* x, const SparseBands& w, size_t band0, size_t band1, int32_t* y) {
   const size_t groups = w.groups();
   for (size_t q = band0; q < band1; ++q) {
-    const uint8_t* header = w.bytes.data() + w.start[q];
-    const uint8_t* e = header + R * w.blocks;
+    const uint8_t* e = w.bytes.data() + w.start[q];
     int32_t* out = y + (q - band0) * R * groups;
     for (size_t g = 0; g < groups; ++g) {
       __m512i acc[R];
       for (auto& a : acc) a = _mm512_setzero_si512();
       for (size_t b = g * w.blocks_per_group; b < (g + 1) * w.blocks_per_group; ++b) {
-        const uint8_t* h = header + b * R;
+        const uint8_t* h = e;
+        e += R;
         if (h[R - 1] == 0) continue;  // no entries
         _mm_prefetch(reinterpret_cast<const char*>(e) + kPrefetchBytes, _MM_HINT_T0);
         const __m512i lo = _mm512_loadu_si512(x + b * kSparseBlock);

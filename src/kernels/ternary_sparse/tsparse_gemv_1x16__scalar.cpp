@@ -9,13 +9,13 @@ void tsparse_gemv_1x16__scalar(const uint8_t* x, const SparseBands& w, size_t ba
   const size_t groups = w.groups(), band = w.band;
   for (size_t i = 0; i < (band1 - band0) * band * groups; ++i) y[i] = 0;
   for (size_t q = band0; q < band1; ++q) {
-    const uint8_t* header = w.bytes.data() + w.start[q];
-    const uint8_t* e = header + band * w.blocks;
+    const uint8_t* e = w.bytes.data() + w.start[q];
     int32_t* out = y + (q - band0) * band * groups;
     for (size_t b = 0; b < w.blocks; ++b) {
       const uint8_t* xb = x + b * kSparseBlock;
       const size_t g = b / w.blocks_per_group;
-      const uint8_t* h = header + b * band;
+      const uint8_t* h = e;
+      e += band;
       const bool long_block = h[band - 1] == SparseBands::kLongBlock;
       const uint8_t* count = e;  // a long block's counts precede its entries
       if (long_block) e += band;
