@@ -178,13 +178,18 @@ Graph export_graph(NetImpl& net, const Attributes& metadata) {
         break;
       }
       case Step::relu: x = b.node(OpType::relu, "relu" + std::to_string(i), {x}); break;
-      case Step::max_pool: {
+      case Step::max_pool:
+      case Step::avg_pool: {
         const std::vector<int64_t> k{s.kernel, s.kernel};
-        x = b.node(OpType::max_pool, "pool" + std::to_string(i), {x},
+        x = b.node(s.kind == Step::max_pool ? OpType::max_pool : OpType::avg_pool,
+                   "pool" + std::to_string(i), {x},
                    {{"kernel", k}, {"strides", k}, {"pads", std::vector<int64_t>(4, 0)},
                     {"ceil_mode", int64_t{0}}});
         break;
       }
+      case Step::relu6:
+        x = b.node(OpType::clip, "relu6_" + std::to_string(i), {x}, {{"min", 0.0}, {"max", 6.0}});
+        break;
       case Step::flatten:
         x = b.node(OpType::flatten, "flatten" + std::to_string(i), {x}, {{"axis", int64_t{1}}});
         break;

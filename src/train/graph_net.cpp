@@ -91,13 +91,16 @@ class Converter {
       case OpType::linear: layer(n, w); break;
       case OpType::batch_norm: batch_norm(n, w); break;
       case OpType::relu: simple(n, w, Step::relu); break;
-      case OpType::clip:
-        if (attr_float(n.attrs, "min", -INFINITY) != 0 || n.attrs.count("max")) {
-          fail(w, "only a clip with min 0 and no max (a ReLU) is supported");
+      case OpType::clip: {
+        const double max = attr_float(n.attrs, "max", INFINITY);
+        if (attr_float(n.attrs, "min", -INFINITY) != 0 || (max != 6 && max != INFINITY)) {
+          fail(w, "only a clip with min 0 and max 6 or none (ReLU6, ReLU) is supported");
         }
-        simple(n, w, Step::relu);
+        simple(n, w, max == 6 ? Step::relu6 : Step::relu);
         break;
-      case OpType::max_pool: max_pool(n, w); break;
+      }
+      case OpType::max_pool:
+      case OpType::avg_pool: pool(n, w); break;
       case OpType::global_avg_pool: simple(n, w, Step::global_avg_pool); break;
       case OpType::flatten:
         if (attr_int(n.attrs, "axis", 1) != 1) fail(w, "only axis 1 is supported");
@@ -114,8 +117,8 @@ class Converter {
       case OpType::add: add(n, w); break;
       default:
         fail(w, "operator not supported for training; supported: conv2d, linear, batch_norm, "
-                "relu, clip (as ReLU), max_pool, global_avg_pool, flatten, reshape (to [N, -1]), "
-                "add (residual)");
+                "relu, clip (as ReLU or ReLU6), max_pool, avg_pool, global_avg_pool, flatten, "
+                "reshape (to [N, -1]), add (residual)");
     }
     if (n.outputs.size() != 1) fail(w, "expected one output");
     current_ = n.outputs[0];
@@ -178,7 +181,7 @@ class Converter {
     bn->running_var.copy_(constant(n, 4, w).reshape({-1}));
   }
 
-  void max_pool(const Node& n, const std::string& w) {
+  void pool(const Node& n, const std::string& w) {
     const auto kernel = attr_ints(n.attrs, "kernel", {});
     const auto strides = attr_ints(n.attrs, "strides", kernel);
     const Shape& s = shapes_.at(n.inputs.at(0));
@@ -190,7 +193,8 @@ class Converter {
     if (attr_int(n.attrs, "ceil_mode", 0) != 0 && (s[2] % kernel[0] != 0 || s[3] % kernel[0] != 0)) {
       fail(w, "ceil_mode on an input the window does not tile is not supported");
     }
-    simple(n, w, Step::max_pool, static_cast<int>(kernel[0]));
+    // Without padding avg_pool's count_include_pad changes nothing.
+    simple(n, w, n.op == OpType::max_pool ? Step::max_pool : Step::avg_pool, static_cast<int>(kernel[0]));
   }
 
   void add(const Node& n, const std::string& w) {

@@ -22,8 +22,8 @@ struct GraphNet {
 };
 
 // Supported: conv2d (square kernel, equal strides, equal pads, no dilation, one group),
-// linear, batch_norm, relu, clip with min 0 and no max, max_pool (kernel = stride, no
-// padding), global_avg_pool, flatten (axis 1), reshape to [N, -1], and add of a residual
+// linear, batch_norm, relu, clip with min 0 and max 6 or none, max_pool and avg_pool (kernel
+// = stride, no padding), global_avg_pool, flatten (axis 1), reshape to [N, -1], add of a residual
 // branch (a chain where a value feeds at most one pending branch). Weights of any encoding
 // are read dequantized. One float input [N, C, H, W], one output. Anything else: a
 // stern::Error naming the node and its operator.

@@ -178,6 +178,8 @@ torch::Tensor NetImpl::forward(torch::Tensor x) {
       case Step::max_pool: x = torch::max_pool2d(x, {s.kernel, s.kernel}, {s.kernel, s.kernel}); break;
       case Step::flatten: x = x.flatten(1); break;
       case Step::global_avg_pool: x = x.mean({2, 3}, /*keepdim=*/true); break;
+      case Step::avg_pool: x = torch::avg_pool2d(x, {s.kernel, s.kernel}, {s.kernel, s.kernel}); break;
+      case Step::relu6: x = torch::clamp(x, 0, 6); break;
       case Step::push: stack.push_back(x); break;
       case Step::swap: std::swap(x, stack.back()); break;
       case Step::add:

@@ -75,10 +75,12 @@ TORCH_MODULE(QLayer);
 
 // One step of the network program. `index` selects the layer or BatchNorm.
 struct Step {
-  enum Kind { layer, batch_norm, relu, max_pool, flatten, global_avg_pool, push, swap, add };
+  // avg_pool and relu6 (clip to [0, 6]) come from imported graphs (graph_net.h).
+  enum Kind { layer, batch_norm, relu, max_pool, flatten, global_avg_pool, push, swap, add,
+              avg_pool, relu6 };
   Kind kind;
   int index = 0;   // layer / batch_norm
-  int kernel = 2;  // max_pool (stride = kernel)
+  int kernel = 2;  // max_pool, avg_pool (stride = kernel)
 };
 
 class NetImpl : public torch::nn::Module {

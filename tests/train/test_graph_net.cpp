@@ -73,6 +73,21 @@ TEST(GraphNet, ImportedStyleCnnAgreesWithRuntime) {
   EXPECT_LT(relative_error(torch_logits(g, x), runtime_logits(g, x)), 1e-5);
 }
 
+// ReLU6 (clip 0..6) and average pooling, LibTorch against the runtime, and the network
+// exported again by export_graph runs the same in the runtime.
+TEST(GraphNet, Relu6AndAvgPoolAgreeWithRuntimeAndExportBack) {
+  Graph g = imported_style_cnn();
+  g.nodes[1].attrs["max"] = 6.0;
+  g.nodes[2].op = OpType::avg_pool;
+  torch::manual_seed(14);
+  const torch::Tensor x = torch::rand({6, 1, 12, 12}) * 20;  // some pre-activations above 6
+  const torch::Tensor r = runtime_logits(g, x);
+  EXPECT_LT(relative_error(torch_logits(g, x), r), 1e-5);
+  GraphNet gn = net_from_graph(g, fp32_layers);
+  gn.net->eval();
+  EXPECT_LT(relative_error(runtime_logits(export_graph(*gn.net, {}), x), r), 1e-5);
+}
+
 // BatchNorm with random statistics and a residual add (push / swap / add), from a graph
 // export_graph wrote: the converter rebuilds the step list from the graph alone.
 TEST(GraphNet, ResNetWithBatchNormAgreesWithRuntime) {
