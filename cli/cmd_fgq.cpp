@@ -100,9 +100,17 @@ void print_table(const FgqReport& r, const FgqCliOptions& o, int64_t model_bytes
               static_cast<long long>(r.fp32_weight_bytes), o.out.c_str(), static_cast<long long>(model_bytes));
 }
 
+// Refused before any quantization work when it cannot run.
+void check_finetune(const FgqCliOptions& o) {
+  if (o.finetune.epochs <= 0) return;
+#ifndef STERN_HAS_TRAIN
+  fail("--finetune-epochs", "this stern was built without LibTorch (STERN_BUILD_TRAIN=OFF); rebuild with it to fine-tune");
+#endif
+  if (o.calib.empty()) fail("--finetune-epochs", "needs --calib DATA: fine-tuning trains on its training split");
+}
+
 Graph finetune(const Graph& fp32, const Graph& quantized, const FgqOptions& options,
                const FgqCliOptions& o, FgqReport& report, FgqFinetuneResult& result) {
-  if (o.calib.empty()) fail("--finetune-epochs", "needs --calib DATA: fine-tuning trains on its training split");
 #ifdef STERN_HAS_TRAIN
   FgqFinetuneConfig config = o.finetune;
   config.data = o.calib;
@@ -116,12 +124,13 @@ Graph finetune(const Graph& fp32, const Graph& quantized, const FgqOptions& opti
                result.accuracy_after);
   return tuned;
 #else
-  (void)fp32, (void)quantized, (void)options, (void)report, (void)result;
-  fail("--finetune-epochs", "this stern was built without LibTorch (STERN_BUILD_TRAIN=OFF); rebuild with it to fine-tune");
+  (void)fp32, (void)options, (void)o, (void)report, (void)result;
+  return quantized;  // unreachable: check_finetune refused
 #endif
 }
 
 void run(const FgqCliOptions& o) {
+  check_finetune(o);
   FgqOptions options;
   options.group = parse_group(o.group);
   options.asymmetric = o.asymmetric;
