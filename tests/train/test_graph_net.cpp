@@ -257,6 +257,11 @@ TEST(FgqFinetune, ImprovesPlainFgqAndRuntimeMatchesLibTorch) {
   EXPECT_NEAR(r.accuracy_before, plain_accuracy, one);
   EXPECT_NEAR(r.accuracy_after, runtime_accuracy(tuned, test), one);
   EXPECT_GE(r.accuracy_after, plain_accuracy);
+  // Digit by digit: the exported model in LibTorch (its stored weights, act_* attributes)
+  // and in the runtime.
+  const torch::Tensor x = torch::tensor(test.images).reshape({test.count, 1, 28, 28});
+  const torch::Tensor agree = torch_logits(tuned, x).argmax(1).eq(runtime_logits(tuned, x).argmax(1));
+  EXPECT_GE(agree.sum().item<int64_t>(), test.count - 1);
   EXPECT_EQ(r.steps, 10);  // 2 epochs of 600 digits in batches of 128
   ASSERT_EQ(r.log.size(), 2u);
   // Stored as FGQ stores: 8-bit edge layers, ternary groups of 64 in the body.
