@@ -127,6 +127,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threshold-init", c->threshold_init, "initial t_l (Delta = t mean|W|)")->capture_default_str();
   cmd->add_option("--retrain-epochs", c->retrain_epochs, "epochs with the mask frozen (-1 = a third)")->capture_default_str();
   cmd->add_option("--target-sparsity", c->target_sparsity, "sparse-ternary: body sparsity reached by a scheduled threshold (0 = learned thresholds)")->capture_default_str();
+  cmd->add_option("--edge-sparsity", c->edge_sparsity, "with --target-sparsity: zero fraction of each k-bit first/last layer (by magnitude, same ramp)")->capture_default_str();
   cmd->add_option("--ramp", c->ramp, "fraction of the regularized stage spent ramping to --target-sparsity")->capture_default_str();
   cmd->add_option("--weight-bits", c->weight_bits, "learnable-reg weight bits 8 | 4 | 2 (ternary)")->capture_default_str();
   cmd->add_option("--msqe-lambda", c->msqe_lambda, "lambda of CE + e^a MSQE - lambda a")->capture_default_str();

@@ -48,6 +48,8 @@ struct TrainConfig {
   // See docs/TRAINING.md, "Sparsity schedule".
   double target_sparsity = 0;
   double ramp = 0.7;                 // fraction of the regularized stage spent ramping up
+  double edge_sparsity = 0;          // with target_sparsity: each k-bit edge layer's zero
+                                     // fraction, by magnitude within the layer, same ramp
   int weight_bits = 2;               // learnable-reg final weight bits: 8 | 4 | 2 (= ternary)
   double msqe_lambda = 1e-3;         // learnable-reg: C = CE + e^a MSQE - lambda a
   double msqe_a_init = 0.0;          // initial a

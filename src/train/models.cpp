@@ -49,7 +49,9 @@ torch::Tensor QLayerImpl::quantized_weight() {
     case WeightQuant::uniform: {
       const torch::Tensor q =
           uniform_weight_quantize(weight.reshape({out, -1}), spec_.bits).reshape(weight.sizes());
-      return mask_frozen() ? q * mask : q;
+      if (mask_frozen()) return q * mask;
+      if (scheduled_delta.item<float>() > 0) return q * (weight.detach().abs() > scheduled_delta);
+      return q;
     }
     case WeightQuant::ternary: {
       if (ragged_groups()) return ragged_ternary_weight();
@@ -133,7 +135,9 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
 void QLayerImpl::freeze_mask(const torch::Tensor& keep) {
   torch::NoGradGuard no_grad;
   torch::Tensor m = keep.to(torch::kFloat);
-  if (spec_.kind == WeightQuant::ternary) m = m * (quantized_weight() != 0).to(torch::kFloat);
+  if (spec_.kind == WeightQuant::ternary || scheduled_delta.item<float>() > 0) {
+    m = m * (quantized_weight() != 0).to(torch::kFloat);
+  }
   mask.copy_(m);
   mask_on_.fill_(true);
 }

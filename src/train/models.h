@@ -61,8 +61,9 @@ class QLayerImpl : public torch::nn::Module {
   torch::Tensor act_log_scale;  // [1], LSQ in the log domain (Adam steps are relative)
   torch::Tensor act_ready, mask, mask_on_;
   torch::Tensor filter_sign;  // signed-binary signs by filter mean, fixed at the first forward
-  // Ternary threshold set from outside (the sparsity schedule), in units of |w|; 0 = the
-  // spec's rule. A buffer so checkpoints resume with it.
+  // Threshold set from outside (the sparsity schedule), in units of |w|: a ternary layer's
+  // Delta, or the magnitude a k-bit layer prunes below; 0 = off (the spec's rule). A buffer
+  // so checkpoints resume with it.
   torch::Tensor scheduled_delta;
 
  private:

@@ -4,6 +4,16 @@
 #include <cmath>
 
 namespace stern::train {
+namespace {
+
+// The value at or below which `fraction` of `v` lies (a weight is zero when |w| <= delta);
+// 0 when the fraction covers no element: a vanishing threshold keeps every weight.
+double kth_smallest(const torch::Tensor& v, double fraction) {
+  const int64_t k = static_cast<int64_t>(std::floor(fraction * static_cast<double>(v.numel())));
+  return k > 0 ? std::get<0>(v.kthvalue(k)).item<double>() : 0.0;
+}
+
+}  // namespace
 
 double scheduled_sparsity(double target, double progress, double ramp) {
   const double x = std::clamp(progress / ramp, 0.0, 1.0);
@@ -24,14 +34,17 @@ void set_scheduled_thresholds(const std::vector<QLayer>& layers, const std::vect
   mean_cost /= static_cast<double>(ternary.size());
   std::vector<torch::Tensor> scores;
   for (size_t i : ternary) scores.push_back(layers[i]->weight.abs().flatten() * (mean_cost / costs[i]));
-  const torch::Tensor all = torch::cat(scores);
-  const int64_t k = static_cast<int64_t>(std::floor(sparsity * static_cast<double>(all.numel())));
-  // A weight is zero when |w| <= delta: at k = 0 a vanishing threshold keeps every weight.
-  const double score = k > 0 ? std::get<0>(all.kthvalue(k)).item<double>() : 0.0;
+  const double score = kth_smallest(torch::cat(scores), sparsity);
   for (size_t i : ternary) {
     const double delta = std::max(score * costs[i] / mean_cost, 1e-12);
     layers[i]->scheduled_delta.fill_(delta);
   }
+}
+
+void set_layer_threshold(QLayerImpl& layer, double sparsity) {
+  torch::NoGradGuard no_grad;
+  const double delta = kth_smallest(layer.weight.abs().flatten(), sparsity);
+  layer.scheduled_delta.fill_(std::max(delta, 1e-12));
 }
 
 }  // namespace stern::train

@@ -21,4 +21,8 @@ double scheduled_sparsity(double target, double progress, double ramp);
 void set_scheduled_thresholds(const std::vector<QLayer>& layers, const std::vector<double>& costs,
                               double sparsity);
 
+// Prunes `sparsity` of one layer's weights by magnitude (the k-bit edge layers, whose
+// magnitudes do not compare with the ternary layers').
+void set_layer_threshold(QLayerImpl& layer, double sparsity);
+
 }  // namespace stern::train

@@ -9,6 +9,7 @@
 #include "stern/error.h"
 #include "stern/format.h"
 #include "stern/train.h"
+#include "train/data.h"
 #include "train/export.h"
 #include "train/regularizers.h"
 #include "train/sparsity_schedule.h"
@@ -72,6 +73,10 @@ void validate(const TrainConfig& c) {
   if (c.target_sparsity > 0 && c.recipe != "sparse-ternary")
     fail("train config field 'target_sparsity'", "applies to the sparse-ternary recipe only");
   if (!(c.ramp > 0 && c.ramp <= 1)) fail("train config field 'ramp'", "must be in (0, 1]");
+  if (!(c.edge_sparsity >= 0 && c.edge_sparsity < 1))
+    fail("train config field 'edge_sparsity'", "must be in [0, 1)");
+  if (c.edge_sparsity > 0 && (c.target_sparsity == 0 || c.edge_bits == 0))
+    fail("train config field 'edge_sparsity'", "needs --target-sparsity and k-bit edge layers");
 }
 
 NetSpec net_spec(const TrainConfig& c, const Dataset& data) {
@@ -137,34 +142,6 @@ std::vector<Stage> stages_of(const TrainConfig& c) {
   return {{"regularized", c.epochs - retrain}, {"retrain", retrain}};
 }
 
-struct Tensors {
-  torch::Tensor x, y;
-};
-
-Tensors to_tensors(const Dataset& d) {
-  Tensors t;
-  t.x = torch::from_blob(const_cast<float*>(d.images.data()),
-                         {d.count, d.channels, d.height, d.width}, torch::kFloat)
-            .clone();
-  t.y = torch::from_blob(const_cast<uint8_t*>(d.labels.data()), {d.count}, torch::kUInt8)
-            .to(torch::kLong);
-  return t;
-}
-
-double evaluate(Net& net, const Tensors& data) {
-  torch::NoGradGuard no_grad;
-  net->eval();
-  int64_t correct = 0;
-  const int64_t n = data.x.size(0);
-  for (int64_t i = 0; i < n; i += 1000) {
-    const int64_t end = std::min(n, i + 1000);
-    const torch::Tensor logits = net->forward(data.x.slice(0, i, end));
-    correct += logits.argmax(1).eq(data.y.slice(0, i, end)).sum().item<int64_t>();
-  }
-  net->train();
-  return n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
-}
-
 std::vector<LayerStat> layer_stats(Net& net) {
   std::vector<LayerStat> stats;
   for (size_t i = 0; i < net->layers.size(); ++i) {
@@ -200,6 +177,7 @@ std::string run_identity(const TrainConfig& c) {
   s << c.data << '/' << c.model << '/' << c.recipe << "/epochs=" << c.epochs << "/width=" << c.width
     << "/train_limit=" << c.train_limit << "/seed=" << c.seed;
   if (c.target_sparsity > 0) s << "/target_sparsity=" << c.target_sparsity;
+  if (c.edge_sparsity > 0) s << "/edge_sparsity=" << c.edge_sparsity;
   return s.str();
 }
 
@@ -217,9 +195,7 @@ class Trainer {
     test_ = to_tensors(split.test);
     spec_ = net_spec(c_, split.train);
     net_ = build_net(spec_);
-    for (const QLayer& l : net_->layers) {
-      if (!l->spec().edge) body_.push_back(l);
-    }
+    for (const QLayer& l : net_->layers) (l->spec().edge ? edge_ : body_).push_back(l);
     costs_ = layer_costs(body_, spec_.body.act_bits > 0 ? spec_.body.act_bits : 8);
     if (c_.target_sparsity > 0) {
       // The schedule owns the thresholds; the hardware cost enters through its ranking.
@@ -272,6 +248,9 @@ class Trainer {
                                      : std::vector<torch::Tensor>();
     for (size_t i = 0; i < body_.size(); ++i) {
       body_[i]->freeze_mask(keep.empty() ? torch::ones_like(body_[i]->weight) : keep[i]);
+    }
+    if (c_.edge_sparsity > 0) {
+      for (QLayer& l : edge_) l->freeze_mask(torch::ones_like(l->weight));
     }
   }
 
@@ -341,6 +320,10 @@ class Trainer {
       if (c_.target_sparsity > 0 && !retraining(stage)) {
         set_scheduled_thresholds(body_, costs_,
                                  scheduled_sparsity(c_.target_sparsity, progress, c_.ramp));
+        const double edge = scheduled_sparsity(c_.edge_sparsity, progress, c_.ramp);
+        if (edge > 0) {
+          for (QLayer& l : edge_) set_layer_threshold(*l, edge);
+        }
       }
       const torch::Tensor idx = perm.slice(0, b * c_.batch_size, std::min(n, (b + 1) * c_.batch_size));
       const torch::Tensor x = train_.x.index_select(0, idx), y = train_.y.index_select(0, idx);
@@ -470,7 +453,8 @@ class Trainer {
   Tensors train_, test_;
   NetSpec spec_;
   Net net_{nullptr};
-  std::vector<QLayer> body_;  // the recipe's quantizer; edge layers stay at --edge-bits
+  std::vector<QLayer> body_;  // the recipe's quantizer
+  std::vector<QLayer> edge_;  // first / last layers and shortcuts, at --edge-bits
   std::vector<double> costs_;
   std::vector<Stage> stages_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
