@@ -184,7 +184,7 @@ void register_all() {
   }
   // Where the lut method starts to pay: rows (M) and sparsity sweep at K = 2304, N = 256.
   for (int64_t m : {1, 4, 8, 16, 32, 64, 196})
-    for (double sparsity : {0.0, 0.5, 0.69, 0.9, 0.98})
+    for (double sparsity : {0.0, 0.5, 0.69, 0.9, 0.98, 1.0})
       for (int method : {0, 1}) {
         const Layer l{"", m, 2304, 256};
         const std::string name = "crossover/m" + std::to_string(m) + "/sparsity" +

@@ -51,11 +51,9 @@ void tile(const uint64_t* const* a, const uint64_t* const* w, size_t words, size
 
 void binary_xnor_4x4__avx512(const uint64_t* a, size_t mr, const uint64_t* w, size_t nr,
                              size_t words, int32_t* c, size_t ldc) {
-  const uint64_t* rows[kMr];
-  const uint64_t* filters[kNr];
-  clamp_rows(rows, a, mr, words);
-  clamp_rows(filters, w, nr, words);
-  with_rows<kMr>(mr, [&](auto n) { tile<n>(rows, filters, words, nr, c, ldc); });
+  xnor_tiles<kMr, kNr>(a, mr, w, nr, words, [&](auto n, const auto& rows, const auto& filters) {
+    tile<n>(rows, filters, words, nr, c, ldc);
+  });
 }
 
 }  // namespace stern::sbin

@@ -73,8 +73,8 @@ const LutConfig& lut_config_for(Isa isa) {
 }
 
 size_t lut_scratch_bytes(size_t lanes, size_t filters) {
-  return size_t(kLutGroupsPerChunk * kLutRowsPerGroup) * lanes * sizeof(uint16_t) +
-         filters * lanes * sizeof(int32_t);
+  return (kLutZeroRow + 1) * lanes * sizeof(uint16_t) +
+         filters * lanes * (sizeof(int32_t) + sizeof(uint16_t));
 }
 
 const char* method_name(Method m) { return m == Method::lut ? "lut" : "bitmap"; }
@@ -91,8 +91,12 @@ LutLayout build_lut_layout(const Bitmap& b) {
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t col = h * kLutChunkCols + g * kLutGroupCols;
         const unsigned pattern = (b.bits[n * b.words + col / 64] >> (col % 64)) & 0xF;
-        if (pattern) lut.entries.push_back(uint16_t(lut_row(size_t(g), pattern) * kLutEntryScale));
+        if (pattern) lut.entries.push_back(lut_entry(lut_row(size_t(g), pattern)));
       }
+      const size_t begin = lut.start.back();
+      while (lut.entries.size() == begin || (lut.entries.size() - begin) % kLutStep != 0)
+        lut.entries.push_back(lut_entry(kLutZeroRow));
+      lut.entries.back() |= kLutLast;
       lut.start.push_back(lut.entries.size());
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kernels/signed_binary/bitmap_gemm.h"
+#include "kernels/signed_binary/tile.h"
 
 namespace stern::sbin {
 
@@ -14,8 +15,9 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
                                   size_t ldc, void* scratch) {
   constexpr size_t kLanes = 16;
   auto* tables = static_cast<__m256i*>(scratch);  // [lut_row(group, pattern)]
-  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
+  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutZeroRow + 1);
   std::fill_n(reinterpret_cast<int32_t*>(acc), (n1 - n0) * kLanes, 0);
+  tables[kLutZeroRow] = _mm256_setzero_si256();  // the padding entries' row
   alignas(32) int32_t offset[kLanes];
   for (size_t l = 0; l < kLanes; ++l) offset[l] = int32_t(std::min(l, rows - 1) * lda);
   const __m256i index_lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(offset));
@@ -36,27 +38,19 @@ void signed_binary_lut_16x1__avx2(const uint8_t* a, size_t lda, size_t rows, con
       const __m256i x1 = _mm256_blend_epi16(lo13, _mm256_slli_epi32(hi13, 16), 0xAA);
       const __m256i x2 = _mm256_blend_epi16(_mm256_srli_epi32(lo02, 16), hi02, 0xAA);
       const __m256i x3 = _mm256_blend_epi16(_mm256_srli_epi32(lo13, 16), hi13, 0xAA);
-      // Row p - 1 of the group holds the sum for pattern p.
-      __m256i* t = tables + lut_row(g, 1);
-      t[0] = x0;
-      t[1] = x1;
-      t[2] = _mm256_add_epi16(x0, x1);
-      t[3] = x2;
-      for (int q = 1; q < 4; ++q) t[3 + q] = _mm256_add_epi16(x2, t[q - 1]);
-      t[7] = x3;
-      for (int q = 1; q < 8; ++q) t[7 + q] = _mm256_add_epi16(x3, t[q - 1]);
+      build_group_table(tables + lut_row(g, 1), x0, x1, x2, x3,
+                        [](__m256i u, __m256i v) { return _mm256_add_epi16(u, v); });
     }
     for (size_t n = n0; n < n1; ++n) {
       const uint16_t* e = lut.entries.data() + lut.start[h * filters + n];
       const uint16_t* end = lut.entries.data() + lut.start[h * filters + n + 1];
-      // Entries are offsets of 64-byte rows; ours are 32 bytes.
-      const auto row = [&](uint16_t offset) { return tables[offset / (2 * sizeof(__m256i))]; };
+      // Lists are whole steps of 4 entries (bitmap_gemm.h), so no tail.
+      const auto row = [&](uint16_t entry) { return tables[(entry & ~kLutLast) / kLutEntryPerRow]; };
       __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-      for (; end - e >= 2; e += 2) {  // not e + 2 <= end: entries may be empty (null)
+      for (; e < end; e += 2) {
         s0 = _mm256_add_epi16(s0, row(e[0]));
         s1 = _mm256_add_epi16(s1, row(e[1]));
       }
-      if (e < end) s0 = _mm256_add_epi16(s0, row(e[0]));
       const __m256i s = _mm256_add_epi16(s0, s1);
       auto* out = reinterpret_cast<__m256i*>(acc[n - n0]);
       _mm256_storeu_si256(out, _mm256_add_epi32(_mm256_loadu_si256(out), _mm256_and_si256(s, low_words)));

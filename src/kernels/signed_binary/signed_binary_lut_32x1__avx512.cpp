@@ -19,7 +19,9 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
                                     size_t ldc, void* scratch) {
   constexpr size_t kLanes = 32;
   auto* tables = static_cast<__m512i*>(scratch);  // [lut_row(group, pattern)]
-  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
+  tables[kLutZeroRow] = _mm512_setzero_si512();  // the padding entries' row
+  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutZeroRow + 1);
+  auto* ends = reinterpret_cast<__m512i*>(acc + (n1 - n0));  // uint16 running sums
   std::fill_n(reinterpret_cast<int32_t*>(acc), (n1 - n0) * kLanes, 0);
   // Rows beyond `rows` re-read the last row; their sums are never stored.
   const uint8_t* row_ptr[kLanes];
@@ -69,35 +71,33 @@ void signed_binary_lut_32x1__avx512(const uint8_t* a, size_t lda, size_t rows, c
         const __m512i x1 = _mm512_mask_blend_epi16(kOddWords, lo13, _mm512_maskz_slli_epi32(kAll16, hi13, 16));
         const __m512i x2 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo02, 16), hi02);
         const __m512i x3 = _mm512_mask_blend_epi16(kOddWords, _mm512_maskz_srli_epi32(kAll16, lo13, 16), hi13);
-        // Row p - 1 of the group holds the sum for pattern p.
-        __m512i* t = tables + lut_row(g, 1);
-        t[0] = x0;
-        t[1] = x1;
-        t[2] = _mm512_add_epi16(x0, x1);
-        t[3] = x2;
-        for (int q = 1; q < 4; ++q) t[3 + q] = _mm512_add_epi16(x2, t[q - 1]);
-        t[7] = x3;
-        for (int q = 1; q < 8; ++q) t[7 + q] = _mm512_add_epi16(x3, t[q - 1]);
+        build_group_table(tables + lut_row(g, 1), x0, x1, x2, x3,
+                          [](__m512i u, __m512i v) { return _mm512_add_epi16(u, v); });
       }
     }
+    // All filters of the chunk in one loop of 4-entry steps: one running uint16 sum, stored
+    // after every step at the current filter's slot, which moves on at a filter's last step
+    // (kLutLast). A filter's sum is its end minus the previous filter's end, exact modulo
+    // 2^16 since a chunk's sum is below 2^16.
+    const auto* base = reinterpret_cast<const uint8_t*>(tables);
+    const auto row = [&](uint64_t entry) { return _mm512_load_si512(base + entry * (64 / kLutEntryPerRow)); };
+    const uint16_t* e = lut.entries.data() + lut.start[h * filters + n0];
+    const uint16_t* const end = lut.entries.data() + lut.start[h * filters + n1];
+    __m512i sum = _mm512_setzero_si512();
+    __m512i* slot = ends;
+    for (; e != end; e += kLutStep) {
+      uint64_t four;  // one load for four entries: the loads go to the table rows
+      std::memcpy(&four, e, 8);
+      const __m512i pair0 = _mm512_add_epi16(row(four & 0xFFFF), row((four >> 16) & 0xFFFF));
+      const __m512i pair1 = _mm512_add_epi16(row((four >> 32) & 0xFFFF), row((four >> 48) & (kLutLast - 1)));
+      sum = _mm512_add_epi16(sum, _mm512_add_epi16(pair0, pair1));
+      _mm512_store_si512(slot, sum);
+      slot += four >> 63;
+    }
+    __m512i prev = _mm512_setzero_si512();
     for (size_t n = n0; n < n1; ++n) {
-      const uint16_t* e = lut.entries.data() + lut.start[h * filters + n];
-      const uint16_t* end = lut.entries.data() + lut.start[h * filters + n + 1];
-      // Entries are byte offsets of table rows. Four chains so the adds issue back to back;
-      // a chunk's sum fits uint16.
-      const auto* base = reinterpret_cast<const uint8_t*>(tables);
-      const auto row = [&](uint16_t offset) { return _mm512_load_si512(base + offset); };
-      __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-      for (; end - e >= 4; e += 4) {  // not e + 4 <= end: entries may be empty (null)
-        uint64_t four;  // one load for four offsets: the loads go to the table rows
-        std::memcpy(&four, e, 8);
-        s0 = _mm512_add_epi16(s0, row(uint16_t(four)));
-        s1 = _mm512_add_epi16(s1, row(uint16_t(four >> 16)));
-        s2 = _mm512_add_epi16(s2, row(uint16_t(four >> 32)));
-        s3 = _mm512_add_epi16(s3, row(uint16_t(four >> 48)));
-      }
-      for (; e < end; ++e) s0 = _mm512_add_epi16(s0, row(e[0]));
-      const __m512i s = _mm512_add_epi16(_mm512_add_epi16(s0, s1), _mm512_add_epi16(s2, s3));
+      const __m512i s = _mm512_sub_epi16(ends[n - n0], prev);
+      prev = ends[n - n0];
       int32_t* out = acc[n - n0];
       _mm512_storeu_si512(out, _mm512_add_epi32(_mm512_loadu_si512(out), _mm512_and_si512(s, low_words)));
       _mm512_storeu_si512(out + 16, _mm512_add_epi32(_mm512_loadu_si512(out + 16), _mm512_maskz_srli_epi32(kAll16, s, 16)));

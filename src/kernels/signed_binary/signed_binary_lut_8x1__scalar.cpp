@@ -11,8 +11,9 @@ void signed_binary_lut_8x1__scalar(const uint8_t* a, size_t lda, size_t rows, co
                                    size_t ldc, void* scratch) {
   constexpr size_t kLanes = 8;
   auto* tables = static_cast<uint16_t(*)[kLanes]>(scratch);  // [lut_row(group, pattern)][lane]
-  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutGroupsPerChunk * kLutRowsPerGroup);
+  auto* acc = reinterpret_cast<int32_t(*)[kLanes]>(tables + kLutZeroRow + 1);
   std::fill_n(reinterpret_cast<int32_t*>(acc), (n1 - n0) * kLanes, 0);
+  std::fill_n(tables[kLutZeroRow], kLanes, 0);  // the padding entries' row
   const size_t filters = size_t(w.rows);
   for (size_t h = 0; h < size_t(lut.chunks); ++h) {
     const size_t col0 = h * kLutChunkCols;
@@ -29,7 +30,10 @@ void signed_binary_lut_8x1__scalar(const uint8_t* a, size_t lda, size_t rows, co
     for (size_t n = n0; n < n1; ++n) {
       uint16_t sum[kLanes] = {};
       for (uint64_t e = lut.start[h * filters + n]; e < lut.start[h * filters + n + 1]; ++e)
-        for (size_t l = 0; l < kLanes; ++l) sum[l] = uint16_t(sum[l] + tables[lut.entries[e] / kLutEntryScale][l]);
+        for (size_t l = 0; l < kLanes; ++l) {
+          const size_t row = (lut.entries[e] & ~kLutLast) / kLutEntryPerRow;
+          sum[l] = uint16_t(sum[l] + tables[row][l]);
+        }
       for (size_t l = 0; l < kLanes; ++l) acc[n - n0][l] += sum[l];
     }
   }
