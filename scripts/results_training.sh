@@ -32,8 +32,8 @@ THREADS=${THREADS:-2}
 # the integer kernels run (docs/BENCHMARKS.md).
 runs=(
   "mnist-fp32|mnist|lenet5|$MNIST_EPOCHS|--recipe fp32 --lr 3e-3"
-  "mnist-sparse-ternary|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --target-sparsity 0.965"
-  "mnist-sparse-ternary-aggressive|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --target-sparsity 0.993"
+  "mnist-sparse-ternary|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --target-sparsity 0.965 --edge-sparsity 0.5"
+  "mnist-sparse-ternary-aggressive|mnist|lenet5|$((2 * MNIST_EPOCHS))|--recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --target-sparsity 0.987 --edge-sparsity 0.6"
   "mnist-sparse-ternary-learned-thresholds|mnist|lenet5|$MNIST_EPOCHS|--recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --threshold-reg 3"
   "mnist-learnable-reg|mnist|lenet5|$MNIST_EPOCHS|--recipe learnable-reg --lr 3e-3"
   "mnist-binary|mnist|lenet5|$MNIST_EPOCHS|--recipe binary --lr 3e-3 --act-bits 8"
