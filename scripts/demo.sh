@@ -31,7 +31,7 @@ train() {  # name data model epochs flags...
 }
 
 train lenet5-fp32 mnist lenet5 "$mnist_epochs" --recipe fp32 --lr 3e-3
-train lenet5-sparse-ternary mnist lenet5 "$mnist_epochs" --recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --target-sparsity 0.965
+train lenet5-sparse-ternary mnist lenet5 "$mnist_epochs" --recipe sparse-ternary --lr 3e-3 --granularity channel --act-bits 8 --target-sparsity 0.965 --edge-sparsity 0.5
 "$stern" compress "$out/lenet5-sparse-ternary.stern" -o "$out/lenet5-sparse-ternary.sternz" >/dev/null
 
 train vgg-fp32 fashion-mnist vgg "$fashion_epochs" --recipe fp32 --train-limit "$fashion_limit"
