@@ -43,6 +43,7 @@ runs=(
   "fashion-mnist-binary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --act-bits 8 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --act-bits 8 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary-mean|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --sign-rule mean --act-bits 8 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-signed-binary-bn-mean|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --sb-alpha-bn --sign-rule mean --act-bits 8 --train-limit $FASHION_LIMIT"
 )
 
 if [[ -z "${REPORT_ONLY:-}" ]]; then
@@ -132,7 +133,7 @@ for data, names, want_sparsity, gap, label in (
             sp, a = rows[n][3]["sparsity"], acc(n)
             check(f"{label} [{n}]", sp >= want_sparsity and base - a <= gap,
                   f"sparsity {sp:.4f}, accuracy {a:.4f} vs FP32 {base:.4f}: {100 * (a - base):+.2f} points")
-for n in ("fashion-mnist-signed-binary", "fashion-mnist-signed-binary-mean"):
+for n in ("fashion-mnist-signed-binary", "fashion-mnist-signed-binary-mean", "fashion-mnist-signed-binary-bn-mean"):
     if n in rows and "fashion-mnist-binary" in rows:
         sp, a, b = rows[n][3]["sparsity"], acc(n), acc("fashion-mnist-binary")
         check(f"Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary [{n}]", sp >= 0.6 and b - a <= 0.01,
