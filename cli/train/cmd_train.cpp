@@ -133,9 +133,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--msqe-lambda", c->msqe_lambda, "lambda of CE + e^a MSQE - lambda a")->capture_default_str();
   cmd->add_option("--msqe-a-init", c->msqe_a_init, "initial a")->capture_default_str();
   cmd->add_option("--prune-percentile", c->prune_percentile, "partial L2 / pruning percentile r")->capture_default_str();
-  cmd->add_option("--sign-rule", c->sign_rule, "signed-binary filter signs: index | mean")->capture_default_str();
+  cmd->add_option("--sign-rule", c->sign_rule, "signed-binary filter signs: mean | index")->capture_default_str();
   cmd->add_option("--sb-delta", c->sb_delta, "signed-binary Delta_k = sb_delta max|W_k|")->capture_default_str();
-  cmd->add_flag("--sb-alpha-bn", c->sb_alpha_bn, "signed-binary scale absorbed by the BatchNorm");
+  cmd->add_flag("--sb-alpha-bn,!--sb-alpha-learnable", c->sb_alpha_bn,
+                "signed-binary scale absorbed by the following BatchNorm (default), or learnable")
+      ->capture_default_str();
   cmd->callback([c, json] {
     const bool tty = isatty(STDERR_FILENO) != 0;
     TrainCallbacks cb;

@@ -56,9 +56,11 @@ struct TrainConfig {
   double prune_percentile = 0.9;     // learnable-reg partial L2 below this percentile of |w|
 
   // Signed-binary.
-  std::string sign_rule = "index";   // index (half +, half -) | mean (sign of filter mean)
+  // Defaults: the pair measured best on the Fashion-MNIST VGG (docs/TRAINING.md, tuning notes).
+  std::string sign_rule = "mean";    // mean (sign of the filter's mean) | index (half +, half -)
   double sb_delta = 0.05;            // Delta_k = sb_delta * max|W_k|
-  bool sb_alpha_bn = false;          // alpha absorbed by the following BatchNorm (else learnable)
+  bool sb_alpha_bn = true;           // alpha absorbed by the following BatchNorm where one
+                                     // follows (learnable elsewhere); false: learnable everywhere
 
   // Output.
   std::filesystem::path out;         // .stern file (empty: do not export)

@@ -156,6 +156,25 @@ TEST(Training, BadConfigurationNamesTheField) {
       EXPECT_NE(std::string(e.what()).find("'target_sparsity'"), std::string::npos) << e.what();
     }
   }
+  // The schedule's other knobs: out of range, or edge pruning without a schedule.
+  struct Bad {
+    const char* field;
+    double target, ramp, edge;
+  };
+  for (const Bad& bad : {Bad{"'ramp'", 0.9, 0.0, 0.0}, Bad{"'ramp'", 0.9, 1.5, 0.0},
+                         Bad{"'edge_sparsity'", 0.9, 0.7, 1.0},
+                         Bad{"'edge_sparsity'", 0.0, 0.7, 0.5}}) {
+    c = small_config("sparse-ternary", "bad");
+    c.target_sparsity = bad.target;
+    c.ramp = bad.ramp;
+    c.edge_sparsity = bad.edge;
+    try {
+      train_model(c);
+      FAIL() << bad.field;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(bad.field), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
