@@ -28,6 +28,8 @@ struct FgqCliOptions {
   double calib_percentile = 99.99;
   bool asymmetric = false;
   bool bias_correction = false;
+  bool activation_weighted = false;
+  bool variance_correction = false;
   int first_last_bits = 8;
   FgqFinetuneConfig finetune{.data = {}, .epochs = 0};
   std::string out;
@@ -65,6 +67,8 @@ nlohmann::json report_json(const FgqReport& r, const FgqCliOptions& o, int64_t m
   j["act_bits"] = o.act_bits;
   j["asymmetric"] = o.asymmetric;
   j["bias_correction"] = o.bias_correction;
+  j["activation_weighted"] = o.activation_weighted;
+  j["variance_correction"] = o.variance_correction;
   j["first_last_bits"] = o.first_last_bits;
   j["calib"] = {{"dataset", o.calib}, {"count", o.calib_count}, {"method", o.calib_method}};
   j["layers"] = nlohmann::json::array();
@@ -140,17 +144,27 @@ void run(const FgqCliOptions& o) {
   options.calib_percentile = o.calib_percentile;
 
   const Graph fp32 = open_model(o.model);
+  const bool calibrated = o.act_bits > 0 || o.first_last_bits == 4 || o.first_last_bits == 8;
+  for (const auto& [needs, flag] : {std::pair{calibrated, "(--act-bits > 0 or 4/8-bit first/last layers)"},
+                                    std::pair{o.bias_correction, "--bias-correction"},
+                                    std::pair{o.variance_correction, "--variance-correction"},
+                                    std::pair{o.activation_weighted, "--activation-weighted"}}) {
+    if (needs && o.calib.empty()) fail("stern fgq", std::string(flag) + " needs --calib DATA (or --act-bits 0)");
+  }
+  // Calibrate on the training split: the test split stays unseen for evaluation.
+  Dataset calib;
+  if (!o.calib.empty()) calib = load_dataset(o.calib).train.head(o.calib_count);
+  InputImportanceMap importance;
+  if (o.activation_weighted) importance = fgq_input_importance(fp32, calib.images, calib.count);
   FgqReport report;
-  Graph quantized = fgq_quantize_weights(fp32, options, &report);
-  if (o.act_bits > 0 || o.first_last_bits == 4 || o.first_last_bits == 8) {
-    if (o.calib.empty()) fail("stern fgq", "--calib DATA is required to calibrate activations (or --act-bits 0)");
-    // Calibrate on the training split: the test split stays unseen for evaluation.
-    const Dataset calib = load_dataset(o.calib).train.head(o.calib_count);
+  Graph quantized = fgq_quantize_weights(fp32, options, &report, o.activation_weighted ? &importance : nullptr);
+  if (o.activation_weighted) quantized.metadata["fgq_activation_weighted"] = int64_t{1};
+  if (calibrated) {
     fgq_calibrate_activations(quantized, fp32, calib.images, calib.count, options, &report);
     quantized.metadata["calibration_dataset"] = o.calib;
-    if (o.bias_correction) fgq_correct_bias(quantized, fp32, calib.images, calib.count);
-  } else if (o.bias_correction) {
-    fail("stern fgq", "--bias-correction needs --calib DATA");
+  }
+  if (o.bias_correction || o.variance_correction) {
+    fgq_correct_bias(quantized, fp32, calib.images, calib.count, o.variance_correction);
   }
   FgqFinetuneResult tuned;
   if (o.finetune.epochs > 0) quantized = finetune(fp32, quantized, options, o, report, tuned);
@@ -182,6 +196,11 @@ void add_fgq_command(CLI::App& app) {
   cmd->add_flag("--asymmetric", o->asymmetric, "Separate alpha+/alpha- and thresholds per group");
   cmd->add_flag("--bias-correction", o->bias_correction,
                 "Shift each layer's bias so its channel means match FP32 on the calibration data");
+  cmd->add_flag("--variance-correction", o->variance_correction,
+                "Bias correction plus a scale per output channel matching its standard deviation to FP32");
+  cmd->add_flag("--activation-weighted", o->activation_weighted,
+                "Fit each group to minimize its error weighted by the mean square of the inputs it multiplies "
+                "(on the calibration data)");
   cmd->add_option("--first-last-bits", o->first_last_bits,
                   "Bits of the first and last layer: 8 or 4 (integer), 2 (ternary like the rest), 32 (FP32)")
       ->check(CLI::IsMember({2, 4, 8, 32}))->capture_default_str();

@@ -5,6 +5,7 @@
 // 8- or 4-bit scales calibrated on sample data. No retraining.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -89,9 +90,25 @@ struct FgqReport {
   int64_t fp32_weight_bytes = 0, weight_bytes = 0;
 };
 
+// How much each weight column's error costs: the mean square, over calibration images (and
+// positions), of the input value that column multiplies. Weighting each group's fit by it
+// (`stern fgq --activation-weighted`) minimizes the layer output's squared error under the
+// approximation that inputs are uncorrelated (a diagonal Hessian), instead of the weights'.
+struct InputImportance {
+  int64_t conv_groups = 1;    // grouped conv: rows of group g see their own input channels
+  std::vector<float> values;  // conv_groups x cols (OHWI column order for conv2d)
+};
+using InputImportanceMap = std::map<std::string, InputImportance>;  // by node name
+
+// Runs the FP32 graph on `images` and measures the importance of every conv2d/linear layer.
+InputImportanceMap fgq_input_importance(const Graph& fp32, std::span<const float> images, int64_t count);
+
 // Quantizes every conv2d/linear weight of an FP32 graph (weights of other encodings are
 // re-quantized from their dequantized values). Activation attributes are not set here.
-Graph fgq_quantize_weights(const Graph& fp32, const FgqOptions& options, FgqReport* report);
+// With `importance` (every layer's), each ternary group's fit minimizes the
+// importance-weighted squared error.
+Graph fgq_quantize_weights(const Graph& fp32, const FgqOptions& options, FgqReport* report,
+                           const InputImportanceMap* importance = nullptr);
 
 // Runs the FP32 graph on `images` (count x the graph input's per-example shape) through the
 // runtime, observes the input of every conv2d/linear layer of `quantized` (same node names
@@ -102,7 +119,10 @@ void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<co
 
 // Bias correction after calibration: for each conv2d/linear layer in order, the mean over the
 // images of every output channel in `quantized` (earlier layers already corrected) is moved
-// onto the FP32 graph's mean by adjusting the layer's bias (added when absent).
-void fgq_correct_bias(Graph& quantized, const Graph& fp32, std::span<const float> images, int64_t count);
+// onto the FP32 graph's mean by adjusting the layer's bias (added when absent). With
+// `match_variance` each channel is first scaled (its weight scales and bias) so that its
+// standard deviation matches FP32 too.
+void fgq_correct_bias(Graph& quantized, const Graph& fp32, std::span<const float> images, int64_t count,
+                      bool match_variance = false);
 
 }  // namespace stern

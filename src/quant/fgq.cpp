@@ -17,28 +17,32 @@ namespace {
 using fgq_detail::is_weight_layer;
 
 // Ternary codes for one group from a fit's thresholds; the scales are then the L2-optimal
-// ones for exactly that pattern (the mean magnitude of each sign), which also settles ties
-// at the threshold consistently.
-void ternarize_group(std::span<const float> w, bool asymmetric, int8_t* codes, float* alpha_pos,
-                     float* alpha_neg) {
-  const TernaryFit fit = asymmetric ? ternary_fit_exact_asymmetric(w) : ternary_fit_exact(w);
-  double sum_pos = 0, sum_neg = 0;
-  int64_t n_pos = 0, n_neg = 0;
+// ones for exactly that pattern (the importance-weighted mean magnitude of each sign), which
+// also settles ties at the threshold consistently. `importance` is empty or one e_i per weight.
+void ternarize_group(std::span<const float> w, std::span<const float> importance, bool asymmetric,
+                     int8_t* codes, float* alpha_pos, float* alpha_neg) {
+  const TernaryFit fit =
+      asymmetric ? ternary_fit_exact_asymmetric(w, importance) : ternary_fit_exact(w, importance);
+  const bool weighted = !importance.empty() &&
+                        std::any_of(importance.begin(), importance.end(), [](float e) { return e != 0; });
+  double sum_pos = 0, sum_neg = 0, e_pos = 0, e_neg = 0;
   for (size_t i = 0; i < w.size(); ++i) {
+    const double e = weighted ? importance[i] : 1.0;
     codes[i] = w[i] > fit.delta ? 1 : (w[i] < -fit.delta_neg ? -1 : 0);
-    if (codes[i] > 0) sum_pos += w[i], ++n_pos;
-    if (codes[i] < 0) sum_neg -= w[i], ++n_neg;
+    if (codes[i] > 0) sum_pos += e * w[i], e_pos += e;
+    if (codes[i] < 0) sum_neg -= e * w[i], e_neg += e;
   }
   if (asymmetric) {
-    *alpha_pos = n_pos ? float(sum_pos / double(n_pos)) : 0.0f;
-    *alpha_neg = n_neg ? float(sum_neg / double(n_neg)) : 0.0f;
+    *alpha_pos = e_pos > 0 ? float(sum_pos / e_pos) : 0.0f;
+    *alpha_neg = e_neg > 0 ? float(sum_neg / e_neg) : 0.0f;
   } else {
-    *alpha_pos = *alpha_neg = (n_pos + n_neg) ? float((sum_pos + sum_neg) / double(n_pos + n_neg)) : 0.0f;
+    *alpha_pos = *alpha_neg = e_pos + e_neg > 0 ? float((sum_pos + sum_neg) / (e_pos + e_neg)) : 0.0f;
   }
 }
 
+// `importance`: null, or the layer's column importance (fgq.h).
 WeightMatrix ternarize(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t group,
-                       bool asymmetric) {
+                       bool asymmetric, const InputImportance* importance) {
   WeightMatrix m;
   m.rows = rows;
   m.cols = cols;
@@ -48,11 +52,15 @@ WeightMatrix ternarize(const std::vector<float>& w, int64_t rows, int64_t cols, 
   const int64_t groups = m.groups_per_row();
   m.scale_pos.resize(rows * groups);
   m.scale_neg.resize(rows * groups);
+  const int64_t rows_per_conv_group = importance ? rows / importance->conv_groups : rows;
   for (int64_t r = 0; r < rows; ++r) {
+    const float* e = importance ? importance->values.data() + (r / rows_per_conv_group) * cols : nullptr;
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t c0 = g * group, n = std::min(group, cols - c0);
-      ternarize_group({w.data() + r * cols + c0, static_cast<size_t>(n)}, asymmetric,
-                      m.codes.data() + r * cols + c0, &m.scale_pos[r * groups + g], &m.scale_neg[r * groups + g]);
+      ternarize_group({w.data() + r * cols + c0, static_cast<size_t>(n)},
+                      e ? std::span<const float>(e + c0, static_cast<size_t>(n)) : std::span<const float>(),
+                      asymmetric, m.codes.data() + r * cols + c0, &m.scale_pos[r * groups + g],
+                      &m.scale_neg[r * groups + g]);
     }
   }
   return m;
@@ -83,7 +91,8 @@ WeightMatrix integer_per_channel(const std::vector<float>& w, int64_t rows, int6
 
 }  // namespace
 
-Graph fgq_quantize_weights(const Graph& fp32, const FgqOptions& o, FgqReport* report) {
+Graph fgq_quantize_weights(const Graph& fp32, const FgqOptions& o, FgqReport* report,
+                           const InputImportanceMap* importance) {
   if (o.group < 0) fail("fgq", "group " + std::to_string(o.group) + " is negative; expected N >= 1 or 0 (per channel)");
   if (o.first_last_bits != 2 && o.first_last_bits != 4 && o.first_last_bits != 8 && o.first_last_bits != 32) {
     fail("fgq", "--first-last-bits " + std::to_string(o.first_last_bits) + "; expected 2, 4, 8 or 32");
@@ -129,7 +138,17 @@ Graph fgq_quantize_weights(const Graph& fp32, const FgqOptions& o, FgqReport* re
       Encoding enc = Encoding::i8;
       if (bits == 2) {
         lr.group = o.group == 0 ? lr.cols : std::min(o.group, lr.cols);
-        m = ternarize(w, lr.rows, lr.cols, lr.group, o.asymmetric);
+        const InputImportance* e = nullptr;
+        if (importance) {
+          const auto it = importance->find(node.name);
+          if (it == importance->end()) fail(where, "no input importance for this layer");
+          e = &it->second;
+          if (lr.rows % e->conv_groups != 0 || int64_t(e->values.size()) != e->conv_groups * lr.cols) {
+            fail(where, "input importance has " + std::to_string(e->values.size()) + " values; expected " +
+                            std::to_string(e->conv_groups) + " x " + std::to_string(lr.cols));
+          }
+        }
+        m = ternarize(w, lr.rows, lr.cols, lr.group, o.asymmetric, e);
         lr.mults_removed = 1.0 - 1.0 / double(lr.group);
         auto dense = encoding_traits(Encoding::ternary2).pack(m);
         auto sparse = encoding_traits(Encoding::ternary_sparse).pack(m);

@@ -2,6 +2,7 @@
 // model runs on calibration images, then choose each layer's activation scale.
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "quant/fgq_layers.h"
 #include "stern/error.h"
@@ -54,36 +55,47 @@ void run_batches(const Graph& graph, std::span<const float> images, int64_t coun
   }
 }
 
+void observe_layer_inputs(const Graph& fp32, std::span<const float> images, int64_t count, const std::string& where,
+                          const std::function<void(const std::string& value, const FloatTensor& t)>& fn) {
+  if (fp32.inputs.size() != 1) fail(where, "the model must have exactly one input");
+  const std::string& input = fp32.inputs[0].name;
+  // Probe: the FP32 graph with every weight layer's input exposed as an output.
+  const auto shapes = infer_shapes(fp32, where);
+  Graph probe = fp32;
+  probe.outputs.clear();
+  bool input_observed = false;
+  std::set<std::string> seen;
+  for (const Node& n : fp32.nodes) {
+    if (!is_weight_layer(n) || !seen.insert(n.inputs.at(0)).second) continue;
+    const std::string& v = n.inputs[0];
+    if (v == input) input_observed = true;
+    else probe.outputs.push_back({v, shapes.at(v)});
+  }
+  if (seen.empty()) return;
+  std::vector<std::string> probed;
+  for (const auto& out : probe.outputs) probed.push_back(out.name);
+  if (probe.outputs.empty()) probe.outputs = fp32.outputs;  // only the graph input is observed
+  run_batches(probe, images, count, where, [&](const FloatTensor& x, const std::vector<FloatTensor>& outs) {
+    if (input_observed) fn(input, x);
+    for (size_t i = 0; i < probed.size(); ++i) fn(probed[i], outs.at(i));
+  });
+}
+
 }  // namespace fgq_detail
 
 void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<const float> images,
                                int64_t count, const FgqOptions& o, FgqReport* report) {
   const std::string where = "fgq calibration";
-  if (fp32.inputs.size() != 1) fail(where, "the model must have exactly one input");
-  const ValueInfo& input = fp32.inputs[0];
-
-  // Probe: the FP32 graph with every weight layer's input exposed as an output.
-  const auto shapes = infer_shapes(fp32, where);
   std::vector<const Node*> layers;
-  Graph probe = fp32;
-  probe.outputs.clear();
   std::map<std::string, ActivationStats> stats;
   for (const Node& n : fp32.nodes) {
     if (!is_weight_layer(n)) continue;
     layers.push_back(&n);
-    const std::string& v = n.inputs.at(0);
-    if (stats.count(v)) continue;
-    stats.emplace(v, ActivationStats{});
-    if (v != input.name) probe.outputs.push_back({v, shapes.at(v)});
+    stats.try_emplace(n.inputs.at(0));
   }
   if (layers.empty()) return;
-  std::vector<std::string> probed;
-  for (const auto& out : probe.outputs) probed.push_back(out.name);
-  if (probe.outputs.empty()) probe.outputs = fp32.outputs;  // only the graph input is observed
-  run_batches(probe, images, count, where, [&](const FloatTensor& x, const std::vector<FloatTensor>& outs) {
-    if (stats.count(input.name)) stats.at(input.name).observe(x.data);
-    for (size_t i = 0; i < probed.size(); ++i) stats.at(probed[i]).observe(outs.at(i).data);
-  });
+  fgq_detail::observe_layer_inputs(fp32, images, count, where,
+                                   [&](const std::string& v, const FloatTensor& t) { stats.at(v).observe(t.data); });
 
   for (size_t li = 0; li < layers.size(); ++li) {
     const Node& src = *layers[li];

@@ -20,4 +20,9 @@ inline bool is_weight_layer(const Node& n) { return n.op == OpType::conv2d || n.
 void run_batches(const Graph& graph, std::span<const float> images, int64_t count, const std::string& where,
                  const std::function<void(const FloatTensor& x, const std::vector<FloatTensor>& outputs)>& fn);
 
+// Runs the FP32 graph over the images and shows `fn` the input of every conv2d/linear layer,
+// batch by batch (a value feeding several layers once per batch, under its value name).
+void observe_layer_inputs(const Graph& fp32, std::span<const float> images, int64_t count, const std::string& where,
+                          const std::function<void(const std::string& value, const FloatTensor& t)>& fn);
+
 }  // namespace stern::fgq_detail

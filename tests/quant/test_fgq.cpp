@@ -20,10 +20,12 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-// Smallest ||w - Q||^2 over all ternary patterns T of a group with the L2-optimal scales for
-// that pattern (one alpha, or alpha+ and alpha- when asymmetric).
-double brute_force_group_error(const std::vector<float>& w, bool asymmetric) {
+// Smallest sum e_i (w_i - Q_i)^2 over all ternary patterns T of a group with the optimal
+// scales for that pattern (one alpha, or alpha+ and alpha- when asymmetric): the
+// e-weighted mean magnitude of the kept weights. e_i = 1 without importance.
+double brute_force_group_error(const std::vector<float>& w, bool asymmetric, std::vector<float> e = {}) {
   const size_t n = w.size();
+  if (e.empty()) e.assign(n, 1.0f);
   size_t patterns = 1;
   for (size_t i = 0; i < n; ++i) patterns *= 3;
   double best = 1e300;
@@ -33,8 +35,8 @@ double brute_force_group_error(const std::vector<float>& w, bool asymmetric) {
     for (size_t i = 0; i < n; ++i, code /= 3) t[i] = int(code % 3) - 1;
     double sp = 0, sn = 0, np = 0, nn = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (t[i] > 0) sp += w[i], ++np;
-      if (t[i] < 0) sn -= w[i], ++nn;
+      if (t[i] > 0) sp += e[i] * w[i], np += e[i];
+      if (t[i] < 0) sn -= e[i] * w[i], nn += e[i];
     }
     const double ap = asymmetric ? (np ? sp / np : 0) : (np + nn ? (sp + sn) / (np + nn) : 0);
     const double an = asymmetric ? (nn ? sn / nn : 0) : ap;
@@ -42,7 +44,7 @@ double brute_force_group_error(const std::vector<float>& w, bool asymmetric) {
     double err = 0;
     for (size_t i = 0; i < n; ++i) {
       const double q = t[i] > 0 ? ap : (t[i] < 0 ? -an : 0.0);
-      err += (w[i] - q) * (w[i] - q);
+      err += e[i] * (w[i] - q) * (w[i] - q);
     }
     best = std::min(best, err);
   }
@@ -225,27 +227,136 @@ TEST(Fgq, CalibrationObservesEachLayerInput) {
 }
 
 
-TEST(Fgq, BiasCorrectionMatchesFp32ChannelMeans) {
-  const Graph g = linear_graph({8, 16, 12, 6}, 31);
-  FgqOptions o;
-  o.group = 4;
-  o.first_last_bits = 2;
-  Graph q = fgq_quantize_weights(g, o, nullptr);
-  const int64_t count = 100;
-  const std::vector<float> images = random_floats(count * 8, 32, 1.0f);
-  fgq_calibrate_activations(q, g, images, count, o, nullptr);
-  fgq_correct_bias(q, g, images, count);
-  // The last layer's output means (computed here from both graphs' outputs) now agree.
-  auto means = [&](const Graph& graph) {
-    const auto y = Session(graph).run({FloatTensor{{count, 8}, images}})[0];
-    std::vector<double> m(6, 0.0);
-    for (int64_t n = 0; n < count; ++n)
-      for (int64_t c = 0; c < 6; ++c) m[c] += y.data[n * 6 + c] / double(count);
-    return m;
-  };
-  const auto want = means(g), got = means(q);
-  for (int c = 0; c < 6; ++c) EXPECT_NEAR(got[c], want[c], 1e-4) << c;
-  ASSERT_EQ(q.nodes.back().inputs.size(), 3u);  // a bias was added where there was none
+// Bias correction moves each output channel's mean onto FP32's; variance correction also
+// its standard deviation, by scaling the channel's ternary scales (the encoding stays).
+TEST(Fgq, BiasAndVarianceCorrectionMatchFp32ChannelMoments) {
+  for (bool match_variance : {false, true}) {
+    const Graph g = linear_graph({8, 16, 12, 6}, 31);
+    FgqOptions o;
+    o.group = 4;
+    o.first_last_bits = 2;
+    Graph q = fgq_quantize_weights(g, o, nullptr);
+    const int64_t count = 100;
+    const std::vector<float> images = random_floats(count * 8, 32, 1.0f);
+    fgq_calibrate_activations(q, g, images, count, o, nullptr);
+    const Encoding before = q.find_tensor("w2")->encoding;
+    fgq_correct_bias(q, g, images, count, match_variance);
+    EXPECT_EQ(q.find_tensor("w2")->encoding, before);
+    // The last layer's output moments (computed here from both graphs' outputs) now agree.
+    auto moments = [&](const Graph& graph) {
+      const auto y = Session(graph).run({FloatTensor{{count, 8}, images}})[0];
+      std::vector<double> m(6, 0.0), sd(6, 0.0);
+      for (int64_t n = 0; n < count; ++n)
+        for (int64_t c = 0; c < 6; ++c) m[c] += y.data[n * 6 + c] / double(count);
+      for (int64_t n = 0; n < count; ++n)
+        for (int64_t c = 0; c < 6; ++c) sd[c] += std::pow(y.data[n * 6 + c] - m[c], 2) / double(count);
+      for (double& v : sd) v = std::sqrt(v);
+      return std::pair{m, sd};
+    };
+    const auto [want_mean, want_sd] = moments(g);
+    const auto [got_mean, got_sd] = moments(q);
+    int sd_differs = 0;
+    for (int c = 0; c < 6; ++c) {
+      EXPECT_NEAR(got_mean[c], want_mean[c], 1e-4) << c;
+      if (match_variance) EXPECT_NEAR(got_sd[c], want_sd[c], 1e-4 * (1 + want_sd[c])) << c;
+      sd_differs += std::fabs(got_sd[c] - want_sd[c]) > 1e-3 * want_sd[c];
+    }
+    if (!match_variance) EXPECT_GT(sd_differs, 0);  // what variance correction is for
+    ASSERT_EQ(q.nodes.back().inputs.size(), 3u);  // a bias was added where there was none
+  }
+}
+
+// Importance of a linear layer: the mean square of each input feature, here of the images
+// (fc0) and of ReLU(fc0) computed directly (fc1).
+TEST(Fgq, InputImportanceOfLinearLayersIsEachFeaturesMeanSquare) {
+  const Graph g = linear_graph({8, 12, 5}, 41);
+  const int64_t count = 30;
+  const std::vector<float> images = random_floats(count * 8, 42, 1.0f);
+  const InputImportanceMap imp = fgq_input_importance(g, images, count);
+  const auto w0 = g.find_tensor("w0")->to_floats();
+  std::vector<double> in(8, 0.0), hidden(12, 0.0);
+  for (int64_t n = 0; n < count; ++n) {
+    for (int64_t k = 0; k < 8; ++k) in[k] += double(images[n * 8 + k]) * images[n * 8 + k] / count;
+    for (int64_t j = 0; j < 12; ++j) {
+      double s = 0;
+      for (int64_t k = 0; k < 8; ++k) s += double(w0[j * 8 + k]) * images[n * 8 + k];
+      hidden[j] += std::max(s, 0.0) * std::max(s, 0.0) / count;
+    }
+  }
+  ASSERT_EQ(imp.at("fc0").values.size(), 8u);
+  ASSERT_EQ(imp.at("fc1").values.size(), 12u);
+  for (int k = 0; k < 8; ++k) EXPECT_NEAR(imp.at("fc0").values[k], in[k], 1e-5 * (1 + in[k])) << k;
+  for (int j = 0; j < 12; ++j) EXPECT_NEAR(imp.at("fc1").values[j], hidden[j], 1e-4 * (1 + hidden[j])) << j;
+}
+
+// A conv2d's OHWI column (kh, kw, ci) multiplies input channel ci: its importance is that
+// channel's mean square over images and positions. Channels get very different scales.
+TEST(Fgq, InputImportanceOfConvColumnsFollowsOhwiOrder) {
+  constexpr int64_t kIn = 3, kOut = 4, kSide = 5, kCount = 6;
+  Graph g;
+  g.inputs.push_back({"x", {-1, kIn, kSide, kSide}});
+  g.tensors.push_back(Tensor::from_floats("w", {kOut, 3, 3, kIn}, random_floats(kOut * 9 * kIn, 51, 0.3f)));
+  Node conv;
+  conv.op = OpType::conv2d;
+  conv.name = "conv";
+  conv.inputs = {"x", "w"};
+  conv.outputs = {"y"};
+  conv.attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
+  g.nodes.push_back(conv);
+  g.outputs.push_back({"y", {-1, kOut, kSide, kSide}});
+  std::vector<float> images = random_floats(kCount * kIn * kSide * kSide, 52, 1.0f);
+  for (size_t i = 0; i < images.size(); ++i) images[i] *= float(1 + 3 * ((i / (kSide * kSide)) % kIn));
+  const InputImportanceMap all = fgq_input_importance(g, images, kCount);
+  const InputImportance& imp = all.at("conv");
+  std::vector<double> channel(kIn, 0.0);
+  for (size_t i = 0; i < images.size(); ++i) {
+    channel[(i / (kSide * kSide)) % kIn] += double(images[i]) * images[i] / double(kCount * kSide * kSide);
+  }
+  ASSERT_EQ(imp.values.size(), size_t(9 * kIn));
+  for (int64_t c = 0; c < 9 * kIn; ++c) EXPECT_NEAR(imp.values[c], channel[c % kIn], 1e-4 * channel[c % kIn]) << c;
+}
+
+// With importance, every group is the brute-force optimum of the importance-weighted error,
+// which the unweighted fit does not reach on every group.
+TEST(Fgq, ActivationWeightedGroupsAreTheWeightedOptimum) {
+  constexpr int64_t kRows = 4, kCols = 11, kGroup = 4;
+  for (bool asymmetric : {false, true}) {
+    const Graph g = linear_graph({kCols, kRows, 3}, 61);
+    FgqOptions o;
+    o.group = kGroup;
+    o.asymmetric = asymmetric;
+    o.first_last_bits = 2;
+    InputImportanceMap imp;
+    for (const char* layer : {"fc0", "fc1"}) {
+      const int64_t cols = std::string(layer) == "fc0" ? kCols : kRows;
+      std::vector<float> e = random_floats(cols, 62, 1.0f);
+      for (float& v : e) v = v * v;  // very unequal, as real channel energies
+      imp[layer] = {1, e};
+    }
+    const Graph plain = fgq_quantize_weights(g, o, nullptr);
+    const Graph weighted = fgq_quantize_weights(g, o, nullptr, &imp);
+    const auto w = g.find_tensor("w0")->to_floats();
+    const auto qw = weighted.find_tensor("w0")->to_floats(), qp = plain.find_tensor("w0")->to_floats();
+    const std::vector<float>& e = imp.at("fc0").values;
+    int improved = 0;
+    for (int64_t r = 0; r < kRows; ++r) {
+      for (int64_t c0 = 0; c0 < kCols; c0 += kGroup) {
+        const int64_t c1 = std::min(c0 + kGroup, kCols);
+        std::vector<float> group(w.begin() + r * kCols + c0, w.begin() + r * kCols + c1);
+        double err_w = 0, err_p = 0;
+        for (int64_t c = c0; c < c1; ++c) {
+          err_w += e[c] * (w[r * kCols + c] - qw[r * kCols + c]) * (w[r * kCols + c] - qw[r * kCols + c]);
+          err_p += e[c] * (w[r * kCols + c] - qp[r * kCols + c]) * (w[r * kCols + c] - qp[r * kCols + c]);
+        }
+        EXPECT_NEAR(err_w, brute_force_group_error(group, asymmetric, {e.begin() + c0, e.begin() + c1}),
+                    1e-6 * (1 + err_w))
+            << "row " << r << " group " << c0 / kGroup;
+        EXPECT_LE(err_w, err_p + 1e-9);
+        improved += err_w < err_p - 1e-9;
+      }
+    }
+    EXPECT_GT(improved, 0);
+  }
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // The exact ternary solver against brute force over every threshold, and the closed forms.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
+#include "stern/error.h"
 #include "stern/ternary_fit.h"
 
 namespace stern {
@@ -72,6 +74,68 @@ TEST(TernaryFit, AsymmetricIsNoWorseAndMatchesBruteForce) {
       }
     EXPECT_LE(measured, best + 1e-5);
   }
+}
+
+// Weighted by importance e: the prefix rule against brute force over every support (each
+// weight kept with its own sign, alpha the e-weighted mean magnitude; the optimal pattern
+// never keeps a weight with the wrong sign), both symmetric and per side.
+TEST(TernaryFit, WeightedExactMatchesBruteForceOverSupports) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> dist(0.2f, 1.0f);
+  std::uniform_real_distribution<float> energy(0.0f, 3.0f);
+  for (int trial = 0; trial < 150; ++trial) {
+    const size_t n = 1 + trial % 10;
+    std::vector<float> w(n), e(n);
+    for (float& v : w) v = dist(rng);
+    for (float& v : e) v = trial % 5 == 0 ? std::floor(energy(rng)) : energy(rng);  // some zeros
+    double best_sym = 1e300, best_asym = 1e300;
+    for (uint32_t mask = 0; mask < (1u << n); ++mask) {
+      double a = 0, ea = 0, ap = 0, ep = 0, an = 0, en = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!(mask >> i & 1)) continue;
+        a += e[i] * std::fabs(w[i]), ea += e[i];
+        (w[i] > 0 ? ap : an) += e[i] * std::fabs(w[i]);
+        (w[i] > 0 ? ep : en) += e[i];
+      }
+      double sym = 0, asym = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const bool kept = mask >> i & 1;
+        const double qs = kept && ea > 0 ? std::copysign(a / ea, w[i]) : 0.0;
+        const double side = w[i] > 0 ? (ep > 0 ? ap / ep : 0) : (en > 0 ? an / en : 0);
+        const double qa = kept ? std::copysign(side, w[i]) : 0.0;
+        sym += e[i] * (w[i] - qs) * (w[i] - qs);
+        asym += e[i] * (w[i] - qa) * (w[i] - qa);
+      }
+      best_sym = std::min(best_sym, sym);
+      best_asym = std::min(best_asym, asym);
+    }
+    const bool all_zero = std::all_of(e.begin(), e.end(), [](float v) { return v == 0; });
+    if (all_zero) continue;  // counts as no importance: covered below
+    const TernaryFit s = ternary_fit_exact(w, e), a = ternary_fit_exact_asymmetric(w, e);
+    double measured_s = 0, measured_a = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double qs = w[i] > s.delta ? s.alpha : w[i] < -s.delta ? -s.alpha : 0.0;
+      const double qa = w[i] > a.delta ? a.alpha : w[i] < -a.delta_neg ? -a.alpha_neg : 0.0;
+      measured_s += e[i] * (w[i] - qs) * (w[i] - qs);
+      measured_a += e[i] * (w[i] - qa) * (w[i] - qa);
+    }
+    EXPECT_NEAR(measured_s, best_sym, 1e-4 * (1 + best_sym)) << "trial " << trial;
+    EXPECT_NEAR(measured_a, best_asym, 1e-4 * (1 + best_asym)) << "trial " << trial;
+    EXPECT_NEAR(s.squared_error, measured_s, 1e-4 * (1 + measured_s));
+    EXPECT_NEAR(a.squared_error, measured_a, 1e-4 * (1 + measured_a));
+  }
+}
+
+TEST(TernaryFit, UniformOrZeroImportanceIsTheUnweightedFit) {
+  const std::vector<float> w{0.9f, -0.1f, 0.4f, -1.3f, 0.05f};
+  const TernaryFit plain = ternary_fit_exact(w);
+  for (float e : {1.0f, 0.0f}) {
+    const TernaryFit f = ternary_fit_exact(w, std::vector<float>(w.size(), e));
+    EXPECT_EQ(f.alpha, plain.alpha);
+    EXPECT_EQ(f.delta, plain.delta);
+    EXPECT_EQ(f.nonzeros, plain.nonzeros);
+  }
+  EXPECT_THROW(ternary_fit_exact(w, std::vector<float>(3, 1.0f)), Error);
 }
 
 TEST(TernaryFit, TwnUsesSevenTenthsOfMeanMagnitude) {
