@@ -1,5 +1,10 @@
 #include "train/quantizers.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <functional>
+
 #include "stern/error.h"
 
 namespace stern::train {
@@ -132,30 +137,67 @@ struct UniformWeightFunction : torch::autograd::Function<UniformWeightFunction> 
   }
 };
 
+// k-bit activation code of v = x / s: round half to even of v clamped to [qmin, qmax]
+// (the runtime's rule; the bounds are integers, so clamping first changes nothing). Adding
+// and subtracting 1.5 * 2^23 rounds half to even in the default rounding mode for |v| < 2^22,
+// and unlike std::nearbyint it vectorizes on any x86-64.
+inline float activation_code(float v, float qmin, float qmax) {
+  constexpr float kRound = 12582912.0f;
+  return (std::min(std::max(v, qmin), qmax) + kRound) - kRound;
+}
+
+// Runs on every activation tensor of every step, so its passes over memory show in the QAT
+// wall time: one fused loop forward and one backward (composed LibTorch ops took eleven
+// passes and cost 50% over FP32 training of ResNet-20; docs/TRAINING.md).
 struct ActivationFunction : torch::autograd::Function<ActivationFunction> {
+  static constexpr int64_t kGrain = 1 << 15;
+
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor scale,
                                double qmin, double qmax, double grad_scale) {
-    const torch::Tensor v = x / scale;
-    const torch::Tensor q = torch::clamp(torch::round(v), qmin, qmax);
-    ctx->save_for_backward({v, q});
+    if (x.scalar_type() != torch::kFloat) fail("activation quantizer", "expects float32 activations");
+    const torch::Tensor xc = x.contiguous();
+    const float s = scale.item<float>(), lo = float(qmin), hi = float(qmax);
+    torch::Tensor y = torch::empty_like(xc);
+    const float* in = xc.data_ptr<float>();
+    float* out = y.data_ptr<float>();
+    at::parallel_for(0, xc.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) out[i] = activation_code(in[i] / s, lo, hi) * s;
+    });
+    ctx->save_for_backward({xc, scale});
     ctx->saved_data["qmin"] = qmin;
     ctx->saved_data["qmax"] = qmax;
     ctx->saved_data["grad_scale"] = grad_scale;
-    return q * scale;
+    return y;
   }
+
+  // Straight-through inside the range; LSQ's scale gradient sum(g * d(q s)/ds), where
+  // d(q s)/ds = q - v inside the range and q (= qmin or qmax) outside.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &v = saved[0], &q = saved[1], &g = grads[0];
-    const double qmin = ctx->saved_data["qmin"].toDouble();
-    const double qmax = ctx->saved_data["qmax"].toDouble();
-    const torch::Tensor below = v < qmin, above = v > qmax;
-    const torch::Tensor inside = ~(below | above);
-    const torch::Tensor ds = torch::where(
-        inside, q - v, torch::where(below, torch::full_like(v, qmin), torch::full_like(v, qmax)));
+    const torch::Tensor& x = saved[0];
+    const torch::Tensor g = grads[0].contiguous();
+    const float s = saved[1].item<float>();
+    const float lo = float(ctx->saved_data["qmin"].toDouble()), hi = float(ctx->saved_data["qmax"].toDouble());
+    torch::Tensor grad_x = torch::empty_like(g);
+    const float* in = x.data_ptr<float>();
+    const float* gin = g.data_ptr<float>();
+    float* gout = grad_x.data_ptr<float>();
+    const double sum = at::parallel_reduce(
+        0, x.numel(), kGrain, 0.0,
+        [&](int64_t begin, int64_t end, double acc) {
+          float part = 0;
+          for (int64_t i = begin; i < end; ++i) {
+            const float v = in[i] / s, q = activation_code(v, lo, hi);
+            const bool inside = v >= lo && v <= hi;
+            gout[i] = inside ? gin[i] : 0.0f;
+            part += gin[i] * (inside ? q - v : q);
+          }
+          return acc + part;
+        },
+        std::plus<double>());
     const torch::Tensor grad_scale =
-        (g * ds).sum().reshape({1}) * ctx->saved_data["grad_scale"].toDouble();
-    return {g * inside.to(g.dtype()), grad_scale, torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+        torch::full({1}, sum * ctx->saved_data["grad_scale"].toDouble(), saved[1].options());
+    return {grad_x, grad_scale, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 

@@ -186,24 +186,51 @@ TEST(Uniform, ActivationsMatchRuntimeRuleAndLsqGradient) {
     const double scale = 0.25;
     // Includes exact halves (round half to even, like nearbyint) and both clip sides.
     torch::Tensor x = torch::tensor({-3.0, -0.125, 0.0, 0.125, 0.375, 0.6, 1.9, 3.7, 5.0},
-                                    torch::kDouble)
+                                    torch::kFloat)
                           .requires_grad_(true);
-    torch::Tensor s = torch::full({1}, scale, torch::kDouble).requires_grad_(true);
-    const torch::Tensor r = torch::arange(1, 10, torch::kDouble);
+    torch::Tensor s = torch::full({1}, scale, torch::kFloat).requires_grad_(true);
+    const torch::Tensor r = torch::arange(1, 10, torch::kFloat);
     const torch::Tensor y = uniform_activation_quantize(x, s, bits, is_signed, 0.5);
     (y * r).sum().backward();
     const double qmax = is_signed ? 7 : 15, qmin = is_signed ? -7 : 0;
     double grad_s = 0;
     for (int i = 0; i < 9; ++i) {
-      const double xi = x[i].item<double>(), v = xi / scale;
+      const double xi = x[i].item<float>(), v = xi / scale;
       const double q = std::clamp(std::nearbyint(v), qmin, qmax);
-      EXPECT_EQ(y[i].item<double>(), q * scale) << "x " << xi;
+      EXPECT_EQ(y[i].item<float>(), float(q * scale)) << "x " << xi;
       const bool inside = v >= qmin && v <= qmax;
-      EXPECT_EQ(x.grad()[i].item<double>(), inside ? r[i].item<double>() : 0.0);
-      grad_s += r[i].item<double>() * (inside ? q - v : (v < qmin ? qmin : qmax));
+      EXPECT_EQ(x.grad()[i].item<float>(), inside ? r[i].item<float>() : 0.0f);
+      grad_s += r[i].item<float>() * (inside ? q - v : (v < qmin ? qmin : qmax));
     }
-    EXPECT_NEAR(s.grad()[0].item<double>(), 0.5 * grad_s, 1e-12);
+    EXPECT_NEAR(s.grad()[0].item<float>(), 0.5 * grad_s, 1e-5);
   }
+}
+
+// A tensor large enough to be split across threads (the quantizer's fused loops run in
+// parallel chunks): every value and the reduced scale gradient against a direct computation.
+TEST(Uniform, ActivationsOfALargeTensorAcrossThreads) {
+  torch::set_num_threads(2);
+  torch::manual_seed(4);
+  const double scale = 0.03;
+  torch::Tensor x = (torch::randn({8, 16, 30, 30}) * 2).requires_grad_(true);
+  torch::Tensor s = torch::full({1}, scale, torch::kFloat).requires_grad_(true);
+  const torch::Tensor g = torch::randn({8, 16, 30, 30});
+  const torch::Tensor y = uniform_activation_quantize(x, s, 8, false, 1.0);
+  (y * g).sum().backward();
+  const float* xs = x.data_ptr<float>();
+  const float* gs = g.data_ptr<float>();
+  double grad_s = 0;
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = xs[i] / float(scale);
+    const float q = std::clamp(std::nearbyint(v), 0.0f, 255.0f);
+    mismatches += y.data_ptr<float>()[i] != q * float(scale);
+    const bool inside = v >= 0 && v <= 255;
+    mismatches += x.grad().data_ptr<float>()[i] != (inside ? gs[i] : 0.0f);
+    grad_s += double(gs[i]) * (inside ? q - v : (v < 0 ? 0.0 : 255.0));
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_NEAR(s.grad()[0].item<float>(), grad_s, 1e-4 * (1 + std::fabs(grad_s)));
 }
 
 TEST(Groups, FollowOhwiColumnsAndRoundTrip) {
