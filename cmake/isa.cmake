@@ -12,6 +12,9 @@ endif()
 # Byte permutes (VPERMB / VPERMI2B) are not implied by the set above (Cascade Lake lacks
 # them), so only files named __avx512vbmi get them; dispatch checks avx512_vbmi.
 set(STERN_AVX512VBMI_FLAGS ${STERN_AVX512_FLAGS} -mavx512vbmi)
+# AMX tile instructions (TILELOADD, TDPBUSD, ...) only: files named __amx; dispatch checks
+# amx_int8, which Linux also has to permit (cpu_features.cpp).
+set(STERN_AMX_FLAGS -mamx-tile -mamx-int8)
 
 function(stern_isa_sources isa)
   if(isa STREQUAL "avx2")
@@ -20,6 +23,8 @@ function(stern_isa_sources isa)
     set(flags ${STERN_AVX512_FLAGS})
   elseif(isa STREQUAL "avx512vbmi")
     set(flags ${STERN_AVX512VBMI_FLAGS})
+  elseif(isa STREQUAL "amx")
+    set(flags ${STERN_AMX_FLAGS})
   else()
     message(FATAL_ERROR "unknown ISA ${isa}")
   endif()

@@ -5,8 +5,10 @@
 
 namespace stern {
 
-enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3 };
-inline constexpr int kIsaCount = 4;
+// amx: AMX-TILE + AMX-INT8 tile matrix multiply (Sapphire Rapids and later), on top of
+// avx512_vnni.
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3, amx = 4 };
+inline constexpr int kIsaCount = 5;
 
 struct CpuFeatures {
   bool avx2 = false;         // AVX2 + FMA + BMI2 + POPCNT
@@ -14,14 +16,15 @@ struct CpuFeatures {
   bool avx512_vnni = false;  // VPDPBUSD
   bool avx512_vpopcntdq = false;
   bool avx512_vbmi = false;  // VPERMB / VPERMI2B (byte permutes across a zmm)
+  bool amx_int8 = false;     // AMX-TILE + AMX-INT8, tile state enabled and permitted (Isa::amx)
   int cores = 1;
 
   bool supports(Isa isa) const;
   Isa best() const;
 };
 
-// Detected once; STERN_ISA=scalar|avx2|avx512|avx512_vnni caps the result (for testing and
-// for comparing ISAs on one machine).
+// Detected once; STERN_ISA=scalar|avx2|avx512|avx512_vnni|amx caps the result (for testing and
+// for comparing ISAs on one machine; any other value caps nothing).
 const CpuFeatures& cpu_features();
 const char* isa_name(Isa isa);
 

@@ -1,6 +1,8 @@
 #include "stern/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,24 @@ uint64_t xgetbv0() {
   uint32_t eax, edx;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (uint64_t(edx) << 32) | eax;
+}
+
+// Linux keeps the 8 KiB of AMX tile data out of a process's state until the process asks
+// for it (a tile instruction before that faults): ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA,
+// once, for every thread of the process.
+bool request_amx_permission() {
+  constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+Isa isa_cap() {
+  const char* cap = std::getenv("STERN_ISA");
+  if (!cap) return Isa::amx;
+  return !std::strcmp(cap, "scalar")        ? Isa::scalar
+         : !std::strcmp(cap, "avx2")        ? Isa::avx2
+         : !std::strcmp(cap, "avx512")      ? Isa::avx512
+         : !std::strcmp(cap, "avx512_vnni") ? Isa::avx512_vnni
+                                            : Isa::amx;
 }
 
 CpuFeatures detect() {
@@ -31,16 +51,15 @@ CpuFeatures detect() {
   f.avx512_vnni = f.avx512 && (c & bit_AVX512VNNI);
   f.avx512_vpopcntdq = f.avx512 && (c & bit_AVX512VPOPCNTDQ);
   f.avx512_vbmi = f.avx512 && (c & bit_AVX512VBMI);
+  // CPUID.(7,0):EDX bit 24 AMX-TILE, bit 25 AMX-INT8; XCR0 bits 17, 18 the tile state.
+  const bool amx_cpu = (d >> 24 & 1) && (d >> 25 & 1) && (xcr0 >> 17 & 3) == 3;
 
-  if (const char* cap = std::getenv("STERN_ISA")) {
-    const Isa limit = !std::strcmp(cap, "scalar") ? Isa::scalar
-                      : !std::strcmp(cap, "avx2") ? Isa::avx2
-                      : !std::strcmp(cap, "avx512") ? Isa::avx512
-                                                    : Isa::avx512_vnni;
-    if (limit < Isa::avx512_vnni) f.avx512_vnni = false;
-    if (limit < Isa::avx512) f.avx512 = f.avx512_vpopcntdq = f.avx512_vbmi = false;
-    if (limit < Isa::avx2) f.avx2 = false;
-  }
+  const Isa limit = isa_cap();
+  // Asked only when it may be used: the permission enlarges every signal frame.
+  f.amx_int8 = f.avx512_vnni && amx_cpu && limit >= Isa::amx && request_amx_permission();
+  if (limit < Isa::avx512_vnni) f.avx512_vnni = false;
+  if (limit < Isa::avx512) f.avx512 = f.avx512_vpopcntdq = f.avx512_vbmi = false;
+  if (limit < Isa::avx2) f.avx2 = false;
   return f;
 }
 
@@ -52,12 +71,15 @@ bool CpuFeatures::supports(Isa isa) const {
     case Isa::avx2: return avx2;
     case Isa::avx512: return avx512;
     case Isa::avx512_vnni: return avx512_vnni;
+    case Isa::amx: return amx_int8;
   }
   return false;
 }
 
 Isa CpuFeatures::best() const {
-  return avx512_vnni ? Isa::avx512_vnni : avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::scalar;
+  return amx_int8      ? Isa::amx
+         : avx512_vnni ? Isa::avx512_vnni
+         : avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::scalar;
 }
 
 const CpuFeatures& cpu_features() {
@@ -66,7 +88,7 @@ const CpuFeatures& cpu_features() {
 }
 
 const char* isa_name(Isa isa) {
-  static const char* const names[kIsaCount] = {"scalar", "avx2", "avx512", "avx512_vnni"};
+  static const char* const names[kIsaCount] = {"scalar", "avx2", "avx512", "avx512_vnni", "amx"};
   return names[static_cast<int>(isa)];
 }
 

@@ -89,7 +89,8 @@ void dense_panel_pairs(size_t m, const uint8_t* a, size_t lda, const uint8_t* w,
 //   ternary2: 64 bytes per block; byte t holds channel t / 4, and its bit pair q (bits
 //     2q, 2q + 1) the code c of column 4q + t % 4.
 //   int8: 256 bytes per block, four 64-byte quads; byte t of quad q holds channel t / 4,
-//     column 4q + t % 4 (the VPDPBUSD operand order).
+//     column 4q + t % 4 (the VPDPBUSD operand order). A panel is thus also AMX's VNNI
+//     layout of a B tile: 4 kblocks rows of 64 bytes (16 channels x 4 columns).
 using DenseUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                               const uint8_t* w, size_t panel_stride, size_t npanels,
                               int32_t* c, size_t ldc);
@@ -166,7 +167,11 @@ using QuantizeUkernel = void (*)(const float* x, size_t n, const ActQuant& act, 
                                  uint8_t* out);
 
 enum class WeightFormat { ternary2, int8, ternary_sparse };
-enum class KernelOp { gemm, gemv };
+// gemv: an optional specialization for one activation row; tile_gemm: an optional
+// specialization for at least kTileGemmMinRows rows (AMX: a 16-row tile wastes its rows on
+// fewer). Both fall back to the format's gemm and are tested against its scalar gemm.
+enum class KernelOp { gemm, gemv, tile_gemm };
+inline constexpr size_t kTileGemmMinRows = 16;
 
 struct KernelRequirement {
   Isa isa;

@@ -58,6 +58,20 @@ const char* method_name(Method m) {
   return "?";
 }
 
+namespace {
+
+bool linear_geometry(const ConvGeometry& g) {
+  return g.in_h == 1 && g.in_w == 1 && g.out_h == 1 && g.out_w == 1 && g.kernel_h == 1 &&
+         g.kernel_w == 1 && g.groups == 1;
+}
+
+}  // namespace
+
+bool ternary_on_tile_gemm(const ConvGeometry& conv, Isa cap) {
+  return !linear_geometry(conv) && conv.out_h * conv.out_w >= int64_t(kTileGemmMinRows) &&
+         best_dense(WeightFormat::int8, KernelOp::tile_gemm, cap).op == KernelOp::tile_gemm;
+}
+
 struct IntLayer::Impl {
   Method method;
   ConvGeometry g;
@@ -75,6 +89,7 @@ struct IntLayer::Impl {
   int32_t xcoef = 0, wcoef = 0;           // raw - xcoef * xsum + wcoef * wsum
   const DenseKernel* gemm = nullptr;
   const DenseKernel* gemv = nullptr;
+  const DenseKernel* tile_gemm = nullptr;
   const SparseGemvKernel* sgemv = nullptr;
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
@@ -82,6 +97,9 @@ struct IntLayer::Impl {
   std::vector<Tile> tiles;        // per thread
 
   bool dense() const { return method != Method::ternary_sparse; }
+  const DenseKernel& dense_kernel(int64_t m) const {
+    return m == 1 ? *gemv : m >= int64_t(kTileGemmMinRows) ? *tile_gemm : *gemm;
+  }
   // Sparse linear layers at batch 1 run the GEMV, others the GEMM over 64-pixel tiles.
   bool sparse_gemv(int64_t m) const { return method == Method::ternary_sparse && linear && m == 1; }
 
@@ -128,8 +146,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   L.cg = conv.in_c / conv.groups;
   L.k = w.cols;
   L.pixels = conv.out_h * conv.out_w;
-  L.linear = conv.in_h == 1 && conv.in_w == 1 && L.pixels == 1 && conv.kernel_h == 1 &&
-             conv.kernel_w == 1 && conv.groups == 1;
+  L.linear = linear_geometry(conv);
   if (w.rows != conv.out_c || w.cols != L.cg * conv.kernel_h * conv.kernel_w)
     fail(where, "weight matrix " + std::to_string(w.rows) + "x" + std::to_string(w.cols) +
                     " does not match the layer geometry");
@@ -137,22 +154,22 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
-  const WeightFormat format = L.method == Method::int8 ? WeightFormat::int8 : WeightFormat::ternary2;
-  switch (L.method) {
-    case Method::ternary_dense:
-      // int8 bytes q - 128 when 8-bit unsigned codes would not fit, else q itself.
-      L.add = !act.is_signed && act.bits == 8 ? -128 : 0;
-      L.xcoef = 1, L.wcoef = -L.add;
-      break;
-    case Method::int8:
-    case Method::ternary_sparse:
-      L.add = act.is_signed ? 128 : 0;  // uint8 bytes
-      L.xcoef = 0, L.wcoef = -L.add;
-      break;
+  const WeightFormat format =
+      L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_on_tile_gemm(conv, cap))
+          ? WeightFormat::int8
+          : WeightFormat::ternary2;
+  if (L.dense() && format == WeightFormat::ternary2) {
+    // int8 bytes q - 128 when 8-bit unsigned codes would not fit, else q itself.
+    L.add = !act.is_signed && act.bits == 8 ? -128 : 0;
+    L.xcoef = 1, L.wcoef = -L.add;
+  } else {
+    L.add = act.is_signed ? 128 : 0;  // uint8 bytes
+    L.xcoef = 0, L.wcoef = -L.add;
   }
   if (L.dense()) {
     L.gemm = &best_dense(format, KernelOp::gemm, cap);
     L.gemv = &best_dense(format, KernelOp::gemv, cap);
+    L.tile_gemm = &best_dense(format, KernelOp::tile_gemm, cap);
     L.stride = panel_stride(L.layout, format);
     L.panels = ceil_div(L.og, kPanel);
   } else {
@@ -198,7 +215,7 @@ IntLayer::~IntLayer() = default;
 const char* IntLayer::kernel_name(int64_t batch) const {
   const Impl& L = *impl_;
   const int64_t m = L.linear ? batch : L.pixels;
-  if (L.dense()) return m == 1 ? L.gemv->name : L.gemm->name;
+  if (L.dense()) return L.dense_kernel(m).name;
   return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
 }
 
@@ -491,7 +508,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       });
     }
     if (dense()) {
-      const DenseKernel& kern = m == 1 ? *gemv : *gemm;
+      const DenseKernel& kern = dense_kernel(m);
       const int64_t mr = kern.mr, bpg = layout.padded_group / kKBlock;
       // Tasks: chunks of panels x chunks of rows, about 4 per thread.
       const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), 4 * threads);

@@ -32,8 +32,14 @@ inline constexpr int64_t kMaxCols = 65536;
 
 struct IntLayerOptions {
   Method method = Method::ternary_dense;
-  Isa isa = Isa::avx512_vnni;  // cap: the best kernel the CPU supports at or below it
+  Isa isa = Isa::amx;  // cap: the best kernel the CPU supports at or below it
 };
+
+// Whether a dense ternary layer of this geometry runs on a tile GEMM (AMX) under `cap`: a
+// convolution of at least kTileGemmMinRows output pixels on a CPU with one. Its ternary codes
+// are then packed as int8 weights (4x the bytes of 2-bit) and its activations stored as the
+// int8 method's, so that the int8 tile kernel does its products.
+bool ternary_on_tile_gemm(const ConvGeometry& conv, Isa cap);
 
 class IntLayer {
  public:

@@ -78,7 +78,9 @@ Method choose_ternary_method(const LayerDesc& d, double density) {
   // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
   // rows (GEMM) or one row (GEMV).
   const bool gemv = m == 1;
-  const double dense = n * k * (gemv ? kDenseGemvNsPerWeight : m * kDenseGemmNsPerMac);
+  const double gemm_mac = kernels::ternary_on_tile_gemm(g, cpu_features().best()) ? kTileGemmNsPerMac
+                                                                                  : kDenseGemmNsPerMac;
+  const double dense = n * k * (gemv ? kDenseGemvNsPerWeight : m * gemm_mac);
   const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
   const double sparse = tiles * (density * n * k * (gemv ? kSparseGemvNsPerNonzero : kSparseGemmNsPerNonzero) +
                                  n * blocks * (gemv ? kSparseGemvNsPerBlock : kSparseGemmNsPerBlock));

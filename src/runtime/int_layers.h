@@ -11,6 +11,9 @@ namespace stern {
 // (sparse constants refitted for the banded GEMV and the flat-list GEMM).
 inline constexpr double kDenseGemvNsPerWeight = 0.0083;
 inline constexpr double kDenseGemmNsPerMac = 0.0055;
+// AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm),
+// conv/conv3x3_256@14 on a Xeon with AMX, 1 thread, real time.
+inline constexpr double kTileGemmNsPerMac = 0.0010;
 inline constexpr double kSparseGemvNsPerNonzero = 0.03;
 inline constexpr double kSparseGemvNsPerBlock = 0.5;   // per row and 128 columns
 inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile

@@ -40,10 +40,14 @@ struct Shape {
 const Shape kShapes[] = {{1, 1, 1, 1},    {1, 17, 33, 33},  {3, 5, 7, 7},     {5, 31, 100, 16},
                          {8, 33, 130, 40}, {9, 48, 256, 64}, {13, 70, 129, 5}, {2, 16, 300, 300}};
 
-void check_dense(const DenseKernel& kern, const Shape& s, double sparsity, uint32_t seed) {
+// `ternary_codes`: int8 weights limited to {-1, 0, 1}, as the runtime gives the int8 kernels
+// of a ternary layer.
+void check_dense(const DenseKernel& kern, const Shape& s, double sparsity, uint32_t seed,
+                 bool ternary_codes = false) {
   std::mt19937 rng(seed);
   const bool int8 = kern.format == WeightFormat::int8;
-  const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, int8 ? -127 : -1, int8 ? 127 : 1);
+  const int code_max = int8 && !ternary_codes ? 127 : 1;
+  const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -code_max, code_max);
   const ColumnLayout layout = column_layout(s.k, s.group, kKBlock);
   const aligned_vector<uint8_t> w = pack_dense(codes.data(), s.n, layout, kern.format);
   const size_t stride = panel_stride(layout, kern.format), kp = layout.padded_cols();
@@ -90,6 +94,27 @@ TEST(DenseKernels, MatchBruteForceOnOddShapes) {
     for (const Shape& s : kShapes)
       for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0}) check_dense(kern, s, sparsity, seed++);
   }
+}
+
+// The tile GEMMs (AMX) on the shapes they are chosen for, at least kTileGemmMinRows rows:
+// row counts off the 16-row tile and the 32-row kernel, K off the 64-column step (the
+// 16 / 32 / 48-column tail pass alone and after whole steps, K from 1 to 4100), N off the
+// panel pair, FGQ groups; int8 and ternary codes.
+TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
+  const Shape shapes[] = {{16, 16, 64, 64},     {17, 17, 27, 27},   {31, 33, 100, 100},
+                          {33, 40, 130, 40},    {45, 5, 16, 16},    {50, 70, 1000, 1000},
+                          {20, 17, 200, 16},    {64, 64, 176, 176}, {40, 31, 4100, 4100},
+                          {196, 48, 2304, 2304}};
+  bool ran = false;
+  for (const DenseKernel& kern : dense_kernels()) {
+    if (kern.op != KernelOp::tile_gemm || !runnable(kern)) continue;
+    ran = true;
+    uint32_t seed = 1000;
+    for (const Shape& s : shapes)
+      for (bool ternary : {false, true})
+        for (double sparsity : {0.0, 0.5}) check_dense(kern, s, sparsity, seed++, ternary);
+  }
+  if (!ran) GTEST_SKIP() << "the CPU has no tile GEMM (AMX-INT8 with Linux's permission)";
 }
 
 // Extremes of the operand ranges: the accumulation bounds of igemm.h hold at K = 4096.

@@ -144,7 +144,7 @@ void check(const Case& c, Method method, Isa isa, double sparsity, int64_t batch
 
 TEST(IntLayer, MatchesFloatReferenceOnEveryMethodAndIsa) {
   uint32_t seed = 1;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512_vnni}) {
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512_vnni, Isa::amx}) {
     if (!cpu_features().supports(isa)) {
       std::printf("skipping %s: CPU lacks it\n", isa_name(isa));
       continue;
@@ -162,8 +162,43 @@ TEST(IntLayer, BatchesAndThreads) {
   uint32_t seed = 500;
   for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
     for (const Case& c : kCases)
-      for (int64_t batch : {1, 3})
+      for (int64_t batch : {1, 3, 17})  // 17: linear layers past kTileGemmMinRows rows
         for (int threads : {1, 2}) check(c, method, cpu_features().best(), 0.5, batch, threads, seed++);
+}
+
+// The tile GEMM (AMX) computes the exact integer sums of the VNNI kernels, and a ternary
+// layer's corrections turn either activation-byte convention into the same exact sum of
+// q * w: the outputs are the VNNI layer's bit for bit, not merely close.
+TEST(IntLayer, TileGemmLayersEqualTheVnniLayersBitForBit) {
+  if (!cpu_features().supports(Isa::amx)) GTEST_SKIP() << "the CPU lacks AMX-INT8 (or Linux's permission)";
+  uint32_t seed = 900;
+  int on_tiles = 0;
+  for (Method method : {Method::ternary_dense, Method::int8})
+    for (const Case& c : kCases)
+      for (int64_t batch : {1, 17}) {
+        std::mt19937 rng(seed++);
+        const ConvGeometry& g = c.g;
+        const WeightMatrix w = random_weights(rng, g.out_c, g.in_c / g.groups * g.kernel_h * g.kernel_w,
+                                              c.group, c.asymmetric, 0.3, method == Method::int8);
+        std::vector<float> in(batch * g.in_c * g.in_h * g.in_w);
+        std::uniform_real_distribution<float> x(-2.0f, 14.0f);
+        for (auto& v : in) v = x(rng);
+        const std::vector<float> scale(g.out_c, 0.7f), bias(g.out_c, 0.1f);
+        std::vector<float> out[2];
+        std::string names[2];
+        for (int i = 0; i < 2; ++i) {
+          IntLayer layer(w, g, c.act, scale, bias, false, {method, i ? Isa::amx : Isa::avx512_vnni}, c.name);
+          out[i].assign(batch * g.out_c * g.out_h * g.out_w, NAN);
+          ThreadPool pool(1);
+          layer.run(in.data(), out[i].data(), batch, pool);
+          names[i] = layer.kernel_name(batch);
+        }
+        on_tiles += names[0] != names[1];
+        for (size_t i = 0; i < out[0].size(); ++i)
+          ASSERT_EQ(out[0][i], out[1][i]) << c.name << " " << method_name(method) << " batch " << batch
+                                          << ": " << names[0] << " vs " << names[1] << " index " << i;
+      }
+  EXPECT_GT(on_tiles, 20);  // most convolutions, and the linear layers at batch 17
 }
 
 TEST(IntLayer, RejectsWhatItCannotRun) {
