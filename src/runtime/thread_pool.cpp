@@ -1,5 +1,7 @@
 #include "runtime/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -14,6 +16,17 @@ thread_local int item_thread = -1;
 void run_inline(size_t n, const std::function<void(size_t, int)>& fn) {
   const int thread = item_thread >= 0 ? item_thread : 0;
   for (size_t i = 0; i < n; ++i) fn(i, thread);
+}
+
+// Spins until `ready()` or kSpin has passed; the caller then blocks as usual, so this only
+// saves the wake-up when the next event comes soon.
+template <typename Ready>
+void spin_until(Ready&& ready) {
+  const auto end = std::chrono::steady_clock::now() + ThreadPool::kSpin;
+  while (!ready()) {
+    for (int i = 0; i < 64; ++i) _mm_pause();
+    if (std::chrono::steady_clock::now() > end) return;
+  }
 }
 
 }  // namespace
@@ -55,6 +68,7 @@ void ThreadPool::drain(int thread) {
 void ThreadPool::work(int thread) {
   uint64_t seen = 0;
   for (;;) {
+    spin_until([&] { return stop_.load() || generation_.load() != seen; });
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -96,6 +110,8 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& 
   }
   wake_.notify_all();
   drain(0);
+  // next_ >= count_ holds once drain returns; only the workers' last items are left.
+  spin_until([&] { return busy_.load() == 0; });
   std::unique_lock lock(mutex_);
   done_.wait(lock, [&] { return busy_ == 0 && next_ >= count_; });
   job_ = nullptr;

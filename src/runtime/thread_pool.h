@@ -1,7 +1,13 @@
 // A small fixed pool of worker threads for the runtime. parallel_for hands out indices
 // dynamically (an atomic counter), so uneven items balance themselves; the calling thread
 // takes part as thread 0, so a pool of size 1 runs everything inline with no threads.
+// Workers spin for kSpin after each job before they sleep, and so does the caller before it
+// waits for them: a batch-1 network runs a parallel_for per layer, tens of microseconds
+// apart, and a futex wake-up costs about as much inside a virtual machine (measured: two
+// threads were slower than one at batch 1 before; docs/BENCHMARKS.md).
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +40,7 @@ class ThreadPool {
   // Elementwise work: fn(begin, end) over [0, n) in ranges of kRange elements.
   void parallel_ranges(size_t n, const std::function<void(size_t, size_t)>& fn);
   static constexpr size_t kRange = 16384;
+  static constexpr std::chrono::microseconds kSpin{200};
 
  private:
   void work(int thread);
@@ -44,9 +51,10 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   const std::function<void(size_t, int)>* job_ = nullptr;
   size_t count_ = 0, next_ = 0;
-  int busy_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  // Written under mutex_, read without it by the spinning threads.
+  std::atomic<int> busy_ = 0;
+  std::atomic<uint64_t> generation_ = 0;
+  std::atomic<bool> stop_ = false;
   std::exception_ptr error_;
 };
 
