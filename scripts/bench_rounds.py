@@ -21,11 +21,15 @@ import sys
 KERNELS = "bench_kernels"
 BINARY = "bench_binary"
 E2E = "bench_end_to_end"
+VNNI_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_VNNI"}
 ENTRIES = {
     "conv256_dense": (KERNELS, "conv/conv3x3_256@14/stern_ternary_dense/{t}/real_time"),
     "conv256_sparse90": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_90/{t}/real_time"),
     "conv256_sparse98": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_98/{t}/real_time"),
     "conv256_dnnl_u8s8": (KERNELS, "conv/conv3x3_256@14/dnnl_u8s8/{t}/real_time"),
+    # oneDNN capped at AVX-512 VNNI: on CPUs with AMX its int8 conv runs on the tile unit,
+    # which stern does not use; this peer is the like-for-like ISA comparison.
+    "conv256_dnnl_u8s8_vnni": (KERNELS, "conv/conv3x3_256@14/dnnl_u8s8/{t}/real_time", VNNI_ONLY),
     "gemv4k_dense": (KERNELS, "gemv/4096x4096/stern_ternary_dense/{t}/real_time"),
     "gemv4k_tq2_0": (KERNELS, "gemv/4096x4096/tq2_0/{t}/real_time"),
     "gemv4k_dnnl_u8s8": (KERNELS, "gemv/4096x4096/dnnl_u8s8/{t}/real_time"),
@@ -49,6 +53,11 @@ RATIOS = [
      "conv256_dense", "conv256_dnnl_u8s8", 0.8),
     ("conv 256@14: oneDNN u8s8 / sparse ternary 90% (target >= 2)", "conv256_sparse90", "conv256_dnnl_u8s8", 2),
     ("conv 256@14: oneDNN u8s8 / sparse ternary 98% (target >= 5)", "conv256_sparse98", "conv256_dnnl_u8s8", 5),
+    ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / dense ternary", "conv256_dense", "conv256_dnnl_u8s8_vnni", 0.8),
+    ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / sparse ternary 90%", "conv256_sparse90",
+     "conv256_dnnl_u8s8_vnni", 2),
+    ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / sparse ternary 98%", "conv256_sparse98",
+     "conv256_dnnl_u8s8_vnni", 5),
     ("GEMV 4096^2: oneDNN u8s8 / dense ternary (target >= 2)", "gemv4k_dense", "gemv4k_dnnl_u8s8", 2),
     ("GEMV 4096^2: TQ2_0 / dense ternary (target >= 1.3)", "gemv4k_dense", "gemv4k_tq2_0", 1.3),
     ("GEMV 16384^2: oneDNN u8s8 / dense ternary (about 3x expected)", "gemv16k_dense", "gemv16k_dnnl_u8s8", None),
@@ -68,10 +77,10 @@ DENSE_BYTES_16K = 16384 * 16384 // 4  # 2-bit weights
 DRAM_READ_BYTES = 256 << 20  # bench_kernels dram/read: a streaming sum over 256 MiB
 
 
-def run_one(build, binary, name, env):
+def run_one(build, binary, name, env, extra_env=None):
     cmd = [os.path.join(build, "bench", binary), f"--benchmark_filter=^{name}$", "--benchmark_min_time=0.2",
            "--benchmark_repetitions=3", "--benchmark_format=json"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(env, **(extra_env or {}))).stdout
     runs = [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
     if not runs:
         sys.exit(f"bench_rounds: no benchmark matched {name} in {binary}")
@@ -97,8 +106,8 @@ def main():
     times = {(k, t): [] for k in entries for t in threads}
     for r in range(args.rounds):
         for t in threads:
-            for key, (binary, name) in entries.items():
-                us = run_one(args.build, binary, name.format(t=t), env)
+            for key, (binary, name, *extra_env) in entries.items():
+                us = run_one(args.build, binary, name.format(t=t), env, *extra_env)
                 times[(key, t)].append(us)
                 print(f"round {r + 1} threads {t} {key}: {us:.1f} us", file=sys.stderr)
     result = {"rounds": args.rounds, "threads": threads, "median_us": {}, "ratios": []}
