@@ -11,9 +11,11 @@ namespace stern {
 // (sparse constants refitted for the banded GEMV and the flat-list GEMM).
 inline constexpr double kDenseGemvNsPerWeight = 0.0083;
 inline constexpr double kDenseGemmNsPerMac = 0.0055;
-// AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm),
-// conv/conv3x3_256@14 on a Xeon with AMX, 1 thread, real time.
-inline constexpr double kTileGemmNsPerMac = 0.0010;
+// AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm):
+// scaled by the measured VNNI / AMX ratio of the 3x3 256->256 layer at 14x14 on a Xeon with
+// AMX (1 thread: 440 / 203 us), which also puts its crossover with the sparse GEMM at the
+// measured ~92% sparsity (sparse 245 us at 90%, 163 us at 95%).
+inline constexpr double kTileGemmNsPerMac = 0.0024;
 inline constexpr double kSparseGemvNsPerNonzero = 0.03;
 inline constexpr double kSparseGemvNsPerBlock = 0.5;   // per row and 128 columns
 inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile
