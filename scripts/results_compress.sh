@@ -6,32 +6,37 @@
 #
 #   scripts/results_compress.sh [BUILD_DIR]     # default: build; needs BUILD_DIR/results-train
 #
+# Accuracy and training figures come from the run records in docs/results/training.
+#
 # Only text between the compress markers of docs/RESULTS.md is replaced.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 runs=$build/results-train
+records=$root/docs/results/training
 stern=$build/cli/stern
 shopt -s nullglob
 models=("$runs"/*.stern)
 [[ ${#models[@]} -gt 0 ]] || { echo "no trained models in $runs: run scripts/results_training.sh first" >&2; exit 1; }
 for m in "${models[@]}"; do
   name=${m%.stern}
-  [[ -s $name.eval.json ]] || continue
+  [[ -s $records/$(basename "$name").eval.json ]] || continue
   "$stern" compress "$m" -o "$name.sternz" --json >"$name.compress.json"
   "$stern" inspect "$m" --json >"$name.inspect.json"
 done
 
-python3 - "$runs" "$root/docs/RESULTS.md" <<'EOF'
+python3 - "$runs" "$root/docs/RESULTS.md" "$records" <<'EOF'
 import glob, json, os, sys
-runs, results = sys.argv[1], sys.argv[2]
+runs, results, records = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = []
 for path in sorted(glob.glob(f"{runs}/*.compress.json")):
     name = os.path.basename(path)[:-len(".compress.json")]
     c = json.load(open(path))
     i = json.load(open(f"{runs}/{name}.inspect.json"))
-    e = json.load(open(f"{runs}/{name}.eval.json"))
-    t = json.load(open(f"{runs}/{name}.json"))
+    if not os.path.exists(f"{records}/{name}.eval.json"):
+        continue
+    e = json.load(open(f"{records}/{name}.eval.json"))
+    t = json.load(open(f"{records}/{name}.json"))
     rows.append((name, c, i, e, t))
 
 lines = ["## Compression", "",

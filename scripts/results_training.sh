@@ -49,9 +49,14 @@ runs=(
   "fashion-mnist-fp32|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe fp32 --train-limit $FASHION_LIMIT"
   "fashion-mnist-sparse-ternary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe sparse-ternary --act-bits 8 --target-sparsity 0.93 --train-limit $FASHION_LIMIT"
   "fashion-mnist-sparse-ternary-aggressive|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe sparse-ternary --act-bits 8 --target-sparsity 0.97 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-learnable-reg|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe learnable-reg --train-limit $FASHION_LIMIT"
   "fashion-mnist-binary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --act-bits 8 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --act-bits 8 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary-index|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --sign-rule index --act-bits 8 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-binary-seed2|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --act-bits 8 --seed 2 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-signed-binary-seed2|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --act-bits 8 --seed 2 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-binary-lr3e-3|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --act-bits 8 --lr 3e-3 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-signed-binary-lr3e-3|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --act-bits 8 --lr 3e-3 --train-limit $FASHION_LIMIT"
 )
 
 if [[ -z "${REPORT_ONLY:-}" ]]; then
@@ -96,9 +101,9 @@ lines = ["## Training", "",
          "zero fraction over all weight layers (body: without the 8-bit first and last layers). "
          "Sizes are whole `.stern` files; `vs binary` / `vs ternary` compare with the weights "
          "alone stored densely at 1 / 2 bits each. Training time is wall time of the epochs "
-         "(evaluation excluded); the recorded runs ran two at a time (`THREADS=1`, one core "
-         "each) on an otherwise idle 2-core machine, fp32 beside sparse-ternary and binary "
-         "beside signed-binary.", ""]
+         "(evaluation excluded), one LibTorch thread per run (`THREADS=1`); the recorded runs "
+         "ran two to four at a time on a 2-core machine that was also building, so times and "
+         "their ratios are noisy (docs/TRAINING.md has a pinned step-time comparison).", ""]
 for data in ("mnist", "fashion-mnist"):
     names = [n for n in rows if rows[n][0] == data]
     if not names:
@@ -134,7 +139,7 @@ for data, names, want_sparsity, gap, label in (
          "MNIST LeNet-5 ternary >= 95% sparsity within 0.5 points of FP32"),
         ("mnist", ["mnist-sparse-ternary-aggressive"], 0.98, 0.015,
          "MNIST LeNet-5 most aggressive >= 98% sparsity within 1.5 points of FP32"),
-        ("fashion-mnist", ["fashion-mnist-sparse-ternary", "fashion-mnist-sparse-ternary-aggressive"], 0.90, 0.015,
+        ("fashion-mnist", ["fashion-mnist-sparse-ternary", "fashion-mnist-sparse-ternary-aggressive", "fashion-mnist-learnable-reg"], 0.90, 0.015,
          "Fashion-MNIST VGG ternary >= 90% sparsity within 1.5 points of FP32")):
     base = acc(f"{data}-fp32")
     for n in names:
@@ -142,10 +147,13 @@ for data, names, want_sparsity, gap, label in (
             sp, a = rows[n][3]["sparsity"], acc(n)
             check(f"{label} [{n}]", sp >= want_sparsity and base - a <= gap,
                   f"sparsity {sp:.4f}, accuracy {a:.4f} vs FP32 {base:.4f}: {100 * (a - base):+.2f} points")
-for n in ("fashion-mnist-signed-binary", "fashion-mnist-signed-binary-index"):
-    if n in rows and "fashion-mnist-binary" in rows:
-        sp, a, b = rows[n][3]["sparsity"], acc(n), acc("fashion-mnist-binary")
-        check(f"Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary [{n}]", sp >= 0.6 and b - a <= 0.01,
+for n, peer in (("fashion-mnist-signed-binary", "fashion-mnist-binary"),
+                ("fashion-mnist-signed-binary-index", "fashion-mnist-binary"),
+                ("fashion-mnist-signed-binary-seed2", "fashion-mnist-binary-seed2"),
+                ("fashion-mnist-signed-binary-lr3e-3", "fashion-mnist-binary-lr3e-3")):
+    if n in rows and peer in rows:
+        sp, a, b = rows[n][3]["sparsity"], acc(n), acc(peer)
+        check(f"Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary [{n} vs {peer}]", sp >= 0.6 and b - a <= 0.01,
               f"sparsity {sp:.4f}, accuracy {a:.4f} vs binary {b:.4f}: {100 * (a - b):+.2f} points")
 for data in ("fashion-mnist", "mnist"):
     f, q = rows.get(f"{data}-fp32"), rows.get(f"{data}-sparse-ternary")
@@ -153,7 +161,7 @@ for data in ("fashion-mnist", "mnist"):
         ratio = q[3]["train_seconds"] / f[3]["train_seconds"]
         check(f"{data}: quantization-aware training <= 1.5x FP32 wall time (sparse-ternary vs fp32, same model and epochs)",
               ratio <= 1.5, f"{q[3]['train_seconds']:.0f} s vs {f[3]['train_seconds']:.0f} s = {ratio:.2f}x; "
-              "the two ran side by side, one core each")
+              "wall times of runs that shared the machine differently, so noisy")
 lines.append("")
 text = "\n".join(lines)
 begin, end = "<!-- training:begin -->", "<!-- training:end -->"
