@@ -29,6 +29,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 MNIST_EPOCHS=${MNIST_EPOCHS:-30}
 RESNET_EPOCHS=${RESNET_EPOCHS:-10}
+RESNET_FASHION_EPOCHS=${RESNET_FASHION_EPOCHS:-4}
 FASHION_EPOCHS=${FASHION_EPOCHS:-6}
 FASHION_LIMIT=${FASHION_LIMIT:-0}   # 0: all 60,000 training images
 THREADS=${THREADS:-2}
@@ -55,6 +56,8 @@ runs=(
   "fashion-mnist-signed-binary-index|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --sign-rule index --act-bits 8 --train-limit $FASHION_LIMIT"
   "fashion-mnist-binary-seed2|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --act-bits 8 --seed 2 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary-seed2|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --act-bits 8 --seed 2 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-resnet20-fp32|fashion-mnist|resnet20|$RESNET_FASHION_EPOCHS|--recipe fp32 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-resnet20-sparse-ternary|fashion-mnist|resnet20|$RESNET_FASHION_EPOCHS|--recipe sparse-ternary --granularity channel --act-bits 8 --target-sparsity 0.9 --train-limit $FASHION_LIMIT"
   "fashion-mnist-binary-lr3e-3|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe binary --act-bits 8 --lr 3e-3 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary-lr3e-3|fashion-mnist|vgg|$FASHION_EPOCHS|--recipe signed-binary --act-bits 8 --lr 3e-3 --train-limit $FASHION_LIMIT"
 )
