@@ -24,23 +24,6 @@ struct ChannelMoments {
   std::vector<double> mean, var;
 };
 
-// Per-channel sums and sums of squares of an [N, C, ...] tensor (dimension 1 is the channel).
-void add_channel_sums(const FloatTensor& t, std::vector<double>& sums, std::vector<double>& squares,
-                      int64_t& per_channel) {
-  const int64_t n = t.shape.at(0), c = t.shape.at(1);
-  const int64_t inner = c > 0 && n > 0 ? t.numel() / (n * c) : 0;
-  sums.resize(static_cast<size_t>(c), 0.0);
-  squares.resize(static_cast<size_t>(c), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t k = 0; k < inner; ++k) {
-        const double v = t.data[(i * c + ch) * inner + k];
-        sums[ch] += v;
-        squares[ch] += v * v;
-      }
-  per_channel += n * inner;
-}
-
 // Channel means and variances of the given values of `graph` over the images.
 std::map<std::string, ChannelMoments> channel_moments(const Graph& graph, const std::vector<std::string>& values,
                                                       std::span<const float> images, int64_t count,
@@ -49,18 +32,17 @@ std::map<std::string, ChannelMoments> channel_moments(const Graph& graph, const 
   Graph probe = graph;
   probe.outputs.clear();
   for (const auto& v : values) probe.outputs.push_back({v, shapes.at(v)});
-  std::vector<std::vector<double>> sums(values.size()), squares(values.size());
-  std::vector<int64_t> counts(values.size(), 0);
+  std::vector<fgq_detail::ChannelSums> sums(values.size());
   run_batches(probe, images, count, where, [&](const FloatTensor&, const std::vector<FloatTensor>& outs) {
-    for (size_t i = 0; i < values.size(); ++i) add_channel_sums(outs.at(i), sums[i], squares[i], counts[i]);
+    for (size_t i = 0; i < values.size(); ++i) sums[i].add(outs.at(i), where);
   });
   std::map<std::string, ChannelMoments> moments;
   for (size_t i = 0; i < values.size(); ++i) {
-    const double n = double(std::max<int64_t>(counts[i], 1));
+    const double n = double(std::max<int64_t>(sums[i].per_channel, 1));
     ChannelMoments m;
-    for (size_t c = 0; c < sums[i].size(); ++c) {
-      m.mean.push_back(sums[i][c] / n);
-      m.var.push_back(std::max(squares[i][c] / n - m.mean.back() * m.mean.back(), 0.0));
+    for (size_t c = 0; c < sums[i].sum.size(); ++c) {
+      m.mean.push_back(sums[i].sum[c] / n);
+      m.var.push_back(std::max(sums[i].squares[c] / n - m.mean.back() * m.mean.back(), 0.0));
     }
     moments[values[i]] = std::move(m);
   }

@@ -55,6 +55,22 @@ void run_batches(const Graph& graph, std::span<const float> images, int64_t coun
   }
 }
 
+void ChannelSums::add(const FloatTensor& t, const std::string& where) {
+  if (t.shape.size() < 2) fail(where, "tensor " + shape_to_string(t.shape) + " has no channel dimension");
+  const int64_t n = t.shape[0], c = t.shape[1];
+  const int64_t inner = c > 0 && n > 0 ? t.numel() / (n * c) : 0;
+  sum.resize(static_cast<size_t>(c), 0.0);
+  squares.resize(static_cast<size_t>(c), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t k = 0; k < inner; ++k) {
+        const double v = t.data[(i * c + ch) * inner + k];
+        sum[ch] += v;
+        squares[ch] += v * v;
+      }
+  per_channel += n * inner;
+}
+
 void observe_layer_inputs(const Graph& fp32, std::span<const float> images, int64_t count, const std::string& where,
                           const std::function<void(const std::string& value, const FloatTensor& t)>& fn) {
   if (fp32.inputs.size() != 1) fail(where, "the model must have exactly one input");

@@ -6,49 +6,21 @@
 #include "quant/fgq_layers.h"
 #include "stern/error.h"
 #include "stern/fgq.h"
-#include "stern/shape.h"
 
 namespace stern {
-namespace {
-
-// Running per-channel sums of squares of one layer input (dimension 1 of an N x C x ...
-// tensor, or the features of an N x I one).
-struct ChannelEnergy {
-  std::vector<double> sum;
-  int64_t per_channel = 0;  // values seen per channel
-
-  void observe(const FloatTensor& t, const std::string& where) {
-    if (t.shape.size() < 2) fail(where, "layer input " + shape_to_string(t.shape) + " has no channel dimension");
-    const int64_t n = t.shape[0], c = t.shape[1];
-    int64_t inner = 1;
-    for (size_t d = 2; d < t.shape.size(); ++d) inner *= t.shape[d];
-    if (sum.empty()) sum.assign(static_cast<size_t>(c), 0.0);
-    for (int64_t b = 0; b < n; ++b) {
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const float* x = t.data.data() + (b * c + ch) * inner;
-        double s = 0;
-        for (int64_t i = 0; i < inner; ++i) s += double(x[i]) * x[i];
-        sum[static_cast<size_t>(ch)] += s;
-      }
-    }
-    per_channel += n * inner;
-  }
-};
-
-}  // namespace
 
 InputImportanceMap fgq_input_importance(const Graph& fp32, std::span<const float> images, int64_t count) {
   const std::string where = "fgq input importance";
-  std::map<std::string, ChannelEnergy> energy;
+  std::map<std::string, fgq_detail::ChannelSums> energy;
   fgq_detail::observe_layer_inputs(fp32, images, count, where,
-                                   [&](const std::string& v, const FloatTensor& t) { energy[v].observe(t, where); });
+                                   [&](const std::string& v, const FloatTensor& t) { energy[v].add(t, where); });
   InputImportanceMap out;
   for (const Node& n : fp32.nodes) {
     if (!fgq_detail::is_weight_layer(n)) continue;
     const Tensor* w = fp32.find_tensor(n.inputs.at(1));
     if (w == nullptr) fail(where + ": node '" + n.name + "'", "weight '" + n.inputs[1] + "' is not a constant tensor");
-    const ChannelEnergy& e = energy.at(n.inputs[0]);
-    const int64_t channels = static_cast<int64_t>(e.sum.size()), cols = w->cols();
+    const fgq_detail::ChannelSums& e = energy.at(n.inputs[0]);
+    const int64_t channels = static_cast<int64_t>(e.squares.size()), cols = w->cols();
     InputImportance imp;
     imp.conv_groups = n.op == OpType::conv2d ? attr_int(n.attrs, "groups", 1) : 1;
     // OHWI: column c of a conv row multiplies channel c % (channels per group) of its group.
@@ -61,7 +33,7 @@ InputImportanceMap fgq_input_importance(const Graph& fp32, std::span<const float
     for (int64_t g = 0; g < imp.conv_groups; ++g) {
       for (int64_t c = 0; c < cols; ++c) {
         imp.values[g * cols + c] =
-            static_cast<float>(e.sum[g * group_channels + c % group_channels] / double(std::max<int64_t>(e.per_channel, 1)));
+            static_cast<float>(e.squares[g * group_channels + c % group_channels] / double(std::max<int64_t>(e.per_channel, 1)));
       }
     }
     out.emplace(n.name, std::move(imp));
