@@ -316,6 +316,23 @@ TEST(Fgq, InputImportanceOfConvColumnsFollowsOhwiOrder) {
   for (int64_t c = 0; c < 9 * kIn; ++c) EXPECT_NEAR(imp.values[c], channel[c % kIn], 1e-4 * channel[c % kIn]) << c;
 }
 
+// Importance that does not fit the graph is refused naming the node, before any output.
+TEST(Fgq, ImportanceThatDoesNotFitNamesTheLayer) {
+  const Graph g = linear_graph({6, 5, 3}, 71);
+  FgqOptions o;
+  o.first_last_bits = 2;
+  InputImportanceMap missing{{"fc0", {1, std::vector<float>(6, 1.0f)}}};
+  InputImportanceMap short_row{{"fc0", {1, std::vector<float>(6, 1.0f)}}, {"fc1", {1, std::vector<float>(4, 1.0f)}}};
+  for (const InputImportanceMap* imp : {&missing, &short_row}) {
+    try {
+      fgq_quantize_weights(g, o, nullptr, imp);
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("node 'fc1'"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // With importance, every group is the brute-force optimum of the importance-weighted error,
 // which the unweighted fit does not reach on every group.
 TEST(Fgq, ActivationWeightedGroupsAreTheWeightedOptimum) {
