@@ -88,6 +88,8 @@ nlohmann::json to_json(const TrainConfig& c, const TrainResult& r) {
           {"body_sparsity", r.body_sparsity},
           {"train_seconds", r.train_seconds},
           {"stored_bytes", r.stored_bytes},
+          {"runtime_differing_images", r.runtime_differing_images},
+          {"runtime_max_logit_error", r.runtime_max_logit_error},
           {"out", c.out.string()},
           {"layers", layers},
           {"log", epochs}};
@@ -160,7 +162,11 @@ void add_train_command(CLI::App& app) {
                 c->data.c_str(), c->model.c_str(), c->recipe.c_str(), r.test_accuracy, r.sparsity,
                 r.body_sparsity, r.train_seconds);
     if (!c->out.empty()) {
-      std::printf(", %lld bytes in %s", static_cast<long long>(r.stored_bytes), c->out.c_str());
+      std::printf(", %lld bytes in %s; runtime vs LibTorch: %zu of %lld predictions differ, "
+                  "logits within %.1e",
+                  static_cast<long long>(r.stored_bytes), c->out.c_str(),
+                  r.runtime_differing_images.size(), static_cast<long long>(r.test_images),
+                  r.runtime_max_logit_error);
     }
     std::printf("\n");
   });

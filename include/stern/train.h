@@ -101,6 +101,12 @@ struct TrainResult {
   std::vector<LayerStat> layers;
   double train_seconds = 0;      // wall time of the epochs run in this invocation
   int64_t stored_bytes = 0;      // size of the exported .stern (0 if not exported)
+  // The exported model on the runtime against LibTorch's eval, over the whole test split
+  // (only when exported): test images whose predicted class differs, and the largest logit
+  // difference over the largest |logit|.
+  int64_t test_images = 0;
+  std::vector<int64_t> runtime_differing_images;
+  double runtime_max_logit_error = 0;
 };
 
 struct TrainCallbacks {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "stern/error.h"
+#include "stern/runtime.h"
 
 namespace stern::train {
 namespace {
@@ -208,6 +209,33 @@ Graph export_graph(NetImpl& net, const Attributes& metadata) {
   g.nodes.back().outputs[0] = "logits";
   g.outputs.push_back({"logits", {-1, classes}});
   return g;
+}
+
+RuntimeAgreement runtime_agreement(NetImpl& net, const Graph& graph, const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = net.is_training();
+  net.eval();
+  Session session(graph);
+  RuntimeAgreement a;
+  a.images = x.size(0);
+  double max_diff = 0, max_logit = 0;
+  constexpr int64_t kBatch = 1000;
+  for (int64_t i = 0; i < a.images; i += kBatch) {
+    const torch::Tensor xb = x.slice(0, i, std::min(a.images, i + kBatch)).contiguous();
+    const torch::Tensor t = net.forward(xb);
+    FloatTensor in;
+    in.shape = xb.sizes().vec();
+    in.data.assign(xb.data_ptr<float>(), xb.data_ptr<float>() + xb.numel());
+    FloatTensor out = session.run({in})[0];
+    const torch::Tensor r = torch::from_blob(out.data.data(), out.shape, torch::kFloat);
+    max_diff = std::max(max_diff, (t - r).abs().max().item<double>());
+    max_logit = std::max(max_logit, t.abs().max().item<double>());
+    const torch::Tensor differ = t.argmax(1).ne(r.argmax(1)).nonzero().flatten();
+    for (int64_t k = 0; k < differ.size(0); ++k) a.differing.push_back(i + differ[k].item<int64_t>());
+  }
+  a.max_logit_error = max_logit > 0 ? max_diff / max_logit : max_diff;
+  net.train(was_training);
+  return a;
 }
 
 }  // namespace stern::train

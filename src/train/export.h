@@ -3,6 +3,7 @@
 // as act_bits / act_scale / act_signed on the consuming conv2d / linear node.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "stern/graph.h"
 #include "train/models.h"
@@ -21,5 +22,14 @@ ExportedWeight export_weight(QLayerImpl& layer);
 // Walks the network's steps (in eval mode) and builds the graph: input "input"
 // [-1, C, H, W], output "logits" [-1, classes].
 Graph export_graph(NetImpl& net, const Attributes& metadata);
+
+// How the runtime, on `graph`, agrees with LibTorch's eval of `net` on the images `x`
+// (issue 3: the same predictions, logits within 1e-3 of the logit scale).
+struct RuntimeAgreement {
+  int64_t images = 0;
+  std::vector<int64_t> differing;  // images whose predicted class differs
+  double max_logit_error = 0;      // max |torch - runtime| / max |torch logit|
+};
+RuntimeAgreement runtime_agreement(NetImpl& net, const Graph& graph, const torch::Tensor& x);
 
 }  // namespace stern::train

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "stern/error.h"
+#include "train/integer_eval.h"
 
 namespace stern::train {
 
@@ -171,9 +172,19 @@ void NetImpl::add_batch_norm(int64_t channels) {
 
 torch::Tensor NetImpl::forward(torch::Tensor x) {
   std::vector<torch::Tensor> stack;
-  for (const Step& s : steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
     switch (s.kind) {
-      case Step::layer: x = layers[s.index]->forward(x); break;
+      case Step::layer:
+        // Eval computes what the exported model computes (integer_eval.h), BatchNorm folded.
+        if (!is_training() && has_integer_eval(*layers[s.index])) {
+          const bool fold = i + 1 < steps.size() && steps[i + 1].kind == Step::batch_norm;
+          x = integer_layer_forward(*layers[s.index], x,
+                                    fold ? norms[steps[++i].index].get() : nullptr);
+        } else {
+          x = layers[s.index]->forward(x);
+        }
+        break;
       case Step::batch_norm:
         x = x.dim() == 2 ? norms[s.index]->forward(x.unsqueeze(2).unsqueeze(3)).flatten(1)
                          : norms[s.index]->forward(x);
@@ -181,7 +192,10 @@ torch::Tensor NetImpl::forward(torch::Tensor x) {
       case Step::relu: x = torch::relu(x); break;
       case Step::max_pool: x = torch::max_pool2d(x, {s.kernel, s.kernel}, {s.kernel, s.kernel}); break;
       case Step::flatten: x = x.flatten(1); break;
-      case Step::global_avg_pool: x = x.mean({2, 3}, /*keepdim=*/true); break;
+      case Step::global_avg_pool:
+        // In double like the runtime, so both round the same mean (see its kernel).
+        x = x.to(torch::kDouble).mean({2, 3}, /*keepdim=*/true).to(torch::kFloat);
+        break;
       case Step::avg_pool: x = torch::avg_pool2d(x, {s.kernel, s.kernel}, {s.kernel, s.kernel}); break;
       case Step::relu6: x = torch::clamp(x, 0, 6); break;
       case Step::push: stack.push_back(x); break;

@@ -146,23 +146,28 @@ inline float activation_code(float v, float qmin, float qmax) {
   return (std::min(std::max(v, qmin), qmax) + kRound) - kRound;
 }
 
+constexpr int64_t kActivationGrain = 1 << 15;
+
+// out = code(x / s) * m, in parallel.
+void codes_times(const torch::Tensor& x, float s, float lo, float hi, float m, torch::Tensor& out) {
+  const float* in = x.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, x.numel(), kActivationGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) o[i] = activation_code(in[i] / s, lo, hi) * m;
+  });
+}
+
 // Runs on every activation tensor of every step, so its passes over memory show in the QAT
 // wall time: one fused loop forward and one backward (composed LibTorch ops took eleven
 // passes and cost 50% over FP32 training of ResNet-20; docs/TRAINING.md).
 struct ActivationFunction : torch::autograd::Function<ActivationFunction> {
-  static constexpr int64_t kGrain = 1 << 15;
-
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor scale,
                                double qmin, double qmax, double grad_scale) {
     if (x.scalar_type() != torch::kFloat) fail("activation quantizer", "expects float32 activations");
     const torch::Tensor xc = x.contiguous();
     const float s = scale.item<float>(), lo = float(qmin), hi = float(qmax);
     torch::Tensor y = torch::empty_like(xc);
-    const float* in = xc.data_ptr<float>();
-    float* out = y.data_ptr<float>();
-    at::parallel_for(0, xc.numel(), kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) out[i] = activation_code(in[i] / s, lo, hi) * s;
-    });
+    codes_times(xc, s, lo, hi, s, y);
     ctx->save_for_backward({xc, scale});
     ctx->saved_data["qmin"] = qmin;
     ctx->saved_data["qmax"] = qmax;
@@ -183,7 +188,7 @@ struct ActivationFunction : torch::autograd::Function<ActivationFunction> {
     const float* gin = g.data_ptr<float>();
     float* gout = grad_x.data_ptr<float>();
     const double sum = at::parallel_reduce(
-        0, x.numel(), kGrain, 0.0,
+        0, x.numel(), kActivationGrain, 0.0,
         [&](int64_t begin, int64_t end, double acc) {
           float part = 0;
           for (int64_t i = begin; i < end; ++i) {
@@ -250,6 +255,15 @@ torch::Tensor uniform_scale(const torch::Tensor& w, int bits) {
 
 torch::Tensor uniform_weight_quantize(const torch::Tensor& w, int bits) {
   return UniformWeightFunction::apply(w, static_cast<int64_t>(bits));
+}
+
+torch::Tensor activation_codes(const torch::Tensor& x, float scale, int bits, bool is_signed) {
+  if (x.scalar_type() != torch::kFloat) fail("activation quantizer", "expects float32 activations");
+  const float qmax = static_cast<float>(activation_qmax(bits, is_signed));
+  const torch::Tensor xc = x.contiguous();
+  torch::Tensor codes = torch::empty_like(xc);
+  codes_times(xc, scale, is_signed ? -qmax : 0.0f, qmax, 1.0f, codes);
+  return codes;
 }
 
 int64_t activation_qmax(int bits, bool is_signed) {

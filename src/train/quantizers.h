@@ -57,5 +57,7 @@ torch::Tensor uniform_weight_quantize(const torch::Tensor& w, int bits);
 torch::Tensor uniform_activation_quantize(const torch::Tensor& x, const torch::Tensor& scale,
                                           int bits, bool is_signed, double grad_scale);
 int64_t activation_qmax(int bits, bool is_signed);
+// The integer codes (as floats) that uniform_activation_quantize multiplies by the scale.
+torch::Tensor activation_codes(const torch::Tensor& x, float scale, int bits, bool is_signed);
 
 }  // namespace stern::train

@@ -442,8 +442,13 @@ class Trainer {
                       {"epochs", int64_t{c_.epochs}},
                       {"seed", static_cast<int64_t>(c_.seed)},
                       {"train_test_accuracy", r.test_accuracy}};
-      save_model(export_graph(*net_, meta), c_.out);
+      const Graph graph = export_graph(*net_, meta);
+      save_model(graph, c_.out);
       r.stored_bytes = static_cast<int64_t>(std::filesystem::file_size(c_.out));
+      const RuntimeAgreement a = runtime_agreement(*net_, load_model(c_.out), test_.x);
+      r.test_images = a.images;
+      r.runtime_differing_images = a.differing;
+      r.runtime_max_logit_error = a.max_logit_error;
     }
     return r;
   }

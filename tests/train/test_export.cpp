@@ -6,6 +6,7 @@
 #include "stern/format.h"
 #include "stern/runtime.h"
 #include "train/export.h"
+#include "train/integer_eval.h"
 
 namespace stern::train {
 namespace {
@@ -13,6 +14,7 @@ namespace {
 struct Case {
   std::string name;
   NetSpec spec;
+  bool integer = false;  // every layer runs on the runtime's integer kernels
 };
 
 // BatchNorm statistics and affine parameters away from identity, so folding is exercised.
@@ -38,23 +40,27 @@ struct Outputs {
   torch::Tensor torch_logits, runtime_logits;
 };
 
-Outputs run_both(Net& net, const torch::Tensor& x) {
+Outputs run_both(Net& net, const torch::Tensor& x, Session& session) {
   Outputs o;
   {
     torch::NoGradGuard no_grad;
     net->eval();
     o.torch_logits = net->forward(x);
   }
-  const Graph exported = export_graph(*net, {{"producer", std::string("test")}});
-  // Through the container bytes, as a file would go.
-  const std::vector<uint8_t> bytes = serialize_model(exported);
-  Session session(load_model_from_memory(bytes, "exported"));
   FloatTensor in;
   in.shape = x.sizes().vec();
   in.data.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   const FloatTensor out = session.run({in})[0];
   o.runtime_logits = torch::from_blob(const_cast<float*>(out.data.data()), out.shape, torch::kFloat).clone();
   return o;
+}
+
+Outputs run_both(Net& net, const torch::Tensor& x) {
+  const Graph exported = export_graph(*net, {{"producer", std::string("test")}});
+  // Through the container bytes, as a file would go.
+  const std::vector<uint8_t> bytes = serialize_model(exported);
+  Session session(load_model_from_memory(bytes, "exported"));
+  return run_both(net, x, session);
 }
 
 torch::Tensor inputs(int64_t n, uint64_t seed) {
@@ -100,16 +106,22 @@ std::vector<Case> quantized_cases() {
     s.body = body;
     s.edge = edge;
     s.body.act_bits = s.edge.act_bits = act_bits;
-    cases.push_back({name, s});
+    const bool integer = act_bits > 0 && (body.kind == WeightQuant::uniform ||
+                                          (body.kind == WeightQuant::ternary &&
+                                           body.granularity != Granularity::group));
+    cases.push_back({name, s, integer});
   };
   QuantSpec ternary = quant(WeightQuant::ternary, 0);
   add("sparse_ternary_layer", "lenet5", ternary, 0);
+  ternary.threshold = ThresholdRule::twn;
+  add("ternary_layer_act4", "lenet5", ternary, 4);
   ternary.granularity = Granularity::channel;
   ternary.threshold = ThresholdRule::exact;
   add("ternary_channel_exact_act8", "vgg", ternary, 8);
+  ternary.asymmetric = true;
+  add("ternary_channel_asymmetric_act8", "resnet20", ternary, 8);
   ternary.granularity = Granularity::group;
   ternary.group_size = 8;
-  ternary.asymmetric = true;
   ternary.threshold = ThresholdRule::twn;
   add("ternary_group_asymmetric_act4", "resnet20", ternary, 4);
   QuantSpec uniform4 = quant(WeightQuant::uniform, 0);
@@ -126,16 +138,20 @@ std::vector<Case> quantized_cases() {
 
 class ExportQuantized : public testing::TestWithParam<Case> {};
 
+// The case's network with random BatchNorm statistics, its activation scales calibrated on
+// x by one training-mode pass, as training would.
+Net calibrated_net(const Case& c, const torch::Tensor& x) {
+  Net net = build_net(c.spec);
+  randomize_norms(*net);
+  torch::NoGradGuard no_grad;
+  net->forward(x);
+  return net;
+}
+
 TEST_P(ExportQuantized, SamePredictionsAndLogitsAsLibTorch) {
   torch::manual_seed(5);
-  Net net = build_net(GetParam().spec);
-  randomize_norms(*net);
   const torch::Tensor x = inputs(16, 6);
-  {
-    // One training-mode pass calibrates the activation scales, as training would.
-    torch::NoGradGuard no_grad;
-    net->forward(x);
-  }
+  Net net = calibrated_net(GetParam(), x);
   const Outputs o = run_both(net, x);
   EXPECT_TRUE(torch::equal(o.torch_logits.argmax(1), o.runtime_logits.argmax(1)));
   EXPECT_LT(relative_error(o), 1e-3);
@@ -143,6 +159,62 @@ TEST_P(ExportQuantized, SamePredictionsAndLogitsAsLibTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Recipes, ExportQuantized, testing::ValuesIn(quantized_cases()),
                          [](const auto& info) { return info.param.name; });
+
+class ExportIntegerEval : public testing::TestWithParam<Case> {};
+
+// Every intermediate value, not only the logits: a value one ulp off rarely moves a logit
+// (the next quantizer absorbs it), so the network is cut after each step and both sides
+// compared there.
+TEST_P(ExportIntegerEval, EveryValueEqualsTheRuntimeBitForBit) {
+  torch::manual_seed(11);
+  const torch::Tensor x = inputs(64, 12);
+  Net net = calibrated_net(GetParam(), x);
+  for (auto& layer : net->layers) ASSERT_TRUE(has_integer_eval(*layer));
+  const std::vector<Step> steps = net->steps;
+  for (size_t k = 1; k <= steps.size(); ++k) {
+    const Step::Kind last = steps[k - 1].kind;
+    if (last == Step::push || last == Step::swap) continue;
+    net->steps.assign(steps.begin(), steps.begin() + static_cast<std::ptrdiff_t>(k));
+    Graph g = export_graph(*net, {});
+    {
+      torch::NoGradGuard no_grad;
+      net->eval();
+      std::vector<int64_t> shape = net->forward(x.slice(0, 0, 1)).sizes().vec();
+      shape[0] = -1;
+      g.outputs[0].shape = shape;
+    }
+    Session session(std::move(g));
+    const Outputs o = run_both(net, x, session);
+    EXPECT_TRUE(torch::equal(o.torch_logits, o.runtime_logits))
+        << "after step " << k << " of " << steps.size() << ": " << relative_error(o);
+  }
+}
+
+std::vector<Case> integer_cases() {
+  std::vector<Case> cases = quantized_cases();
+  std::erase_if(cases, [](const Case& c) { return !c.integer; });
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Recipes, ExportIntegerEval, testing::ValuesIn(integer_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(ExportIntegerEval, FloatEvalForLayersOffTheIntegerKernels) {
+  QuantSpec s = quant(WeightQuant::ternary, 8);
+  s.granularity = Granularity::group;  // FGQ groups: several scales per row
+  s.group_size = 8;
+  const auto has = [](const QuantSpec& q) {
+    QLayerImpl layer(16, 4, 3, 1, 1, true, false, q);
+    return has_integer_eval(layer);
+  };
+  EXPECT_FALSE(has(s));
+  s.granularity = Granularity::channel;
+  EXPECT_TRUE(has(s));
+  EXPECT_FALSE(has(quant(WeightQuant::binary, 8)));
+  EXPECT_FALSE(has(quant(WeightQuant::signed_binary, 8)));
+  EXPECT_FALSE(has(quant(WeightQuant::ternary, 0)));   // float activations
+  EXPECT_FALSE(has(quant(WeightQuant::none, 8)));
+}
 
 TEST(ExportEncodings, EachQuantizerGetsItsPackedEncoding) {
   torch::manual_seed(7);

@@ -77,6 +77,10 @@ TEST(Training, TargetSparsityScheduleReachesTargetAndRuntimeAgrees) {
   EXPECT_GE(r.test_accuracy, 0.75);
   EXPECT_EQ(r.log[0].coefficients.at("threshold_reg"), 0.0);  // the schedule replaces it
   EXPECT_DOUBLE_EQ(runtime_accuracy(c.out, c.test_limit), r.test_accuracy);
+  // Every layer is on the integer kernels, which LibTorch's eval reproduces exactly.
+  EXPECT_EQ(r.test_images, c.test_limit);
+  EXPECT_TRUE(r.runtime_differing_images.empty());
+  EXPECT_EQ(r.runtime_max_logit_error, 0.0);
 }
 
 TEST(Training, SignedBinaryVggPassesFloorAndRuntimeAgrees) {
@@ -88,6 +92,8 @@ TEST(Training, SignedBinaryVggPassesFloorAndRuntimeAgrees) {
   EXPECT_GE(r.test_accuracy, 0.80);
   EXPECT_GT(r.body_sparsity, 0.5);  // about half the weights have the filter's wrong sign
   EXPECT_DOUBLE_EQ(runtime_accuracy(c.out, c.test_limit), r.test_accuracy);
+  EXPECT_TRUE(r.runtime_differing_images.empty());
+  EXPECT_LT(r.runtime_max_logit_error, 1e-3);
 }
 
 struct Interrupt {};

@@ -13,9 +13,12 @@ class GlobalAvgPool final : public OpKernel {
     const int64_t planes = s[0] * s[1], size = s[2] * s[3];
     r.pool.parallel_for(planes, size, [&](size_t p, int) {
       const float* x = r.in[0] + p * size;
-      float sum = 0.0f;
+      // In double, rounded once: any summation order then gives the same float, so the
+      // trainer's LibTorch mean (docs/TRAINING.md "Runtime agreement") feeds the next
+      // layer's activation quantizer the same value.
+      double sum = 0.0;
       for (int64_t i = 0; i < size; ++i) sum += x[i];
-      r.out[0][p] = sum / static_cast<float>(size);
+      r.out[0][p] = static_cast<float>(sum / static_cast<double>(size));
     });
   }
 };

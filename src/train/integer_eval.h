@@ -1,0 +1,30 @@
+// LibTorch's eval of a quantized layer in the runtime's integer arithmetic, so that the
+// trainer's test accuracy is the accuracy of the exported model bit for bit (issue 3: the
+// same predictions on the whole test set).
+//
+// Float eval (conv2d of fake-quantized tensors, then BatchNorm) differs from the runtime by
+// float rounding only, ~1e-7 relative; but the next layer's activation quantizer turns a
+// value that falls on the other side of a rounding boundary into a different code. In a
+// ResNet-20 about 1 activation in 10^4 flips per layer, the flips compound over 19 layers
+// and 3 of 10,000 Fashion-MNIST predictions changed (docs/TRAINING.md "Runtime agreement").
+// Here the integer products are exact (float sums of small integers, or double) and the
+// epilogue repeats the runtime's float operations in its order (kernels::IntLayer: per part
+// and scale group float(sum) * (alpha * out_scale * act_scale), summed in float, plus the
+// folded bias), with BatchNorm folded as the runtime's planner folds it.
+#pragma once
+#include <torch/torch.h>
+
+#include "train/models.h"
+
+namespace stern::train {
+
+// Whether the runtime runs this layer on its integer kernels (int8 and ternary codes, 2..8-bit
+// activations, one scale group per row), which integer_layer_forward reproduces. Binary and
+// signed-binary layers (their own epilogue) and FGQ groups keep LibTorch's float eval.
+bool has_integer_eval(QLayerImpl& layer);
+
+// The layer, followed by `bn` (eval statistics) when not null, as the runtime computes it.
+torch::Tensor integer_layer_forward(QLayerImpl& layer, const torch::Tensor& x,
+                                    const torch::nn::BatchNorm2dImpl* bn);
+
+}  // namespace stern::train
