@@ -23,14 +23,10 @@ struct Part {
   std::vector<int32_t> wsum;  // sum of the codes, rows * groups
 };
 
-// Lanes [lane, lane + length) of a sparse GEMM tile are output pixels [pixel, pixel + length).
-struct Run {
-  int32_t lane, pixel, length;
-};
-
 // Activations of one kernel call: M pixels of one conv group in the method's layout.
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
+  aligned_vector<uint8_t> planes; // dense: one image's NCHW bytes, before the transpose
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
@@ -93,6 +89,9 @@ struct IntLayer::Impl {
   const SparseGemvKernel* sgemv = nullptr;
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
+  const TransposeKernel* transpose = nullptr;
+  const EpilogueKernel* epilogue_kernel = nullptr;
+  const RunsEpilogueKernel* runs_epilogue = nullptr;
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
 
@@ -117,7 +116,7 @@ struct IntLayer::Impl {
                 const int32_t* xsum, int64_t m0, int64_t mr, int64_t n0, int64_t nn, bool first,
                 float* acc) const;
   void finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr, const int32_t* xsum,
-              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* tmp, float* out,
+              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* out,
               int64_t ldm, int64_t ldn) const;
   void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
              float* out, int64_t ldm, int64_t ldn) const;
@@ -154,6 +153,9 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
+  L.transpose = &best_transpose(cap);
+  L.epilogue_kernel = &best_epilogue(cap);
+  L.runs_epilogue = &best_runs_epilogue(cap);
   const WeightFormat format =
       L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_on_tile_gemm(conv, cap))
           ? WeightFormat::int8
@@ -248,17 +250,13 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
   const int64_t hw = g.in_h * g.in_w, c = g.in_c, n = images * hw * c;
   a.image.resize(n + 64);
   if (!dense() || c == 1 || hw == 1) {
-    quantize->fn(in, n, act, add, a.image.data());
+    quantize->fn(in, 1, n, n, act, add, a.image.data(), n);
     return;
   }
-  std::vector<uint8_t> planes(hw * c);
+  a.planes.resize(hw * c);
   for (int64_t img = 0; img < images; ++img) {
-    quantize->fn(in + img * hw * c, hw * c, act, add, planes.data());
-    uint8_t* dst = a.image.data() + img * hw * c;
-    // Transposed 16 pixels at a time: the 16 destination rows stay in L1.
-    for (int64_t p0 = 0; p0 < hw; p0 += 16)
-      for (int64_t ch = 0; ch < c; ++ch)
-        for (int64_t p = p0; p < std::min(hw, p0 + 16); ++p) dst[p * c + ch] = planes[ch * hw + p];
+    quantize->fn(in + img * hw * c, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
+    transpose->fn(a.planes.data(), c, hw, hw, a.image.data() + img * hw * c, c);
   }
 }
 
@@ -330,8 +328,8 @@ int64_t IntLayer::Impl::sparse_tiles(
     Activations& a, const float* in, int64_t grp, int64_t m,
     const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const {
   const int64_t kp = layout.padded_cols();
-  a.offset.assign(kp, 0);
   if (!implicit_tiles()) {
+    a.offset.assign(kp, 0);
     const int64_t ntiles = ceil_div(m, kSparseTile);
     a.tile_stride = kp * kSparseTile;
     a.tiles.resize(ntiles * a.tile_stride);
@@ -358,29 +356,33 @@ int64_t IntLayer::Impl::sparse_tiles(
   // The input is quantized straight into the planes (no NCHW byte copy); the padding
   // bytes are set once, when the buffer is made, and never overwritten.
   const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
-  if (a.tiles.size() != bytes) a.tiles.assign(bytes, static_cast<uint8_t>(add));
+  // The padding, the offsets and the runs depend on the geometry only: made with the buffer.
+  if (a.tiles.size() != bytes) {
+    a.tiles.assign(bytes, static_cast<uint8_t>(add));
+    a.offset.assign(kp, 0);
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw)
+        for (int64_t ch = 0; ch < cg; ++ch)
+          a.offset[kperm[(kh * g.kernel_w + kw) * cg + ch]] =
+              static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
+    // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
+    a.runs.clear(), a.tile_runs.clear();
+    for (int64_t t = 0; t < ntiles; ++t) {
+      a.tile_runs.push_back(a.runs.size());
+      for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
+        const int64_t oh = v / wp, ow = v % wp;
+        const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, oh * wp + g.out_w);
+        if (ow < g.out_w) a.runs.push_back({int32_t(v - t * kSparseTile), int32_t(oh * g.out_w + ow), int32_t(end - v)});
+        v = (oh + 1) * wp;
+      }
+    }
+    a.tile_runs.push_back(a.runs.size());
+  }
   parallel(cg, [&](size_t ch) {
     const float* src = in + (grp * cg + ch) * g.in_h * g.in_w;
     uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
-    for (int64_t y = 0; y < g.in_h; ++y) quantize->fn(src + y * g.in_w, g.in_w, act, add, dst + y * wp);
+    quantize->fn(src, g.in_h, g.in_w, g.in_w, act, add, dst, wp);
   });
-  for (int64_t kh = 0; kh < g.kernel_h; ++kh)
-    for (int64_t kw = 0; kw < g.kernel_w; ++kw)
-      for (int64_t ch = 0; ch < cg; ++ch)
-        a.offset[kperm[(kh * g.kernel_w + kw) * cg + ch]] =
-            static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
-  // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
-  a.runs.clear(), a.tile_runs.clear();
-  for (int64_t t = 0; t < ntiles; ++t) {
-    a.tile_runs.push_back(a.runs.size());
-    for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
-      const int64_t oh = v / wp, ow = v % wp;
-      const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, oh * wp + g.out_w);
-      if (ow < g.out_w) a.runs.push_back({int32_t(v - t * kSparseTile), int32_t(oh * g.out_w + ow), int32_t(end - v)});
-      v = (oh + 1) * wp;
-    }
-  }
-  a.tile_runs.push_back(a.runs.size());
   return ntiles;
 }
 
@@ -437,26 +439,13 @@ void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const in
 }
 
 // The one-part, one-group case of epilogue + store: from the integer tile straight to the
-// output, in the same float operations (so the same results). Computed along the channels
-// (contiguous operands, vectorizable) into `tmp`, then stored along the pixels (NCHW).
+// output, in the same float operations (so the same results), by the epilogue kernel.
 void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr,
                             const int32_t* xsum, int64_t m0, int64_t mr, int64_t grp, int64_t n0,
-                            int64_t nn, float* tmp, float* out, int64_t ldm, int64_t ldn) const {
-  const float floor = relu ? 0.0f : -INFINITY;
-  const int32_t* ws = p.wsum.data() + n0;
-  const float* scale = p.scale.data() + n0;
-  const float* b = bias.data() + grp * og + n0;
-  for (int64_t i = 0; i < mr; ++i) {
-    const int32_t xs = xcoef ? xsum[m0 + i] : 0;
-    const int32_t* r = raw + i * ldr;
-    float* t = tmp + i * nn;
-    for (int64_t j = 0; j < nn; ++j)
-      t[j] = std::max(static_cast<float>(r[j] + wc * ws[j] - xs) * scale[j] + b[j], floor);
-  }
-  for (int64_t j = 0; j < nn; ++j) {
-    float* dst = out + m0 * ldm + (grp * og + n0 + j) * ldn;
-    for (int64_t i = 0; i < mr; ++i) dst[i * ldm] = tmp[i * nn + j];
-  }
+                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
+  const EpilogueArgs e{p.wsum.data() + n0, wc, xcoef ? xsum + m0 : nullptr, p.scale.data() + n0,
+                       bias.data() + grp * og + n0, relu ? 0.0f : -INFINITY};
+  epilogue_kernel->fn(raw, ldr, mr, nn, e, out + m0 * ldm + (grp * og + n0) * ldn, ldm, ldn);
 }
 
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
@@ -528,8 +517,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           if (nparts == 1 && ng == 1) {
             kern.fn(rows, bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride, stride,
                     p1 - p0, tile.raw.data(), ldr);
-            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn,
-                   tile.acc.data(), out, ldm, ldn);
+            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn, out,
+                   ldm, ldn);
             continue;
           }
           for (int64_t part = 0; part < nparts; ++part)
@@ -555,7 +544,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         tile.acc.resize(nn);
         if (nparts == 1 && ng == 1) {
           sgemv->fn(a.rows.data(), ps[0].bands, q0, q1, tile.raw.data());
-          finish(ps[0], wcoef, tile.raw.data(), nn, nullptr, 0, 1, grp, r0, nn, tile.acc.data(), out, ldm, ldn);
+          finish(ps[0], wcoef, tile.raw.data(), nn, nullptr, 0, 1, grp, r0, nn, out, ldm, ldn);
           return;
         }
         for (int64_t part = 0; part < nparts; ++part) {
@@ -609,20 +598,16 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           float* dst = out + n * ldn;
           const float* acc = tile.acc.data() + r * kSparseTile;
           const int32_t* raw = tile.raw.data() + r * kSparseTile;
-          const float scale = ps[0].scale[r0 + r];
-          const int32_t corr = wcoef * ps[0].wsum[r0 + r];
-          for (size_t ri = a.tile_runs[ti]; ri < a.tile_runs[ti + 1]; ++ri) {
+          const size_t run0 = a.tile_runs[ti], nruns = a.tile_runs[ti + 1] - run0;
+          if (nparts == 1 && ng == 1) {  // straight from the integer sums
+            runs_epilogue->fn(raw, a.runs.data() + run0, nruns, wcoef * ps[0].wsum[r0 + r],
+                              ps[0].scale[r0 + r], b, floor, dst, ldm);
+            continue;
+          }
+          for (size_t ri = run0; ri < run0 + nruns; ++ri) {
             const Run& run = a.runs[ri];
             float* d = dst + int64_t(run.pixel) * ldm;
-            if (nparts == 1 && ng == 1 && ldm == 1) {  // conv: contiguous, vectorized
-              for (int32_t j = 0; j < run.length; ++j)
-                d[j] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
-            } else if (nparts == 1 && ng == 1) {
-              for (int32_t j = 0; j < run.length; ++j)
-                d[j * ldm] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
-            } else {
-              for (int32_t j = 0; j < run.length; ++j) d[j * ldm] = std::max(acc[run.lane + j] + b, floor);
-            }
+            for (int32_t j = 0; j < run.length; ++j) d[j * ldm] = std::max(acc[run.lane + j] + b, floor);
           }
         }
       });

@@ -298,18 +298,34 @@ TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
                             std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, 0.0f, -0.0f};
   std::copy(std::begin(specials), std::end(specials), x.begin());
   for (const ActQuant& act : {ActQuant{8, 1.0f, false, 0, 255}, ActQuant{8, 0.37f, true, -127, 127},
-                              ActQuant{4, 2.0f, false, 0, 15}, ActQuant{2, 1.0f, true, -1, 1}}) {
+                              ActQuant{4, 2.0f, false, 0, 15}, ActQuant{2, 1.0f, true, -1, 1},
+                              ActQuant{8, 0.02f, false, 0, 255}, ActQuant{8, 1e-39f, false, 0, 255}}) {
+    // Near-ties of this scale: x within a few ulps of (h + 0.5) * scale, where x * (1 /
+    // scale) and x / scale can round to different sides (the AVX-512 kernel's exact path).
+    for (size_t i = 0; i < 300; ++i) {
+      const float h = float(int(i % 150) - 20) + 0.5f;
+      float v = h * act.scale;
+      for (int s = 0; s < int(i / 150) * 3 + int(i % 3); ++s) v = std::nextafter(v, i % 2 ? INFINITY : -INFINITY);
+      x[100 + i] = v;
+    }
     const int32_t add = act.is_signed ? 128 : 0;
     std::vector<uint8_t> ref(x.size());
-    best_quantize(Isa::scalar).fn(x.data(), x.size(), act, add, ref.data());
+    best_quantize(Isa::scalar).fn(x.data(), 1, x.size(), x.size(), act, add, ref.data(), x.size());
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ref[i], uint8_t(quantize_activation(x[i], act) + add));
     for (const QuantizeKernel& kern : quantize_kernels()) {
       if (!kern.needs.met()) continue;
       for (size_t n : {size_t(1), size_t(15), size_t(17), x.size()}) {
         std::vector<uint8_t> got(n);
-        kern.fn(x.data(), n, act, add, got.data());
+        kern.fn(x.data(), 1, n, n, act, add, got.data(), n);
         for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], ref[i]) << kern.name << " x=" << x[i];
       }
+      // Rows: 7 rows of 13 floats at stride 31 into rows of stride 19; the gaps stay untouched.
+      const size_t rows = 7, cols = 13, ldx = 31, ldo = 19;
+      std::vector<uint8_t> got(rows * ldo, 0xAB);
+      kern.fn(x.data() + 3, rows, cols, ldx, act, add, got.data(), ldo);
+      for (size_t i = 0; i < rows; ++i)
+        for (size_t j = 0; j < ldo; ++j)
+          ASSERT_EQ(got[i * ldo + j], j < cols ? ref[3 + i * ldx + j] : 0xAB) << kern.name << " row " << i;
     }
   }
 }
