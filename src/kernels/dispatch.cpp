@@ -15,6 +15,7 @@ using quantize = std::remove_pointer_t<QuantizeUkernel>;
 using transpose = std::remove_pointer_t<TransposeUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
+using conv = std::remove_pointer_t<ConvUkernel>;
 }  // namespace kind
 
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)                              \
@@ -46,6 +47,7 @@ struct Row {
   TransposeUkernel transpose = nullptr;
   EpilogueUkernel epilogue = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
+  ConvUkernel conv = nullptr;
 };
 constexpr Row kRows[] = {
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)
@@ -77,6 +79,7 @@ constexpr auto kQuantize = table<&Row::quantize>();
 constexpr auto kTranspose = table<&Row::transpose>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
+constexpr auto kConv = table<&Row::conv>();
 
 bool within(const KernelRequirement& r, Isa cap) {
   return static_cast<int>(r.isa) <= static_cast<int>(cap) && r.met();
@@ -110,6 +113,7 @@ std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
 std::span<const TransposeKernel> transpose_kernels() { return kTranspose; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
+std::span<const ConvKernel> conv_kernels() { return kConv; }
 
 // Every format has a scalar GEMM, which always qualifies; GEMV entries are optional.
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
@@ -125,5 +129,6 @@ const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels()
 const TransposeKernel& best_transpose(Isa cap) { return best_of(transpose_kernels(), cap); }
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
+const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }
 
 }  // namespace stern::kernels

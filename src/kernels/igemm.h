@@ -162,6 +162,15 @@ using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, con
                                    size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
                                    size_t ldc);
 
+// Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout,
+// but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the
+// padded width of an NHWC image (lda: its channels), koff[b] the byte offset of column block b
+// (its kernel tap and channels) from the pixel. Tile kernels need the four blocks of each whole
+// 64-column step contiguous (koff[4j + q] = koff[4j] + 16 q).
+using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
+                             const int32_t* koff, const uint8_t* w, size_t panel_stride,
+                             size_t npanels, int32_t* c, size_t ldc);
+
 // Activation bytes of `rows` rows of `cols` floats: out[i * ldo + j] =
 // quantize_activation(x[i * ldx + j], act) + add (runtime/layer.h). Rows let one call fill
 // the padded channel planes of the sparse GEMM (a row of the image per plane row).
@@ -235,6 +244,7 @@ using QuantizeKernel = Ukernel<QuantizeUkernel>;
 using TransposeKernel = Ukernel<TransposeUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
+using ConvKernel = Ukernel<ConvUkernel>;
 
 // Every compiled kernel (kernels.inc order: scalar first), for tests and benchmarks.
 std::span<const DenseKernel> dense_kernels();
@@ -244,6 +254,7 @@ std::span<const QuantizeKernel> quantize_kernels();
 std::span<const TransposeKernel> transpose_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
+std::span<const ConvKernel> conv_kernels();
 
 // The best kernel the CPU supports at or below `cap` (the scalar one always qualifies).
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
@@ -253,5 +264,6 @@ const QuantizeKernel& best_quantize(Isa cap);
 const TransposeKernel& best_transpose(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
+const ConvKernel& best_conv(Isa cap);
 
 }  // namespace stern::kernels

@@ -27,6 +27,8 @@ struct Part {
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
   aligned_vector<uint8_t> planes; // dense: one image's NCHW bytes, before the transpose
+  aligned_vector<uint8_t> padded; // implicit dense conv: the padded NHWC image
+  std::vector<int32_t> koff;      // implicit dense conv: offset of each 16-column block
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
@@ -92,10 +94,15 @@ struct IntLayer::Impl {
   const TransposeKernel* transpose = nullptr;
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
+  const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
 
   bool dense() const { return method != Method::ternary_sparse; }
+  // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
+  // rows) when stride 1, one conv group, one part, one scale group, whole 64-channel steps.
+  bool implicit_dense() const { return conv != nullptr; }
+  void implicit_image(const float* in, Activations& a) const;
   const DenseKernel& dense_kernel(int64_t m) const {
     return m == 1 ? *gemv : m >= int64_t(kTileGemmMinRows) ? *tile_gemm : *gemm;
   }
@@ -172,6 +179,11 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     L.gemm = &best_dense(format, KernelOp::gemm, cap);
     L.gemv = &best_dense(format, KernelOp::gemv, cap);
     L.tile_gemm = &best_dense(format, KernelOp::tile_gemm, cap);
+    const ConvKernel& conv_kernel = best_conv(cap);
+    if (conv_kernel.needs.isa == Isa::amx && L.tile_gemm->op == KernelOp::tile_gemm && L.implicit_tiles() &&
+        conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 64 == 0 &&
+        L.pixels >= int64_t(kTileGemmMinRows))
+      L.conv = &conv_kernel;
     L.stride = panel_stride(L.layout, format);
     L.panels = ceil_div(L.og, kPanel);
   } else {
@@ -217,6 +229,7 @@ IntLayer::~IntLayer() = default;
 const char* IntLayer::kernel_name(int64_t batch) const {
   const Impl& L = *impl_;
   const int64_t m = L.linear ? batch : L.pixels;
+  if (L.implicit_dense()) return L.conv->name;
   if (L.dense()) return L.dense_kernel(m).name;
   return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
 }
@@ -258,6 +271,29 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
     quantize->fn(in + img * hw * c, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
     transpose->fn(a.planes.data(), c, hw, hw, a.image.data() + img * hw * c, c);
   }
+}
+
+// The padded NHWC image of the implicit dense convolution: quantized to NCHW bytes, then each
+// input row transposed into its place. The padding bytes (code 0), the slack the last
+// virtual pixels' windows read and the column block offsets are made with the buffer.
+void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
+  const int64_t c = g.in_c, hw = g.in_h * g.in_w;
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
+  if (a.padded.size() != bytes) {
+    a.padded.assign(bytes, static_cast<uint8_t>(add));
+    a.koff.resize(layout.padded_cols() / kKBlock);
+    for (size_t b = 0; b < a.koff.size(); ++b) {
+      const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
+      a.koff[b] = static_cast<int32_t>(
+          ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
+    }
+  }
+  a.planes.resize(hw * c);
+  quantize->fn(in, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
+  for (int64_t y = 0; y < g.in_h; ++y)
+    transpose->fn(a.planes.data() + y * g.in_w, c, g.in_w, hw,
+                  a.padded.data() + ((y + g.pad_top) * wp + g.pad_left) * c, c);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes of conv group `grp` (m = image * OH * OW +
@@ -472,6 +508,37 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     else
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
   };
+  if (implicit_dense()) {
+    implicit_image(in, a);
+    // Output pixels are numbered over the padded width: row tiles of 32 virtual pixels, each
+    // output row's run of out_w pixels through the epilogue, the padding columns dropped.
+    const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
+    const int64_t mr = tile_gemm->mr, bpg = layout.padded_group / kKBlock;
+    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), 4 * threads);
+    const int64_t mt = ceil_div(mv, mr), m_chunks = std::min(mt, ceil_div(4 * threads, n_chunks));
+    parallel(n_chunks * m_chunks, [&](size_t task, int t) {
+      const int64_t nc = task % n_chunks, mc = task / n_chunks;
+      const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
+      const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(mv, mt * (mc + 1) / m_chunks * mr);
+      const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
+      const size_t ldr = (p1 - p0) * kPanel;
+      Tile& tile = tiles[t];
+      tile.raw.resize(mr * ldr);
+      for (int64_t i0 = r0; i0 < r1; i0 += mr) {
+        const int64_t rows = std::min(mr, r1 - i0);
+        conv->fn(rows, bpg, a.padded.data() + i0 * c, c, a.koff.data(), parts[0][0].dense.data() + p0 * stride,
+                 stride, p1 - p0, tile.raw.data(), ldr);
+        for (int64_t v = i0; v < i0 + rows;) {
+          const int64_t oh = v / wp, ow = v % wp, end = std::min(i0 + rows, oh * wp + g.out_w);
+          if (ow < g.out_w)
+            finish(parts[0][0], wcoef, tile.raw.data() + (v - i0) * ldr, ldr, nullptr, oh * g.out_w + ow, end - v, 0,
+                   n0, nn, out, ldm, ldn);
+          v = (oh + 1) * wp;
+        }
+      }
+    });
+    return;
+  }
   if (dense() || sparse_gemv(m) || !implicit_tiles()) quantize_image(in, images, a);
 
   for (int64_t grp = 0; grp < g.groups; ++grp) {

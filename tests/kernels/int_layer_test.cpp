@@ -55,6 +55,11 @@ const Case kCases[] = {
     {"conv3x3_wide_channels", conv(201, 5, 6, 9, 3, 1, 1, 1), 0, false, kU8},
     // Dilation wider than a 64-pixel tile: sparse tiles made of dropped padding columns only.
     {"conv_dilation_wider_than_a_tile", conv(3, 2, 2, 4, 2, 1, 64, 1, 129), 0, false, kU8},
+    // Channels in whole 64-column steps: dense layers on AMX read a padded NHWC image (no
+    // im2col rows), with padding, dilation and 1x1.
+    {"conv3x3_64ch_implicit", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8},
+    {"conv3x3_128ch_dilated_implicit", conv(128, 6, 5, 33, 3, 1, 2, 1, 2), 0, false, kS8},
+    {"conv1x1_64ch_implicit", conv(64, 5, 6, 17, 1, 1, 0, 1), 0, false, kU4},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},
@@ -217,6 +222,7 @@ TEST(IntLayer, TileGemmLayersEqualTheVnniLayersBitForBit) {
 TEST(IntLayer, EveryIsaGivesTheScalarLayersBits) {
   std::vector<Case> cases(std::begin(kCases), std::end(kCases));
   cases.push_back({"conv3x3_14x14_wide", conv(160, 14, 14, 40, 3, 1, 1, 1), 0, false, kU8});
+  cases.push_back({"conv3x3_14x14_implicit", conv(128, 14, 14, 40, 3, 1, 1, 1), 0, false, kU8});
   uint32_t seed = 1300;
   for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
     for (const Case& c : cases)
