@@ -43,30 +43,35 @@ void transpose16(__m512 (&v)[16]) {
 void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t n,
                                 const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
   if (ldm != 1 && ldn != 1) return epilogue_f32__scalar(raw, ldr, m, n, e, out, ldm, ldn);
+  // Locals, not e's fields: the output stores could alias them, and the compiler would reload.
+  const int32_t* const xsum = e.xsum;
+  const int32_t* const wsum = e.wsum;
+  const float* const scale = e.scale;
+  const float* const bias = e.bias;
   const __m512 f = _mm512_set1_ps(e.floor);
   const __m512i wc = _mm512_set1_epi32(e.wc);
   for (size_t j0 = 0; j0 < n; j0 += 16) {
     const size_t nc = std::min<size_t>(16, n - j0);
-    const __mmask16 cm = __mmask16((1u << nc) - 1);
-    const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, e.wsum + j0));
-    const __m512 s = _mm512_maskz_loadu_ps(cm, e.scale + j0), b = _mm512_maskz_loadu_ps(cm, e.bias + j0);
+    const __mmask16 cm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nc)));
+    const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, wsum + j0));
+    const __m512 s = _mm512_maskz_loadu_ps(cm, scale + j0), b = _mm512_maskz_loadu_ps(cm, bias + j0);
     for (size_t i0 = 0; i0 < m; i0 += 16) {
       const size_t nr = std::min<size_t>(16, m - i0);
+      // All 16 rows, those past m under an empty mask (no access): the block stays in registers.
       __m512 v[16];
+#pragma GCC unroll 16
       for (size_t i = 0; i < 16; ++i) {
-        if (i >= nr) {
-          v[i] = _mm512_setzero_ps();
-          continue;
-        }
-        __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(cm, raw + (i0 + i) * ldr + j0), corr);
-        if (e.xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(e.xsum[i0 + i]));
+        const __mmask16 lm = i < nr ? cm : __mmask16(0);
+        __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + (i0 + i) * ldr + j0), corr);
+        if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(i < nr ? xsum[i0 + i] : 0));
         const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
         v[i] = _mm512_max_ps(f, y);
-        if (ldn == 1) _mm512_mask_storeu_ps(out + (i0 + i) * ldm + j0, cm, v[i]);
+        if (ldn == 1) _mm512_mask_storeu_ps(out + (i0 + i) * ldm + j0, lm, v[i]);
       }
       if (ldn == 1) continue;
       transpose16(v);
-      const __mmask16 rm = __mmask16((1u << nr) - 1);
+      const __mmask16 rm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nr)));
+#pragma GCC unroll 16
       for (size_t c = 0; c < 16; ++c)
         if (kChannel[c] < nc) _mm512_mask_storeu_ps(out + (j0 + kChannel[c]) * ldn + i0, rm, v[c]);
     }

@@ -6,7 +6,6 @@
 // batch) take the scalar kernel. Reference: runs_epilogue_f32__scalar.cpp.
 #include <immintrin.h>
 
-
 #include "kernels/igemm.h"
 
 namespace stern::kernels {
@@ -18,20 +17,16 @@ void runs_epilogue_f32__scalar(const int32_t* raw, const Run* runs, size_t nruns
 
 void runs_epilogue_f32__avx512(const int32_t* raw, const Run* runs, size_t nruns, int32_t corr,
                                float scale, float bias, float floor, float* out, size_t ldm) {
+  if (ldm != 1) return runs_epilogue_f32__scalar(raw, runs, nruns, corr, scale, bias, floor, out, ldm);
   constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
   const __m512i c = _mm512_set1_epi32(corr);
   const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias), f = _mm512_set1_ps(floor);
   for (size_t ri = 0; ri < nruns; ++ri) {
-    const Run& run = runs[ri];
-    float* d = out + size_t(run.pixel) * ldm;
-    if (ldm != 1) {
-      runs_epilogue_f32__scalar(raw, &run, 1, corr, scale, bias, floor, out, ldm);
-      continue;
-    }
-    for (int32_t j = 0; j < run.length; j += 16) {
-      const int32_t left = run.length - j;
-      const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, raw + run.lane + j), c);
+    const int32_t* src = raw + runs[ri].lane;
+    float* d = out + runs[ri].pixel;
+    for (int32_t j = 0, length = runs[ri].length; j < length; j += 16) {
+      const __mmask16 m = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(length - j)));
+      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, src + j), c);
       const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(v), s, kCur), b, kCur);
       _mm512_mask_storeu_ps(d + j, m, _mm512_max_ps(f, y));
     }
