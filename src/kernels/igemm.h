@@ -165,8 +165,9 @@ using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, con
 // Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout,
 // but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the
 // padded width of an NHWC image (lda: its channels), koff[b] the byte offset of column block b
-// (its kernel tap and channels) from the pixel. Tile kernels need the four blocks of each whole
-// 64-column step contiguous (koff[4j + q] = koff[4j] + 16 q).
+// (its kernel tap and channels) from the pixel. Any offsets: the tile kernel takes 64-column
+// steps where every step's four blocks are contiguous (koff[4j + q] = koff[4j] + 16 q), else
+// narrower ones.
 using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                              const int32_t* koff, const uint8_t* w, size_t panel_stride,
                              size_t npanels, int32_t* c, size_t ldc);

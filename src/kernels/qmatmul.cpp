@@ -100,7 +100,7 @@ struct IntLayer::Impl {
 
   bool dense() const { return method != Method::ternary_sparse; }
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
-  // rows) when stride 1, one conv group, one part, one scale group, whole 64-channel steps.
+  // rows) when stride 1, one conv group, one part, one scale group, channels a multiple of 16.
   bool implicit_dense() const { return conv != nullptr; }
   void implicit_image(const float* in, Activations& a) const;
   const DenseKernel& dense_kernel(int64_t m) const {
@@ -181,7 +181,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     L.tile_gemm = &best_dense(format, KernelOp::tile_gemm, cap);
     const ConvKernel& conv_kernel = best_conv(cap);
     if (conv_kernel.needs.isa == Isa::amx && L.tile_gemm->op == KernelOp::tile_gemm && L.implicit_tiles() &&
-        conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 64 == 0 &&
+        conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0 &&
         L.pixels >= int64_t(kTileGemmMinRows))
       L.conv = &conv_kernel;
     L.stride = panel_stride(L.layout, format);

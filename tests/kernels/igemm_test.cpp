@@ -120,14 +120,16 @@ TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
 // The implicit-im2col GEMMs against the int8 scalar GEMM on the im2col rows they stand for:
 // stride-1 convolutions over a padded NHWC image (pixels numbered over the padded width, as
 // the layer calls them, in tiles of 32 rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
-// giving whole 64-column steps and 16 / 48-column tails.
+// giving whole 64-column steps, 16 / 48-column tails, and 16 / 32 / 48 channels (a 3x3
+// kernel's 64-column steps not contiguous: 16- or 32-column steps).
 TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
   struct Geometry {
     int64_t c, kh, kw, dilation, out_h, out_w, n;
   };
   const Geometry geometries[] = {{64, 3, 3, 1, 5, 7, 33},  {128, 3, 3, 2, 3, 4, 16}, {80, 1, 1, 1, 4, 9, 17},
                                  {48, 1, 1, 1, 2, 8, 40},  {64, 1, 3, 1, 6, 5, 32},  {16, 1, 1, 1, 7, 3, 5},
-                                 {256, 3, 3, 1, 14, 14, 48}};
+                                 {256, 3, 3, 1, 14, 14, 48}, {16, 3, 3, 1, 9, 11, 16},  {32, 3, 3, 2, 5, 6, 33},
+                                 {48, 3, 3, 1, 4, 4, 20}};
   std::mt19937 rng(77);
   std::uniform_int_distribution<int> byte(0, 255);
   for (const Geometry& g : geometries) {

@@ -55,11 +55,13 @@ const Case kCases[] = {
     {"conv3x3_wide_channels", conv(201, 5, 6, 9, 3, 1, 1, 1), 0, false, kU8},
     // Dilation wider than a 64-pixel tile: sparse tiles made of dropped padding columns only.
     {"conv_dilation_wider_than_a_tile", conv(3, 2, 2, 4, 2, 1, 64, 1, 129), 0, false, kU8},
-    // Channels in whole 64-column steps: dense layers on AMX read a padded NHWC image (no
-    // im2col rows), with padding, dilation and 1x1.
+    // Channels a multiple of 16: dense layers on AMX read a padded NHWC image (no im2col
+    // rows), with padding, dilation, 1x1, and 16 / 32 channels (narrower tile steps).
     {"conv3x3_64ch_implicit", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8},
     {"conv3x3_128ch_dilated_implicit", conv(128, 6, 5, 33, 3, 1, 2, 1, 2), 0, false, kS8},
     {"conv1x1_64ch_implicit", conv(64, 5, 6, 17, 1, 1, 0, 1), 0, false, kU4},
+    {"conv3x3_16ch_implicit", conv(16, 7, 7, 16, 3, 1, 1, 1), 0, false, kU8},
+    {"conv3x3_32ch_implicit", conv(32, 8, 9, 20, 3, 1, 1, 1), 0, false, kS8},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},

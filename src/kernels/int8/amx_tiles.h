@@ -84,12 +84,13 @@ void pass(ACol acol, size_t lda, const uint8_t* w, size_t panel_stride, size_t k
   if constexpr (RT == 2 && NP == 2) _tile_stored(3, c1 + kPanel, ldcb);
 }
 
-// The whole product: m rows (1..32) x npanels panels x kblocks 16-column blocks. Whole
-// 64-column steps, then the last 16, 32 or 48 columns with a narrower configuration; loading
-// a configuration zeroes the tiles, so the first pass's sums go through c.
+// The whole product: m rows (1..32) x npanels panels x kblocks 16-column blocks. Whole steps
+// of `step` columns (64, or 32 / 16 when acol's columns are contiguous only that far), then
+// the last 16, 32 or 48 columns with a narrower configuration; loading a configuration zeroes
+// the tiles, so the first pass's sums go through c.
 template <typename ACol>
 void gemm(size_t m, size_t kblocks, ACol acol, size_t lda, const uint8_t* w, size_t panel_stride,
-          size_t npanels, int32_t* c, size_t ldc) {
+          size_t npanels, int32_t* c, size_t ldc, size_t step = kStep) {
   const auto run = [&](size_t k0, size_t steps, size_t step, bool accumulate) {
     const TileConfig cfg = config(m, step);
     _tile_loadconfig(&cfg);
@@ -107,9 +108,9 @@ void gemm(size_t m, size_t kblocks, ACol acol, size_t lda, const uint8_t* w, siz
     else
       panels(std::integral_constant<size_t, 1>{});
   };
-  const size_t cols = kblocks * kKBlock, steps = cols / kStep, tail = cols % kStep;
-  if (steps) run(0, steps, kStep, false);
-  if (tail) run(steps * kStep, 1, tail, steps > 0);
+  const size_t cols = kblocks * kKBlock, steps = cols / step, tail = cols % step;
+  if (steps) run(0, steps, step, false);
+  if (tail) run(steps * step, 1, tail, steps > 0);
   _tile_release();
 }
 
