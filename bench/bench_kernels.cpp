@@ -8,7 +8,8 @@
 //                      stern dense / sparse ternary and int8 vs oneDNN u8s8 and f32.
 //   ukernel/<name>     every micro-kernel of kernels.inc the CPU runs (scalar, AVX2, AVX-512)
 //                      alone on the 256->256 3x3 layer's GEMM (M = 196 or 1, K = 2304, N = 256;
-//                      sparse at 90%), so ISAs compare in one run.
+//                      sparse at 90%), so ISAs compare in one run; the quantize, transpose
+//                      and epilogue kernels on that layer's image (256 x 14 x 14).
 // stern entries run the whole layer as the runtime does (float NCHW in, quantize, im2col,
 // integer kernels, float epilogue, NCHW out). oneDNN entries get their input already
 // quantized to u8 and reordered to their preferred layout, weights reordered once, both
@@ -332,6 +333,78 @@ void BM_sparse_gemv_ukernel(benchmark::State& state, const kernels::SparseGemvKe
                  std::to_string(bands.bytes.size() * 8.0 / (double(kN) * kK)).substr(0, 4) + " bits/weight");
 }
 
+// The fixed-cost kernels alone on the 3x3 256->256 layer at 14x14 (one image: 256 planes of
+// 14x14, output 256 x 196), single thread.
+constexpr size_t kFixC = 256, kFixH = 14, kFixW = 14, kFixHW = kFixH * kFixW, kFixWp = 16;
+
+// As the sparse layer does it: each plane's rows into a padded plane (stride 16, 5 lines apart).
+void BM_quantize_ukernel(benchmark::State& state, const kernels::QuantizeKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  const std::vector<float> x = random_floats(kFixC * kFixHW, -1.0f, 4.0f);
+  const ActQuant act{8, 0.02f, false, 0, 255};
+  constexpr size_t kPlane = 320;
+  std::vector<uint8_t> out(kFixC * kPlane);
+  for (auto _ : state) {
+    for (size_t c = 0; c < kFixC; ++c)
+      kern.fn(x.data() + c * kFixHW, kFixH, kFixW, kFixW, act, 0, out.data() + c * kPlane + kFixWp + 1, kFixWp);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
+}
+
+// NCHW bytes of one image to NHWC, as the dense layer does it.
+void BM_transpose_ukernel(benchmark::State& state, const kernels::TransposeKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  std::vector<uint8_t> src(kFixC * kFixHW, 3), dst(src.size());
+  for (auto _ : state) {
+    kern.fn(src.data(), kFixC, kFixHW, kFixHW, dst.data(), kFixC);
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(src.size()));
+}
+
+// The dense epilogue as the layer calls it: tiles of 32 pixels x 64 channels to NCHW.
+void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr size_t kMr = 32, kNc = 64;
+  std::vector<int32_t> raw(kMr * kNc, 1000), wsum(kFixC, 5);
+  std::vector<float> scale(kFixC, 0.01f), bias(kFixC, 0.1f), out(kFixC * kFixHW);
+  for (auto _ : state) {
+    for (size_t n0 = 0; n0 < kFixC; n0 += kNc)
+      for (size_t m0 = 0; m0 < kFixHW; m0 += kMr) {
+        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f};
+        kern.fn(raw.data(), kNc, std::min(kMr, kFixHW - m0), kNc, e, out.data() + n0 * kFixHW + m0, 1, kFixHW);
+      }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
+}
+
+// The sparse GEMM's epilogue: per 64-lane tile and channel, the tile's 14-pixel row runs.
+void BM_runs_epilogue_ukernel(benchmark::State& state, const kernels::RunsEpilogueKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  std::vector<int32_t> raw(kFixC * kernels::kSparseTile, 1000);
+  std::vector<float> out(kFixC * kFixHW);
+  std::vector<kernels::Run> runs;
+  for (int32_t oh = 0; oh < int32_t(kFixH); ++oh)
+    runs.push_back({oh % 4 * int32_t(kFixWp), oh * int32_t(kFixW), int32_t(kFixW)});
+  for (auto _ : state) {
+    for (size_t t = 0; t < runs.size(); t += 4)
+      for (size_t r = 0; r < kFixC; ++r)
+        kern.fn(raw.data() + r * kernels::kSparseTile, runs.data() + t, std::min<size_t>(4, runs.size() - t), -5,
+                0.01f, 0.1f, 0.0f, out.data() + r * kFixHW, 1);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
+}
+
+template <typename K>
+void add_ukernels(std::span<const K> table, void (*fn)(benchmark::State&, const K&)) {
+  for (const K& k : table)
+    benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), fn, k)
+        ->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
 void add(const std::string& name, auto fn, auto... args) {
   benchmark::RegisterBenchmark(name.c_str(), fn, args...)
       ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -365,9 +438,11 @@ const int kRegistered = [] {
     for (double sp : {0.9, 0.95, 0.98})
       benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)
           ->UseRealTime()->Unit(benchmark::kMicrosecond);
-  for (const kernels::SparseGemmKernel& k : kernels::sparse_gemm_kernels())
-    benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_sparse_gemm_ukernel, k)
-        ->UseRealTime()->Unit(benchmark::kMicrosecond);
+  add_ukernels(kernels::sparse_gemm_kernels(), BM_sparse_gemm_ukernel);
+  add_ukernels(kernels::quantize_kernels(), BM_quantize_ukernel);
+  add_ukernels(kernels::transpose_kernels(), BM_transpose_ukernel);
+  add_ukernels(kernels::epilogue_kernels(), BM_epilogue_ukernel);
+  add_ukernels(kernels::runs_epilogue_kernels(), BM_runs_epilogue_ukernel);
   return 0;
 }();
 

@@ -1,68 +1,85 @@
 // The one place an integer kernel is chosen for the CPU: tables built from kernels.inc,
 // filtered by stern::cpu_features().
+#include <array>
+#include <type_traits>
+
 #include "kernels/igemm.h"
 
 namespace stern::kernels {
 
+// The function types of the Ukernel tables, by the kind names of kernels.inc.
+namespace kind {
+using sparse_gemv = std::remove_pointer_t<SparseGemvUkernel>;
+using sparse_gemm = std::remove_pointer_t<SparseGemmUkernel>;
+using quantize = std::remove_pointer_t<QuantizeUkernel>;
+using transpose = std::remove_pointer_t<TransposeUkernel>;
+using epilogue = std::remove_pointer_t<EpilogueUkernel>;
+using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
+using conv = std::remove_pointer_t<ConvUkernel>;
+}  // namespace kind
+
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)                              \
   void name(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const uint8_t* w,   \
             size_t panel_stride, size_t npanels, int32_t* c, size_t ldc);
-#define STERN_SPARSE_GEMV_UKERNEL(name, isa, vbmi)                                  \
-  void name(const uint8_t* x, const SparseBands& w, size_t band0, size_t band1, int32_t* y);
-#define STERN_SPARSE_GEMM_UKERNEL(name, isa, vbmi)                                    \
-  void name(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t row0,   \
-            size_t row1, size_t g, size_t lanes, int32_t* c, size_t ldc);
-#define STERN_QUANTIZE_UKERNEL(name, isa, vbmi) \
-  void name(const float* x, size_t n, const ActQuant& act, int32_t add, uint8_t* out);
+#define STERN_UKERNEL(kind_, name, isa, vbmi) kind::kind_ name;
 #include "kernels/kernels.inc"
 #undef STERN_DENSE_UKERNEL
-#undef STERN_SPARSE_GEMV_UKERNEL
-#undef STERN_SPARSE_GEMM_UKERNEL
-#undef STERN_QUANTIZE_UKERNEL
+#undef STERN_UKERNEL
 
 namespace {
 
-// Each table expands kernels.inc with only its own row kind defined.
-#define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)
-#define STERN_SPARSE_GEMV_UKERNEL(name, isa, vbmi)
-#define STERN_SPARSE_GEMM_UKERNEL(name, isa, vbmi)
-#define STERN_QUANTIZE_UKERNEL(name, isa, vbmi)
-
 constexpr DenseKernel kDense[] = {
-#undef STERN_DENSE_UKERNEL
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr) \
   {#name, WeightFormat::format, KernelOp::op, {Isa::isa, vbmi}, mr, name},
+#define STERN_UKERNEL(kind_, name, isa, vbmi)
 #include "kernels/kernels.inc"
 #undef STERN_DENSE_UKERNEL
+#undef STERN_UKERNEL
+};
+
+// Every Ukernel row with its function in the member of its kind (the others null).
+struct Row {
+  const char* name;
+  KernelRequirement needs;
+  SparseGemvUkernel sparse_gemv = nullptr;
+  SparseGemmUkernel sparse_gemm = nullptr;
+  QuantizeUkernel quantize = nullptr;
+  TransposeUkernel transpose = nullptr;
+  EpilogueUkernel epilogue = nullptr;
+  RunsEpilogueUkernel runs_epilogue = nullptr;
+  ConvUkernel conv = nullptr;
+};
+constexpr Row kRows[] = {
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)
-};
-
-constexpr SparseGemvKernel kSparseGemv[] = {
-#undef STERN_SPARSE_GEMV_UKERNEL
-#define STERN_SPARSE_GEMV_UKERNEL(name, isa, vbmi) {#name, {Isa::isa, vbmi}, name},
+// (`fn`, not `name`: a macro parameter `name` would replace the designator .name too.)
+#define STERN_UKERNEL(kind_, fn, isa, vbmi) {.name = #fn, .needs = {Isa::isa, vbmi}, .kind_ = fn},
 #include "kernels/kernels.inc"
-#undef STERN_SPARSE_GEMV_UKERNEL
-#define STERN_SPARSE_GEMV_UKERNEL(name, isa, vbmi)
-};
-
-constexpr SparseGemmKernel kSparseGemm[] = {
-#undef STERN_SPARSE_GEMM_UKERNEL
-#define STERN_SPARSE_GEMM_UKERNEL(name, isa, vbmi) {#name, {Isa::isa, vbmi}, name},
-#include "kernels/kernels.inc"
-#undef STERN_SPARSE_GEMM_UKERNEL
-#define STERN_SPARSE_GEMM_UKERNEL(name, isa, vbmi)
-};
-
-constexpr QuantizeKernel kQuantize[] = {
-#undef STERN_QUANTIZE_UKERNEL
-#define STERN_QUANTIZE_UKERNEL(name, isa, vbmi) {#name, {Isa::isa, vbmi}, name},
-#include "kernels/kernels.inc"
-};
-
 #undef STERN_DENSE_UKERNEL
-#undef STERN_SPARSE_GEMV_UKERNEL
-#undef STERN_SPARSE_GEMM_UKERNEL
-#undef STERN_QUANTIZE_UKERNEL
+#undef STERN_UKERNEL
+};
+
+// The table of one kind: the rows whose `Member` is set, in kernels.inc order.
+template <auto Member>
+constexpr auto table() {
+  using Fn = std::remove_cvref_t<decltype(kRows[0].*Member)>;
+  constexpr size_t n = [] {
+    size_t c = 0;
+    for (const Row& r : kRows) c += r.*Member != nullptr;
+    return c;
+  }();
+  std::array<Ukernel<Fn>, n> out{};
+  size_t i = 0;
+  for (const Row& r : kRows)
+    if (r.*Member) out[i++] = {r.name, r.needs, r.*Member};
+  return out;
+}
+constexpr auto kSparseGemv = table<&Row::sparse_gemv>();
+constexpr auto kSparseGemm = table<&Row::sparse_gemm>();
+constexpr auto kQuantize = table<&Row::quantize>();
+constexpr auto kTranspose = table<&Row::transpose>();
+constexpr auto kEpilogue = table<&Row::epilogue>();
+constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
+constexpr auto kConv = table<&Row::conv>();
 
 bool within(const KernelRequirement& r, Isa cap) {
   return static_cast<int>(r.isa) <= static_cast<int>(cap) && r.met();
@@ -76,6 +93,11 @@ const K* best(std::span<const K> table, Isa cap, Pred pred) {
     if (pred(k) && within(k.needs, cap)) found = &k;
   return found;
 }
+// Ukernel tables have a scalar entry, which always qualifies.
+template <typename K>
+const K& best_of(std::span<const K> table, Isa cap) {
+  return *best(table, cap, [](const K&) { return true; });
+}
 
 }  // namespace
 
@@ -88,6 +110,10 @@ std::span<const DenseKernel> dense_kernels() { return kDense; }
 std::span<const SparseGemvKernel> sparse_gemv_kernels() { return kSparseGemv; }
 std::span<const SparseGemmKernel> sparse_gemm_kernels() { return kSparseGemm; }
 std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
+std::span<const TransposeKernel> transpose_kernels() { return kTranspose; }
+std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
+std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
+std::span<const ConvKernel> conv_kernels() { return kConv; }
 
 // Every format has a scalar GEMM, which always qualifies; GEMV entries are optional.
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
@@ -97,14 +123,12 @@ const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
   const DenseKernel* k = of(op);
   return k ? *k : *of(KernelOp::gemm);
 }
-const SparseGemvKernel& best_sparse_gemv(Isa cap) {
-  return *best(sparse_gemv_kernels(), cap, [](const SparseGemvKernel&) { return true; });
-}
-const SparseGemmKernel& best_sparse_gemm(Isa cap) {
-  return *best(sparse_gemm_kernels(), cap, [](const SparseGemmKernel&) { return true; });
-}
-const QuantizeKernel& best_quantize(Isa cap) {
-  return *best(quantize_kernels(), cap, [](const QuantizeKernel&) { return true; });
-}
+const SparseGemvKernel& best_sparse_gemv(Isa cap) { return best_of(sparse_gemv_kernels(), cap); }
+const SparseGemmKernel& best_sparse_gemm(Isa cap) { return best_of(sparse_gemm_kernels(), cap); }
+const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
+const TransposeKernel& best_transpose(Isa cap) { return best_of(transpose_kernels(), cap); }
+const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
+const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
+const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }
 
 }  // namespace stern::kernels

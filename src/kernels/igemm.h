@@ -162,9 +162,54 @@ using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, con
                                    size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
                                    size_t ldc);
 
-// Activation bytes: out[i] = quantize_activation(x[i], act) + add (runtime/layer.h).
-using QuantizeUkernel = void (*)(const float* x, size_t n, const ActQuant& act, int32_t add,
-                                 uint8_t* out);
+// Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout,
+// but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the
+// padded width of an NHWC image (lda: its channels), koff[b] the byte offset of column block b
+// (its kernel tap and channels) from the pixel. Any offsets: the tile kernel takes 64-column
+// steps where every step's four blocks are contiguous (koff[4j + q] = koff[4j] + 16 q), else
+// narrower ones.
+using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
+                             const int32_t* koff, const uint8_t* w, size_t panel_stride,
+                             size_t npanels, int32_t* c, size_t ldc);
+
+// Activation bytes of `rows` rows of `cols` floats: out[i * ldo + j] =
+// quantize_activation(x[i * ldx + j], act) + add (runtime/layer.h). Rows let one call fill
+// the padded channel planes of the sparse GEMM (a row of the image per plane row).
+using QuantizeUkernel = void (*)(const float* x, size_t rows, size_t cols, size_t ldx,
+                                 const ActQuant& act, int32_t add, uint8_t* out, size_t ldo);
+
+// A byte matrix transposed: dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (the
+// NCHW activation bytes of an image to the NHWC bytes the dense im2col copies from).
+using TransposeUkernel = void (*)(const uint8_t* src, size_t rows, size_t cols, size_t lds,
+                                  uint8_t* dst, size_t ldd);
+
+// The float epilogue of one part and one scale group of a dense product, straight to the
+// output: for i < m (pixels or batch rows), j < n (output channels),
+//   out[i * ldm + j * ldn] =
+//     max(float(raw[i * ldr + j] + wc * wsum[j] - xsum[i]) * scale[j] + bias[j], floor)
+// with xsum[i] = 0 when xsum is null; floor is 0 (ReLU) or -inf. The float operations are
+// these, in this order and never fused (no FMA): every kernel gives the scalar one's bits.
+struct EpilogueArgs {
+  const int32_t* wsum;
+  int32_t wc;
+  const int32_t* xsum;  // or null
+  const float* scale;
+  const float* bias;
+  float floor;
+};
+using EpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_t n,
+                                 const EpilogueArgs& e, float* out, size_t ldm, size_t ldn);
+
+// Lanes [lane, lane + length) of a sparse GEMM tile are output pixels [pixel, pixel + length).
+struct Run {
+  int32_t lane, pixel, length;
+};
+// The same epilogue for one output channel of a sparse GEMM tile (raw: its 64 lanes), one
+// part and one group: for every run and j < run.length,
+//   out[(run.pixel + j) * ldm] = max(float(raw[run.lane + j] + corr) * scale + bias, floor).
+using RunsEpilogueUkernel = void (*)(const int32_t* raw, const Run* runs, size_t nruns,
+                                     int32_t corr, float scale, float bias, float floor,
+                                     float* out, size_t ldm);
 
 enum class WeightFormat { ternary2, int8, ternary_sparse };
 // gemv: an optional specialization for one activation row; tile_gemm: an optional
@@ -187,32 +232,39 @@ struct DenseKernel {
   size_t mr;
   DenseUkernel fn;
 };
-struct SparseGemvKernel {
+// A kernel of one signature: no tile or format to choose by, only the ISA.
+template <typename Fn>
+struct Ukernel {
   const char* name;
   KernelRequirement needs;
-  SparseGemvUkernel fn;
+  Fn fn;
 };
-struct SparseGemmKernel {
-  const char* name;
-  KernelRequirement needs;
-  SparseGemmUkernel fn;
-};
-struct QuantizeKernel {
-  const char* name;
-  KernelRequirement needs;
-  QuantizeUkernel fn;
-};
+using SparseGemvKernel = Ukernel<SparseGemvUkernel>;
+using SparseGemmKernel = Ukernel<SparseGemmUkernel>;
+using QuantizeKernel = Ukernel<QuantizeUkernel>;
+using TransposeKernel = Ukernel<TransposeUkernel>;
+using EpilogueKernel = Ukernel<EpilogueUkernel>;
+using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
+using ConvKernel = Ukernel<ConvUkernel>;
 
 // Every compiled kernel (kernels.inc order: scalar first), for tests and benchmarks.
 std::span<const DenseKernel> dense_kernels();
 std::span<const SparseGemvKernel> sparse_gemv_kernels();
 std::span<const SparseGemmKernel> sparse_gemm_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
+std::span<const TransposeKernel> transpose_kernels();
+std::span<const EpilogueKernel> epilogue_kernels();
+std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
+std::span<const ConvKernel> conv_kernels();
 
 // The best kernel the CPU supports at or below `cap` (the scalar one always qualifies).
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
 const SparseGemvKernel& best_sparse_gemv(Isa cap);
 const SparseGemmKernel& best_sparse_gemm(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
+const TransposeKernel& best_transpose(Isa cap);
+const EpilogueKernel& best_epilogue(Isa cap);
+const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
+const ConvKernel& best_conv(Isa cap);
 
 }  // namespace stern::kernels

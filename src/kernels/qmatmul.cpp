@@ -23,14 +23,12 @@ struct Part {
   std::vector<int32_t> wsum;  // sum of the codes, rows * groups
 };
 
-// Lanes [lane, lane + length) of a sparse GEMM tile are output pixels [pixel, pixel + length).
-struct Run {
-  int32_t lane, pixel, length;
-};
-
 // Activations of one kernel call: M pixels of one conv group in the method's layout.
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
+  aligned_vector<uint8_t> planes; // dense: one image's NCHW bytes, before the transpose
+  aligned_vector<uint8_t> padded; // implicit dense conv: the padded NHWC image
+  std::vector<int32_t> koff;      // implicit dense conv: offset of each 16-column block
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
@@ -93,10 +91,18 @@ struct IntLayer::Impl {
   const SparseGemvKernel* sgemv = nullptr;
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
+  const TransposeKernel* transpose = nullptr;
+  const EpilogueKernel* epilogue_kernel = nullptr;
+  const RunsEpilogueKernel* runs_epilogue = nullptr;
+  const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
 
   bool dense() const { return method != Method::ternary_sparse; }
+  // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
+  // rows) when stride 1, one conv group, one part, one scale group, channels a multiple of 16.
+  bool implicit_dense() const { return conv != nullptr; }
+  void implicit_image(const float* in, Activations& a) const;
   const DenseKernel& dense_kernel(int64_t m) const {
     return m == 1 ? *gemv : m >= int64_t(kTileGemmMinRows) ? *tile_gemm : *gemm;
   }
@@ -107,7 +113,7 @@ struct IntLayer::Impl {
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
                   int32_t* xsum) const;
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
-  void sparse_columns();
+  void sparse_columns(double nonzeros_per_row);
   int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
   void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
@@ -117,7 +123,7 @@ struct IntLayer::Impl {
                 const int32_t* xsum, int64_t m0, int64_t mr, int64_t n0, int64_t nn, bool first,
                 float* acc) const;
   void finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr, const int32_t* xsum,
-              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* tmp, float* out,
+              int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* out,
               int64_t ldm, int64_t ldn) const;
   void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
              float* out, int64_t ldm, int64_t ldn) const;
@@ -154,6 +160,9 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
+  L.transpose = &best_transpose(cap);
+  L.epilogue_kernel = &best_epilogue(cap);
+  L.runs_epilogue = &best_runs_epilogue(cap);
   const WeightFormat format =
       L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_on_tile_gemm(conv, cap))
           ? WeightFormat::int8
@@ -170,12 +179,18 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     L.gemm = &best_dense(format, KernelOp::gemm, cap);
     L.gemv = &best_dense(format, KernelOp::gemv, cap);
     L.tile_gemm = &best_dense(format, KernelOp::tile_gemm, cap);
+    const ConvKernel& conv_kernel = best_conv(cap);
+    if (conv_kernel.needs.isa == Isa::amx && L.tile_gemm->op == KernelOp::tile_gemm && L.implicit_tiles() &&
+        conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0 &&
+        L.pixels >= int64_t(kTileGemmMinRows))
+      L.conv = &conv_kernel;
     L.stride = panel_stride(L.layout, format);
     L.panels = ceil_div(L.og, kPanel);
   } else {
     L.sgemv = &best_sparse_gemv(cap);
     L.sgemm = &best_sparse_gemm(cap);
-    L.sparse_columns();
+    L.sparse_columns(double(w.codes.size() - std::count(w.codes.begin(), w.codes.end(), int8_t(0))) /
+                     double(w.rows));
   }
 
   const int64_t ng = L.layout.groups;
@@ -215,6 +230,7 @@ IntLayer::~IntLayer() = default;
 const char* IntLayer::kernel_name(int64_t batch) const {
   const Impl& L = *impl_;
   const int64_t m = L.linear ? batch : L.pixels;
+  if (L.implicit_dense()) return L.conv->name;
   if (L.dense()) return L.dense_kernel(m).name;
   return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
 }
@@ -224,12 +240,19 @@ const char* IntLayer::kernel_name(int64_t batch) const {
 // kernel_w kChannelBlock columns, channel-block-major): the shifted windows of a block's
 // planes (about 3 cache lines per channel and tile) then stay in L1 while every row walks
 // them, where the whole layer's (256 channels: 48 KiB) did not. Measured 1.2x faster on the
-// 3x3 256->256 layer at 90% sparsity. Otherwise the layout's own order, one segment.
-void IntLayer::Impl::sparse_columns() {
+// 3x3 256->256 layer at 90% sparsity (Zen 4, 32 KiB L1; 1.0x on the Xeon with 48 KiB). Each
+// segment costs every row a pass (its sums widened, stored, reloaded): with few non-zeros per
+// row and segment that costs more than the windows' L1 misses, so rows averaging fewer than
+// kMinSegmentEntries per segment keep one segment (98% sparsity: 46 per row; on the Xeon
+// 77 -> 70 us for the layer, and 90% unchanged). Otherwise the layout's own order, one segment.
+void IntLayer::Impl::sparse_columns(double nonzeros_per_row) {
   constexpr int64_t kChannelBlock = 128;
+  constexpr double kMinSegmentEntries = 64;
   kperm.resize(layout.cols);
   span = layout.padded_group;
-  if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock) {
+  const double segments = double(ceil_div(cg, kChannelBlock));
+  if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock ||
+      nonzeros_per_row / segments < kMinSegmentEntries) {
     for (int64_t k = 0; k < layout.cols; ++k) kperm[k] = layout.map(k);
     return;
   }
@@ -248,18 +271,37 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
   const int64_t hw = g.in_h * g.in_w, c = g.in_c, n = images * hw * c;
   a.image.resize(n + 64);
   if (!dense() || c == 1 || hw == 1) {
-    quantize->fn(in, n, act, add, a.image.data());
+    quantize->fn(in, 1, n, n, act, add, a.image.data(), n);
     return;
   }
-  std::vector<uint8_t> planes(hw * c);
+  a.planes.resize(hw * c);
   for (int64_t img = 0; img < images; ++img) {
-    quantize->fn(in + img * hw * c, hw * c, act, add, planes.data());
-    uint8_t* dst = a.image.data() + img * hw * c;
-    // Transposed 16 pixels at a time: the 16 destination rows stay in L1.
-    for (int64_t p0 = 0; p0 < hw; p0 += 16)
-      for (int64_t ch = 0; ch < c; ++ch)
-        for (int64_t p = p0; p < std::min(hw, p0 + 16); ++p) dst[p * c + ch] = planes[ch * hw + p];
+    quantize->fn(in + img * hw * c, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
+    transpose->fn(a.planes.data(), c, hw, hw, a.image.data() + img * hw * c, c);
   }
+}
+
+// The padded NHWC image of the implicit dense convolution: quantized to NCHW bytes, then each
+// input row transposed into its place. The padding bytes (code 0), the slack the last
+// virtual pixels' windows read and the column block offsets are made with the buffer.
+void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
+  const int64_t c = g.in_c, hw = g.in_h * g.in_w;
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
+  if (a.padded.size() != bytes) {
+    a.padded.assign(bytes, static_cast<uint8_t>(add));
+    a.koff.resize(layout.padded_cols() / kKBlock);
+    for (size_t b = 0; b < a.koff.size(); ++b) {
+      const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
+      a.koff[b] = static_cast<int32_t>(
+          ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
+    }
+  }
+  a.planes.resize(hw * c);
+  quantize->fn(in, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
+  for (int64_t y = 0; y < g.in_h; ++y)
+    transpose->fn(a.planes.data() + y * g.in_w, c, g.in_w, hw,
+                  a.padded.data() + ((y + g.pad_top) * wp + g.pad_left) * c, c);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes of conv group `grp` (m = image * OH * OW +
@@ -330,8 +372,8 @@ int64_t IntLayer::Impl::sparse_tiles(
     Activations& a, const float* in, int64_t grp, int64_t m,
     const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const {
   const int64_t kp = layout.padded_cols();
-  a.offset.assign(kp, 0);
   if (!implicit_tiles()) {
+    a.offset.assign(kp, 0);
     const int64_t ntiles = ceil_div(m, kSparseTile);
     a.tile_stride = kp * kSparseTile;
     a.tiles.resize(ntiles * a.tile_stride);
@@ -358,29 +400,33 @@ int64_t IntLayer::Impl::sparse_tiles(
   // The input is quantized straight into the planes (no NCHW byte copy); the padding
   // bytes are set once, when the buffer is made, and never overwritten.
   const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
-  if (a.tiles.size() != bytes) a.tiles.assign(bytes, static_cast<uint8_t>(add));
+  // The padding, the offsets and the runs depend on the geometry only: made with the buffer.
+  if (a.tiles.size() != bytes) {
+    a.tiles.assign(bytes, static_cast<uint8_t>(add));
+    a.offset.assign(kp, 0);
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw)
+        for (int64_t ch = 0; ch < cg; ++ch)
+          a.offset[kperm[(kh * g.kernel_w + kw) * cg + ch]] =
+              static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
+    // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
+    a.runs.clear(), a.tile_runs.clear();
+    for (int64_t t = 0; t < ntiles; ++t) {
+      a.tile_runs.push_back(a.runs.size());
+      for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
+        const int64_t oh = v / wp, ow = v % wp;
+        const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, oh * wp + g.out_w);
+        if (ow < g.out_w) a.runs.push_back({int32_t(v - t * kSparseTile), int32_t(oh * g.out_w + ow), int32_t(end - v)});
+        v = (oh + 1) * wp;
+      }
+    }
+    a.tile_runs.push_back(a.runs.size());
+  }
   parallel(cg, [&](size_t ch) {
     const float* src = in + (grp * cg + ch) * g.in_h * g.in_w;
     uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
-    for (int64_t y = 0; y < g.in_h; ++y) quantize->fn(src + y * g.in_w, g.in_w, act, add, dst + y * wp);
+    quantize->fn(src, g.in_h, g.in_w, g.in_w, act, add, dst, wp);
   });
-  for (int64_t kh = 0; kh < g.kernel_h; ++kh)
-    for (int64_t kw = 0; kw < g.kernel_w; ++kw)
-      for (int64_t ch = 0; ch < cg; ++ch)
-        a.offset[kperm[(kh * g.kernel_w + kw) * cg + ch]] =
-            static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
-  // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
-  a.runs.clear(), a.tile_runs.clear();
-  for (int64_t t = 0; t < ntiles; ++t) {
-    a.tile_runs.push_back(a.runs.size());
-    for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
-      const int64_t oh = v / wp, ow = v % wp;
-      const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, oh * wp + g.out_w);
-      if (ow < g.out_w) a.runs.push_back({int32_t(v - t * kSparseTile), int32_t(oh * g.out_w + ow), int32_t(end - v)});
-      v = (oh + 1) * wp;
-    }
-  }
-  a.tile_runs.push_back(a.runs.size());
   return ntiles;
 }
 
@@ -437,26 +483,13 @@ void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const in
 }
 
 // The one-part, one-group case of epilogue + store: from the integer tile straight to the
-// output, in the same float operations (so the same results). Computed along the channels
-// (contiguous operands, vectorizable) into `tmp`, then stored along the pixels (NCHW).
+// output, in the same float operations (so the same results), by the epilogue kernel.
 void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr,
                             const int32_t* xsum, int64_t m0, int64_t mr, int64_t grp, int64_t n0,
-                            int64_t nn, float* tmp, float* out, int64_t ldm, int64_t ldn) const {
-  const float floor = relu ? 0.0f : -INFINITY;
-  const int32_t* ws = p.wsum.data() + n0;
-  const float* scale = p.scale.data() + n0;
-  const float* b = bias.data() + grp * og + n0;
-  for (int64_t i = 0; i < mr; ++i) {
-    const int32_t xs = xcoef ? xsum[m0 + i] : 0;
-    const int32_t* r = raw + i * ldr;
-    float* t = tmp + i * nn;
-    for (int64_t j = 0; j < nn; ++j)
-      t[j] = std::max(static_cast<float>(r[j] + wc * ws[j] - xs) * scale[j] + b[j], floor);
-  }
-  for (int64_t j = 0; j < nn; ++j) {
-    float* dst = out + m0 * ldm + (grp * og + n0 + j) * ldn;
-    for (int64_t i = 0; i < mr; ++i) dst[i * ldm] = tmp[i * nn + j];
-  }
+                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
+  const EpilogueArgs e{p.wsum.data() + n0, wc, xcoef ? xsum + m0 : nullptr, p.scale.data() + n0,
+                       bias.data() + grp * og + n0, relu ? 0.0f : -INFINITY};
+  epilogue_kernel->fn(raw, ldr, mr, nn, e, out + m0 * ldm + (grp * og + n0) * ldn, ldm, ldn);
 }
 
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
@@ -483,6 +516,37 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     else
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
   };
+  if (implicit_dense()) {
+    implicit_image(in, a);
+    // Output pixels are numbered over the padded width: row tiles of 32 virtual pixels, each
+    // output row's run of out_w pixels through the epilogue, the padding columns dropped.
+    const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
+    const int64_t mr = tile_gemm->mr, bpg = layout.padded_group / kKBlock;
+    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), 4 * threads);
+    const int64_t mt = ceil_div(mv, mr), m_chunks = std::min(mt, ceil_div(4 * threads, n_chunks));
+    parallel(n_chunks * m_chunks, [&](size_t task, int t) {
+      const int64_t nc = task % n_chunks, mc = task / n_chunks;
+      const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
+      const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(mv, mt * (mc + 1) / m_chunks * mr);
+      const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
+      const size_t ldr = (p1 - p0) * kPanel;
+      Tile& tile = tiles[t];
+      tile.raw.resize(mr * ldr);
+      for (int64_t i0 = r0; i0 < r1; i0 += mr) {
+        const int64_t rows = std::min(mr, r1 - i0);
+        conv->fn(rows, bpg, a.padded.data() + i0 * c, c, a.koff.data(), parts[0][0].dense.data() + p0 * stride,
+                 stride, p1 - p0, tile.raw.data(), ldr);
+        for (int64_t v = i0; v < i0 + rows;) {
+          const int64_t oh = v / wp, ow = v % wp, end = std::min(i0 + rows, oh * wp + g.out_w);
+          if (ow < g.out_w)
+            finish(parts[0][0], wcoef, tile.raw.data() + (v - i0) * ldr, ldr, nullptr, oh * g.out_w + ow, end - v, 0,
+                   n0, nn, out, ldm, ldn);
+          v = (oh + 1) * wp;
+        }
+      }
+    });
+    return;
+  }
   if (dense() || sparse_gemv(m) || !implicit_tiles()) quantize_image(in, images, a);
 
   for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -528,8 +592,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           if (nparts == 1 && ng == 1) {
             kern.fn(rows, bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride, stride,
                     p1 - p0, tile.raw.data(), ldr);
-            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn,
-                   tile.acc.data(), out, ldm, ldn);
+            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn, out,
+                   ldm, ldn);
             continue;
           }
           for (int64_t part = 0; part < nparts; ++part)
@@ -555,7 +619,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         tile.acc.resize(nn);
         if (nparts == 1 && ng == 1) {
           sgemv->fn(a.rows.data(), ps[0].bands, q0, q1, tile.raw.data());
-          finish(ps[0], wcoef, tile.raw.data(), nn, nullptr, 0, 1, grp, r0, nn, tile.acc.data(), out, ldm, ldn);
+          finish(ps[0], wcoef, tile.raw.data(), nn, nullptr, 0, 1, grp, r0, nn, out, ldm, ldn);
           return;
         }
         for (int64_t part = 0; part < nparts; ++part) {
@@ -609,20 +673,16 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           float* dst = out + n * ldn;
           const float* acc = tile.acc.data() + r * kSparseTile;
           const int32_t* raw = tile.raw.data() + r * kSparseTile;
-          const float scale = ps[0].scale[r0 + r];
-          const int32_t corr = wcoef * ps[0].wsum[r0 + r];
-          for (size_t ri = a.tile_runs[ti]; ri < a.tile_runs[ti + 1]; ++ri) {
+          const size_t run0 = a.tile_runs[ti], nruns = a.tile_runs[ti + 1] - run0;
+          if (nparts == 1 && ng == 1) {  // straight from the integer sums
+            runs_epilogue->fn(raw, a.runs.data() + run0, nruns, wcoef * ps[0].wsum[r0 + r],
+                              ps[0].scale[r0 + r], b, floor, dst, ldm);
+            continue;
+          }
+          for (size_t ri = run0; ri < run0 + nruns; ++ri) {
             const Run& run = a.runs[ri];
             float* d = dst + int64_t(run.pixel) * ldm;
-            if (nparts == 1 && ng == 1 && ldm == 1) {  // conv: contiguous, vectorized
-              for (int32_t j = 0; j < run.length; ++j)
-                d[j] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
-            } else if (nparts == 1 && ng == 1) {
-              for (int32_t j = 0; j < run.length; ++j)
-                d[j * ldm] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + b, floor);
-            } else {
-              for (int32_t j = 0; j < run.length; ++j) d[j * ldm] = std::max(acc[run.lane + j] + b, floor);
-            }
+            for (int32_t j = 0; j < run.length; ++j) d[j * ldm] = std::max(acc[run.lane + j] + b, floor);
           }
         }
       });

@@ -149,12 +149,12 @@ class BitmapLayer final : public Layer {
     // Signed codes are stored as their int8 bytes (add 0), as QuantizedRows expects.
     if (hw == 1 || g_.in_c == 1) {
       pool.parallel_ranges(size_t(batch * in_size), [&](size_t b, size_t e) {
-        quantize_->fn(in + b, e - b, act_, 0, codes + b);
+        quantize_->fn(in + b, 1, e - b, e - b, act_, 0, codes + b, e - b);
       });
     } else {
       pool.parallel_for(size_t(batch), size_t(in_size), [&](size_t img, int thread) {
         uint8_t* mine = planes + thread * in_size;
-        quantize_->fn(in + int64_t(img) * in_size, size_t(in_size), act_, 0, mine);
+        quantize_->fn(in + int64_t(img) * in_size, 1, size_t(in_size), size_t(in_size), act_, 0, mine, size_t(in_size));
         transpose(mine, g_.in_c, hw, codes + int64_t(img) * in_size);
       });
     }

@@ -117,6 +117,53 @@ TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
   if (!ran) GTEST_SKIP() << "the CPU has no tile GEMM (AMX-INT8 with Linux's permission)";
 }
 
+// The implicit-im2col GEMMs against the int8 scalar GEMM on the im2col rows they stand for:
+// stride-1 convolutions over a padded NHWC image (pixels numbered over the padded width, as
+// the layer calls them, in tiles of 32 rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
+// giving whole 64-column steps, 16 / 48-column tails, and 16 / 32 / 48 channels (a 3x3
+// kernel's 64-column steps not contiguous: 16- or 32-column steps).
+TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
+  struct Geometry {
+    int64_t c, kh, kw, dilation, out_h, out_w, n;
+  };
+  const Geometry geometries[] = {{64, 3, 3, 1, 5, 7, 33},  {128, 3, 3, 2, 3, 4, 16}, {80, 1, 1, 1, 4, 9, 17},
+                                 {48, 1, 1, 1, 2, 8, 40},  {64, 1, 3, 1, 6, 5, 32},  {16, 1, 1, 1, 7, 3, 5},
+                                 {256, 3, 3, 1, 14, 14, 48}, {16, 3, 3, 1, 9, 11, 16},  {32, 3, 3, 2, 5, 6, 33},
+                                 {48, 3, 3, 1, 4, 4, 20}};
+  std::mt19937 rng(77);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (const Geometry& g : geometries) {
+    const int64_t wp = g.out_w + (g.kw - 1) * g.dilation, hp = g.out_h + (g.kh - 1) * g.dilation;
+    const int64_t k = g.kh * g.kw * g.c, m = g.out_h * wp;
+    std::vector<uint8_t> image(hp * wp * g.c + 64 * g.c);
+    for (auto& v : image) v = uint8_t(byte(rng));
+    std::vector<int32_t> koff(k / kKBlock);
+    for (int64_t b = 0; b < int64_t(koff.size()); ++b) {
+      const int64_t col = b * kKBlock, tap = col / g.c, ch = col % g.c;
+      koff[b] = int32_t(((tap / g.kw) * g.dilation * wp + (tap % g.kw) * g.dilation) * g.c + ch);
+    }
+    const std::vector<int8_t> codes = random_codes(rng, g.n * k, 0.3, -127, 127);
+    const ColumnLayout layout = column_layout(k, k, kKBlock);
+    const aligned_vector<uint8_t> w = pack_dense(codes.data(), g.n, layout, WeightFormat::int8);
+    const size_t stride = panel_stride(layout, WeightFormat::int8), panels = (g.n + kPanel - 1) / kPanel;
+    // The rows the layer would have built, and their product.
+    std::vector<uint8_t> rows(m * k);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < k; ++c) rows[i * k + c] = image[i * g.c + koff[c / kKBlock] + c % kKBlock];
+    std::vector<int32_t> ref(m * panels * kPanel);
+    best_dense(WeightFormat::int8, KernelOp::gemm, Isa::scalar)
+        .fn(m, k / kKBlock, rows.data(), k, w.data(), stride, panels, ref.data(), panels * kPanel);
+    for (const ConvKernel& kern : conv_kernels()) {
+      if (!runnable(kern)) continue;
+      std::vector<int32_t> got(ref.size(), -1);
+      for (int64_t i0 = 0; i0 < m; i0 += 32)
+        kern.fn(std::min<int64_t>(32, m - i0), k / kKBlock, image.data() + i0 * g.c, g.c, koff.data(), w.data(),
+                stride, panels, got.data() + i0 * panels * kPanel, panels * kPanel);
+      ASSERT_EQ(got, ref) << kern.name << " channels " << g.c << " kernel " << g.kh << "x" << g.kw;
+    }
+  }
+}
+
 // Extremes of the operand ranges: the accumulation bounds of igemm.h hold at K = 4096.
 TEST(DenseKernels, ExtremeOperandsDoNotOverflow) {
   for (const DenseKernel& kern : dense_kernels()) {
@@ -298,18 +345,34 @@ TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
                             std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, 0.0f, -0.0f};
   std::copy(std::begin(specials), std::end(specials), x.begin());
   for (const ActQuant& act : {ActQuant{8, 1.0f, false, 0, 255}, ActQuant{8, 0.37f, true, -127, 127},
-                              ActQuant{4, 2.0f, false, 0, 15}, ActQuant{2, 1.0f, true, -1, 1}}) {
+                              ActQuant{4, 2.0f, false, 0, 15}, ActQuant{2, 1.0f, true, -1, 1},
+                              ActQuant{8, 0.02f, false, 0, 255}, ActQuant{8, 1e-39f, false, 0, 255}}) {
+    // Near-ties of this scale: x within a few ulps of (h + 0.5) * scale, where x * (1 /
+    // scale) and x / scale can round to different sides (the AVX-512 kernel's exact path).
+    for (size_t i = 0; i < 300; ++i) {
+      const float h = float(int(i % 150) - 20) + 0.5f;
+      float v = h * act.scale;
+      for (int s = 0; s < int(i / 150) * 3 + int(i % 3); ++s) v = std::nextafter(v, i % 2 ? INFINITY : -INFINITY);
+      x[100 + i] = v;
+    }
     const int32_t add = act.is_signed ? 128 : 0;
     std::vector<uint8_t> ref(x.size());
-    best_quantize(Isa::scalar).fn(x.data(), x.size(), act, add, ref.data());
+    best_quantize(Isa::scalar).fn(x.data(), 1, x.size(), x.size(), act, add, ref.data(), x.size());
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ref[i], uint8_t(quantize_activation(x[i], act) + add));
     for (const QuantizeKernel& kern : quantize_kernels()) {
       if (!kern.needs.met()) continue;
       for (size_t n : {size_t(1), size_t(15), size_t(17), x.size()}) {
         std::vector<uint8_t> got(n);
-        kern.fn(x.data(), n, act, add, got.data());
+        kern.fn(x.data(), 1, n, n, act, add, got.data(), n);
         for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], ref[i]) << kern.name << " x=" << x[i];
       }
+      // Rows: 7 rows of 13 floats at stride 31 into rows of stride 19; the gaps stay untouched.
+      const size_t rows = 7, cols = 13, ldx = 31, ldo = 19;
+      std::vector<uint8_t> got(rows * ldo, 0xAB);
+      kern.fn(x.data() + 3, rows, cols, ldx, act, add, got.data(), ldo);
+      for (size_t i = 0; i < rows; ++i)
+        for (size_t j = 0; j < ldo; ++j)
+          ASSERT_EQ(got[i * ldo + j], j < cols ? ref[3 + i * ldx + j] : 0xAB) << kern.name << " row " << i;
     }
   }
 }

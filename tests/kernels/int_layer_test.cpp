@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernels/qmatmul.h"
@@ -54,6 +55,13 @@ const Case kCases[] = {
     {"conv3x3_wide_channels", conv(201, 5, 6, 9, 3, 1, 1, 1), 0, false, kU8},
     // Dilation wider than a 64-pixel tile: sparse tiles made of dropped padding columns only.
     {"conv_dilation_wider_than_a_tile", conv(3, 2, 2, 4, 2, 1, 64, 1, 129), 0, false, kU8},
+    // Channels a multiple of 16: dense layers on AMX read a padded NHWC image (no im2col
+    // rows), with padding, dilation, 1x1, and 16 / 32 channels (narrower tile steps).
+    {"conv3x3_64ch_implicit", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8},
+    {"conv3x3_128ch_dilated_implicit", conv(128, 6, 5, 33, 3, 1, 2, 1, 2), 0, false, kS8},
+    {"conv1x1_64ch_implicit", conv(64, 5, 6, 17, 1, 1, 0, 1), 0, false, kU4},
+    {"conv3x3_16ch_implicit", conv(16, 7, 7, 16, 3, 1, 1, 1), 0, false, kU8},
+    {"conv3x3_32ch_implicit", conv(32, 8, 9, 20, 3, 1, 1, 1), 0, false, kS8},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},
@@ -166,6 +174,18 @@ TEST(IntLayer, BatchesAndThreads) {
         for (int threads : {1, 2}) check(c, method, cpu_features().best(), 0.5, batch, threads, seed++);
 }
 
+// A case's weights (for `method`) and a batch of inputs spanning both clamps.
+std::pair<WeightMatrix, std::vector<float>> weights_and_input(std::mt19937& rng, const Case& c, Method method,
+                                                              double sparsity, int64_t batch) {
+  const ConvGeometry& g = c.g;
+  WeightMatrix w = random_weights(rng, g.out_c, g.in_c / g.groups * g.kernel_h * g.kernel_w, c.group,
+                                  c.asymmetric, sparsity, method == Method::int8);
+  std::vector<float> in(batch * g.in_c * g.in_h * g.in_w);
+  std::uniform_real_distribution<float> x(-2.0f, 14.0f);
+  for (auto& v : in) v = x(rng);
+  return {std::move(w), std::move(in)};
+}
+
 // The tile GEMM (AMX) computes the exact integer sums of the VNNI kernels, and a ternary
 // layer's corrections turn either activation-byte convention into the same exact sum of
 // q * w: the outputs are the VNNI layer's bit for bit, not merely close.
@@ -178,11 +198,7 @@ TEST(IntLayer, TileGemmLayersEqualTheVnniLayersBitForBit) {
       for (int64_t batch : {1, 17}) {
         std::mt19937 rng(seed++);
         const ConvGeometry& g = c.g;
-        const WeightMatrix w = random_weights(rng, g.out_c, g.in_c / g.groups * g.kernel_h * g.kernel_w,
-                                              c.group, c.asymmetric, 0.3, method == Method::int8);
-        std::vector<float> in(batch * g.in_c * g.in_h * g.in_w);
-        std::uniform_real_distribution<float> x(-2.0f, 14.0f);
-        for (auto& v : in) v = x(rng);
+        const auto [w, in] = weights_and_input(rng, c, method, 0.3, batch);
         const std::vector<float> scale(g.out_c, 0.7f), bias(g.out_c, 0.1f);
         std::vector<float> out[2];
         std::string names[2];
@@ -199,6 +215,46 @@ TEST(IntLayer, TileGemmLayersEqualTheVnniLayersBitForBit) {
                                           << ": " << names[0] << " vs " << names[1] << " index " << i;
       }
   EXPECT_GT(on_tiles, 20);  // most convolutions, and the linear layers at batch 17
+}
+
+// Every ISA's layer gives the scalar layer's outputs bit for bit: the integer sums are exact
+// on every kernel, and the quantizer, transpose and epilogue kernels reproduce the scalar
+// float operations (no FMA, the same rounding and NaN handling). Includes the 14x14 maps
+// whose sparse runs are 14-pixel rows and inputs at quantization ties, NaN and infinities.
+TEST(IntLayer, EveryIsaGivesTheScalarLayersBits) {
+  std::vector<Case> cases(std::begin(kCases), std::end(kCases));
+  cases.push_back({"conv3x3_14x14_wide", conv(160, 14, 14, 40, 3, 1, 1, 1), 0, false, kU8});
+  cases.push_back({"conv3x3_14x14_implicit", conv(128, 14, 14, 40, 3, 1, 1, 1), 0, false, kU8});
+  uint32_t seed = 1300;
+  for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
+    for (const Case& c : cases)
+      for (int64_t batch : {1, 3}) {
+        std::mt19937 rng(seed++);
+        const ConvGeometry& g = c.g;
+        auto [w, in] = weights_and_input(rng, c, method, 0.8, batch);
+        for (size_t i = 0; i < in.size(); i += 7) in[i] = (float(i % 41) + 0.5f) * c.act.scale;  // ties
+        in[0] = NAN, in[in.size() / 2] = INFINITY, in[in.size() - 1] = -INFINITY;
+        std::vector<float> scale(g.out_c), bias(g.out_c);
+        std::uniform_real_distribution<float> s(0.5f, 1.5f), b(-1.0f, 1.0f);
+        for (auto& v : scale) v = s(rng);
+        for (auto& v : bias) v = b(rng);
+        const bool relu = seed % 2;
+        std::vector<float> ref;
+        for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512_vnni, Isa::amx}) {
+          if (!cpu_features().supports(isa)) continue;
+          IntLayer layer(w, g, c.act, scale, bias, relu, {method, isa}, c.name);
+          std::vector<float> out(batch * g.out_c * g.out_h * g.out_w, 7.0f);
+          ThreadPool pool(1);
+          layer.run(in.data(), out.data(), batch, pool);
+          if (isa == Isa::scalar) {
+            ref = out;
+            continue;
+          }
+          ASSERT_EQ(std::memcmp(out.data(), ref.data(), out.size() * sizeof(float)), 0)
+              << c.name << " " << method_name(method) << " batch " << batch << " via "
+              << layer.kernel_name(batch) << " isa " << isa_name(isa);
+        }
+      }
 }
 
 TEST(IntLayer, RejectsWhatItCannotRun) {

@@ -1,110 +1,13 @@
-// int8 GEMM on AMX tiles (TDPBUSD: uint8 activations x int8 weights, int32 sums): 32 rows x
-// 2 panels as 2 x 2 accumulator tiles of 16 x 16 int32. A tiles are read straight from the
-// activation rows and B tiles straight from the int8 panels (igemm.h: a panel's 64-byte quads
-// are the rows of AMX's VNNI-packed B), so AMX needs no layout of its own and its sums are the
-// VNNI kernel's, bit for bit. |a * w| <= 255 * 127 as there: K <= 65536 keeps |raw| < 2^31.
-// Reference: i8_gemm_4x16__scalar.cpp.
-#include <immintrin.h>
-
-#include "kernels/igemm.h"
+// int8 GEMM on AMX tiles (int8/amx_tiles.h): 32 rows x 2 panels, A tiles read straight from
+// the activation rows (16 rows at stride lda), so AMX needs no layout of its own and its
+// sums are the VNNI kernel's, bit for bit. Reference: i8_gemm_4x16__scalar.cpp.
+#include "kernels/int8/amx_tiles.h"
 
 namespace stern::kernels {
-namespace {
-
-constexpr size_t kTileRows = 16;  // rows of an A or C tile
-constexpr size_t kStep = 64;      // columns per TDPBUSD at most (64 bytes per A tile row)
-constexpr size_t kQuad = 64;      // bytes of a B tile row: 16 channels x 4 columns
-
-// LDTILECFG's operand, palette 1.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tiles: C(r, p) = tmm(2 r + p) for row tile r and panel p, A(r) = tmm(4 + r), B(p) =
-// tmm(6 + p); `m` rows (1..32), `step` columns per TDPBUSD (16, 32, 48 or 64). A row tile
-// past m keeps 0 rows (unconfigured): the m <= 16 instances never touch it.
-TileConfig config(size_t m, size_t step) {
-  TileConfig t;
-  for (size_t r = 0; r < 2 && r * kTileRows < m; ++r) {
-    const uint8_t rows = static_cast<uint8_t>(std::min(kTileRows, m - r * kTileRows));
-    for (size_t p = 0; p < 2; ++p) t.rows[2 * r + p] = rows, t.colsb[2 * r + p] = kPanel * sizeof(int32_t);
-    t.rows[4 + r] = rows, t.colsb[4 + r] = static_cast<uint16_t>(step);
-  }
-  for (size_t p = 0; p < 2; ++p) t.rows[6 + p] = static_cast<uint8_t>(step / 4), t.colsb[6 + p] = kQuad;
-  return t;
-}
-
-// Columns [k0, k0 + steps step) of RT row tiles x NP panels into c: added to c's values when
-// `accumulate`, else from zero. The tile intrinsics take tile numbers as literal tokens (GCC
-// pastes them into the assembly), hence the spelled-out cases.
-template <size_t RT, size_t NP>
-void pass(const uint8_t* a, size_t lda, const uint8_t* w, size_t panel_stride, size_t k0,
-          size_t steps, size_t step, bool accumulate, int32_t* c, size_t ldc) {
-  const size_t ldcb = ldc * sizeof(int32_t);
-  int32_t* c1 = c + kTileRows * ldc;
-  const uint8_t* a1 = a + kTileRows * lda;
-  if (accumulate) {
-    _tile_loadd(0, c, ldcb);
-    if constexpr (NP == 2) _tile_loadd(1, c + kPanel, ldcb);
-    if constexpr (RT == 2) _tile_loadd(2, c1, ldcb);
-    if constexpr (RT == 2 && NP == 2) _tile_loadd(3, c1 + kPanel, ldcb);
-  } else {
-    _tile_zero(0);
-    if constexpr (NP == 2) _tile_zero(1);
-    if constexpr (RT == 2) _tile_zero(2);
-    if constexpr (RT == 2 && NP == 2) _tile_zero(3);
-  }
-  for (size_t s = 0, k = k0; s < steps; ++s, k += step) {
-    const uint8_t* b = w + k / 4 * kQuad;  // column k starts tile row k / 4 of a panel
-    _tile_loadd(4, a + k, lda);
-    _tile_loadd(6, b, kQuad);
-    _tile_dpbusd(0, 4, 6);
-    if constexpr (NP == 2) {
-      _tile_loadd(7, b + panel_stride, kQuad);
-      _tile_dpbusd(1, 4, 7);
-    }
-    if constexpr (RT == 2) {
-      _tile_loadd(5, a1 + k, lda);
-      _tile_dpbusd(2, 5, 6);
-    }
-    if constexpr (RT == 2 && NP == 2) _tile_dpbusd(3, 5, 7);
-  }
-  _tile_stored(0, c, ldcb);
-  if constexpr (NP == 2) _tile_stored(1, c + kPanel, ldcb);
-  if constexpr (RT == 2) _tile_stored(2, c1, ldcb);
-  if constexpr (RT == 2 && NP == 2) _tile_stored(3, c1 + kPanel, ldcb);
-}
-
-}  // namespace
 
 void i8_gemm_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const uint8_t* w,
                         size_t panel_stride, size_t npanels, int32_t* c, size_t ldc) {
-  const auto run = [&](size_t k0, size_t steps, size_t step, bool accumulate) {
-    const TileConfig cfg = config(m, step);
-    _tile_loadconfig(&cfg);
-    const auto panels = [&]<size_t RT>(std::integral_constant<size_t, RT>) {
-      size_t p = 0;
-      for (; p + 2 <= npanels; p += 2)
-        pass<RT, 2>(a, lda, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
-                    c + p * kPanel, ldc);
-      if (p < npanels)
-        pass<RT, 1>(a, lda, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
-                    c + p * kPanel, ldc);
-    };
-    if (m > kTileRows)
-      panels(std::integral_constant<size_t, 2>{});
-    else
-      panels(std::integral_constant<size_t, 1>{});
-  };
-  // Whole 64-column steps, then the last 16, 32 or 48 columns with a narrower configuration.
-  // Loading a configuration zeroes the tiles, so the first pass's sums go through c.
-  const size_t cols = kblocks * kKBlock, steps = cols / kStep, tail = cols % kStep;
-  if (steps) run(0, steps, kStep, false);
-  if (tail) run(steps * kStep, 1, tail, steps > 0);
-  _tile_release();
+  amx::gemm(m, kblocks, [a](size_t k) { return a + k; }, lda, w, panel_stride, npanels, c, ldc);
 }
 
 }  // namespace stern::kernels

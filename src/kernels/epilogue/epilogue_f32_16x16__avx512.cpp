@@ -1,0 +1,81 @@
+// AVX-512 dense epilogue: blocks of 16 rows (pixels) x 16 channels computed along the
+// channels (one zmm per row: corrections, scale, bias, ReLU), then, for the NCHW output of a
+// convolution (ldm == 1), transposed in registers (unpacks of dwords and qwords, two rounds
+// of 128-bit lane shuffles) so that each channel's 16 pixels go out in one masked store. The
+// scalar loop stored them one float at a time, at a stride of the whole tile. Rows at
+// stride ldn == 1 (linear layers) are stored as computed; other strides take the scalar kernel.
+// Multiply and add stay separate (the _round forms are never contracted into an FMA), and
+// MAXPS(floor, y) returns y for NaN as std::max(y, floor) does: the scalar kernel's bits.
+// Reference: epilogue_f32__scalar.cpp.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/igemm.h"
+#include "kernels/layout/unpack_rounds.h"
+
+namespace stern::kernels {
+
+// Other strides: the reference itself (a float loop here would be contracted into FMAs,
+// this file being built with -mfma).
+void epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t m, size_t n, const EpilogueArgs& e,
+                          float* out, size_t ldm, size_t ldn);
+
+namespace {
+
+constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
+
+// After the four rounds, vector v holds channel kChannel[v] (bits 0 and 1 of v swapped).
+constexpr size_t kChannel[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
+
+void transpose16(__m512 (&v)[16]) {
+  unpack_round(v, [](__m512 a, __m512 b) { return _mm512_unpacklo_ps(a, b); },
+        [](__m512 a, __m512 b) { return _mm512_unpackhi_ps(a, b); });
+  unpack_round(v, [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); },
+        [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); });
+  for (int r = 0; r < 2; ++r)
+    unpack_round(v, [](__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0x88); },
+          [](__m512 a, __m512 b) { return _mm512_shuffle_f32x4(a, b, 0xDD); });
+}
+
+}  // namespace
+
+void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t n,
+                                const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
+  if (ldm != 1 && ldn != 1) return epilogue_f32__scalar(raw, ldr, m, n, e, out, ldm, ldn);
+  // Locals, not e's fields: the output stores could alias them, and the compiler would reload.
+  const int32_t* const xsum = e.xsum;
+  const int32_t* const wsum = e.wsum;
+  const float* const scale = e.scale;
+  const float* const bias = e.bias;
+  const __m512 f = _mm512_set1_ps(e.floor);
+  const __m512i wc = _mm512_set1_epi32(e.wc);
+  for (size_t j0 = 0; j0 < n; j0 += 16) {
+    const size_t nc = std::min<size_t>(16, n - j0);
+    const __mmask16 cm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nc)));
+    const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, wsum + j0));
+    const __m512 s = _mm512_maskz_loadu_ps(cm, scale + j0), b = _mm512_maskz_loadu_ps(cm, bias + j0);
+    for (size_t i0 = 0; i0 < m; i0 += 16) {
+      const size_t nr = std::min<size_t>(16, m - i0);
+      // All 16 rows, those past m under an empty mask (no access): the block stays in registers.
+      __m512 v[16];
+#pragma GCC unroll 16
+      for (size_t i = 0; i < 16; ++i) {
+        const __mmask16 lm = i < nr ? cm : __mmask16(0);
+        __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + (i0 + i) * ldr + j0), corr);
+        if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(i < nr ? xsum[i0 + i] : 0));
+        const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
+        v[i] = _mm512_max_ps(f, y);
+        if (ldn == 1) _mm512_mask_storeu_ps(out + (i0 + i) * ldm + j0, lm, v[i]);
+      }
+      if (ldn == 1) continue;
+      transpose16(v);
+      const __mmask16 rm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nr)));
+#pragma GCC unroll 16
+      for (size_t c = 0; c < 16; ++c)
+        if (kChannel[c] < nc) _mm512_mask_storeu_ps(out + (j0 + kChannel[c]) * ldn + i0, rm, v[c]);
+    }
+  }
+}
+
+}  // namespace stern::kernels

@@ -1,0 +1,135 @@
+// The layout and epilogue kernels of kernels.inc (transpose, epilogue, runs_epilogue) on
+// every ISA the CPU has, bit for bit against their scalar references on odd shapes: sizes
+// off every block (16 rows, 16 / 64 columns), strides wider than the rows, untouched gaps,
+// NaN / infinite / negative-zero results, with and without ReLU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "kernels/igemm.h"
+
+namespace stern::kernels {
+namespace {
+
+template <typename K>
+bool runnable(const K& kern) {
+  if (!kern.needs.met()) std::printf("skipping %s: CPU lacks its ISA\n", kern.name);
+  return kern.needs.met();
+}
+
+// Bit patterns, so that NaN == NaN and -0 != +0.
+void expect_same_bits(const std::vector<float>& got, const std::vector<float>& ref, const char* name,
+                      const std::string& where) {
+  ASSERT_EQ(got.size(), ref.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    uint32_t a, b;
+    std::memcpy(&a, &got[i], 4), std::memcpy(&b, &ref[i], 4);
+    ASSERT_EQ(a, b) << name << " " << where << " at " << i << ": " << got[i] << " vs " << ref[i];
+  }
+}
+
+TEST(TransposeKernels, MatchTheScalarKernelOnOddShapes) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const TransposeKernel& scalar = best_transpose(Isa::scalar);
+  for (size_t rows : {1, 3, 15, 16, 17, 33, 256})
+    for (size_t cols : {1, 7, 16, 63, 64, 65, 196, 200}) {
+      const size_t lds = cols + rows % 5, ldd = rows + cols % 3;
+      std::vector<uint8_t> src(rows * lds);
+      for (auto& v : src) v = uint8_t(byte(rng));
+      std::vector<uint8_t> ref(cols * ldd, 0xCD);
+      scalar.fn(src.data(), rows, cols, lds, ref.data(), ldd);
+      for (size_t i = 0; i < rows; ++i)
+        for (size_t j = 0; j < cols; ++j) ASSERT_EQ(ref[j * ldd + i], src[i * lds + j]);
+      for (const TransposeKernel& kern : transpose_kernels()) {
+        if (!runnable(kern)) continue;
+        std::vector<uint8_t> got(cols * ldd, 0xCD);
+        kern.fn(src.data(), rows, cols, lds, got.data(), ldd);
+        ASSERT_EQ(got, ref) << kern.name << " " << rows << "x" << cols;
+      }
+    }
+}
+
+// Raw sums with the extremes of the products, scales of both signs, a NaN and an infinite
+// scale, biases that make some results exactly zero (-0 after ReLU of a negative zero).
+struct EpilogueData {
+  std::vector<int32_t> raw, wsum, xsum;
+  std::vector<float> scale, bias;
+};
+EpilogueData epilogue_data(std::mt19937& rng, size_t rows, size_t cols, size_t ldr) {
+  std::uniform_int_distribution<int32_t> big(-(1 << 24), 1 << 24), small(-300, 300);
+  std::uniform_real_distribution<float> u(-0.05f, 0.05f);
+  EpilogueData d;
+  d.raw.resize(rows * ldr);
+  for (size_t i = 0; i < d.raw.size(); ++i) d.raw[i] = i % 7 ? small(rng) : big(rng);
+  d.wsum.resize(cols), d.scale.resize(cols), d.bias.resize(cols), d.xsum.resize(rows);
+  for (size_t j = 0; j < cols; ++j) d.wsum[j] = small(rng), d.scale[j] = u(rng), d.bias[j] = 10 * u(rng);
+  for (auto& x : d.xsum) x = big(rng);
+  if (cols > 3) d.scale[1] = std::numeric_limits<float>::quiet_NaN(), d.scale[2] = INFINITY, d.bias[3] = -0.0f;
+  return d;
+}
+
+TEST(EpilogueKernels, MatchTheScalarKernelOnOddShapes) {
+  std::mt19937 rng(12);
+  const EpilogueKernel& scalar = best_epilogue(Isa::scalar);
+  for (size_t m : {1, 5, 16, 17, 32, 33})
+    for (size_t n : {1, 3, 16, 20, 64})
+      for (int layout = 0; layout < 3; ++layout)  // NCHW (conv), rows (linear), both strided
+        for (bool relu : {false, true})
+          for (bool with_xsum : {false, true}) {
+            const size_t ldr = n + 5;
+            const EpilogueData d = epilogue_data(rng, m, n, ldr);
+            const EpilogueArgs e{d.wsum.data(), with_xsum ? 1 : -128, with_xsum ? d.xsum.data() : nullptr,
+                                 d.scale.data(), d.bias.data(), relu ? 0.0f : -INFINITY};
+            const size_t ldm = layout == 0 ? 1 : layout == 1 ? n + 2 : 3 * n + 1;
+            const size_t ldn = layout == 0 ? m + 3 : layout == 1 ? 1 : 3;
+            const size_t size = (m - 1) * ldm + (n - 1) * ldn + 1;
+            std::vector<float> ref(size, 7.0f);
+            scalar.fn(d.raw.data(), ldr, m, n, e, ref.data(), ldm, ldn);
+            for (const EpilogueKernel& kern : epilogue_kernels()) {
+              if (!runnable(kern)) continue;
+              std::vector<float> got(size, 7.0f);
+              kern.fn(d.raw.data(), ldr, m, n, e, got.data(), ldm, ldn);
+              expect_same_bits(got, ref, kern.name,
+                               std::to_string(m) + "x" + std::to_string(n) + " layout " + std::to_string(layout));
+            }
+          }
+}
+
+TEST(RunsEpilogueKernels, MatchTheScalarKernelOnOddShapes) {
+  std::mt19937 rng(13);
+  const RunsEpilogueKernel& scalar = best_runs_epilogue(Isa::scalar);
+  // Runs as a 14x14 map's tiles give them (rows of 14 over a padded width of 16, the last
+  // cut by the tile), and others of 1..64 lanes.
+  const std::vector<std::vector<kernels::Run>> tilings = {
+      {{0, 0, 14}, {16, 14, 14}, {32, 28, 14}, {48, 42, 14}},
+      {{0, 56, 14}, {16, 70, 14}, {32, 84, 14}, {48, 98, 14}},
+      {{2, 3, 1}, {5, 9, 17}, {30, 40, 33}},
+      {{0, 0, 64}},
+      {{0, 5, 16}, {16, 30, 32}, {63, 100, 1}}};
+  for (const auto& runs : tilings)
+    for (size_t ldm : {1, 3})
+      for (bool relu : {false, true})
+        for (int c = 0; c < 8; ++c) {
+          const EpilogueData d = epilogue_data(rng, 1, 64, 64);
+          const int32_t corr = c % 2 ? 0 : -128 * d.wsum[c];
+          const float scale = c == 6 ? std::numeric_limits<float>::quiet_NaN() : d.scale[c + 4];
+          const float bias = c == 5 ? -0.0f : d.bias[c + 4];
+          const float floor = relu ? 0.0f : -INFINITY;
+          const size_t size = 200 * ldm;
+          std::vector<float> ref(size, 7.0f);
+          scalar.fn(d.raw.data(), runs.data(), runs.size(), corr, scale, bias, floor, ref.data(), ldm);
+          for (const RunsEpilogueKernel& kern : runs_epilogue_kernels()) {
+            if (!runnable(kern)) continue;
+            std::vector<float> got(size, 7.0f);
+            kern.fn(d.raw.data(), runs.data(), runs.size(), corr, scale, bias, floor, got.data(), ldm);
+            expect_same_bits(got, ref, kern.name, "ldm " + std::to_string(ldm) + " case " + std::to_string(c));
+          }
+        }
+}
+
+}  // namespace
+}  // namespace stern::kernels
