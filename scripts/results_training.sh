@@ -66,6 +66,8 @@ runs=(
   "fashion-mnist-signed-binary-12ep|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe signed-binary --act-bits 8 --train-limit $FASHION_LIMIT"
   "fashion-mnist-binary-12ep-seed2|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe binary --act-bits 8 --seed 2 --train-limit $FASHION_LIMIT"
   "fashion-mnist-signed-binary-12ep-seed2|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe signed-binary --act-bits 8 --seed 2 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-binary-12ep-seed3|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe binary --act-bits 8 --seed 3 --train-limit $FASHION_LIMIT"
+  "fashion-mnist-signed-binary-12ep-seed3|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe signed-binary --act-bits 8 --seed 3 --train-limit $FASHION_LIMIT"
 )
 
 if [[ -z "${REPORT_ONLY:-}" ]]; then
@@ -161,7 +163,8 @@ for n, peer in (("fashion-mnist-signed-binary", "fashion-mnist-binary"),
                 ("fashion-mnist-signed-binary-seed2", "fashion-mnist-binary-seed2"),
                 ("fashion-mnist-signed-binary-lr3e-3", "fashion-mnist-binary-lr3e-3"),
                 ("fashion-mnist-signed-binary-12ep", "fashion-mnist-binary-12ep"),
-                ("fashion-mnist-signed-binary-12ep-seed2", "fashion-mnist-binary-12ep-seed2")):
+                ("fashion-mnist-signed-binary-12ep-seed2", "fashion-mnist-binary-12ep-seed2"),
+                ("fashion-mnist-signed-binary-12ep-seed3", "fashion-mnist-binary-12ep-seed3")):
     if n in rows and peer in rows:
         sp, a, b = rows[n][3]["sparsity"], acc(n), acc(peer)
         check(f"Fashion-MNIST signed-binary >= 60% sparsity within 1 point of binary [{n} vs {peer}]", sp >= 0.6 and b - a <= 0.01,
@@ -169,8 +172,9 @@ for n, peer in (("fashion-mnist-signed-binary", "fashion-mnist-binary"),
 for n, (data, model, flags, run, ev) in rows.items():
     if "runtime_differing_images" in run:  # records of `stern train` since the check existed
         differ = len(run["runtime_differing_images"])
-        check(f"runtime predictions equal LibTorch's eval on the whole test split [{n}]", differ == 0,
-              f"{differ} images differ, logits within {run['runtime_max_logit_error']:.1e} of the largest")
+        err = run["runtime_max_logit_error"]
+        check(f"runtime equals LibTorch's eval on the whole test split: same predictions, logits within 1e-3 [{n}]",
+              differ == 0 and err <= 1e-3, f"{differ} images differ, logits within {err:.1e} of the largest")
     elif abs(ev["accuracy"] - run["test_accuracy"]) > 1e-9:
         check(f"runtime accuracy equals LibTorch's [{n}]", False,
               f"{ev['accuracy']:.4f} vs {run['test_accuracy']:.4f} (an older record without the per-image check)")

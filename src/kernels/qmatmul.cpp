@@ -212,7 +212,11 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
         for (int64_t gi = 0; gi < ng; ++gi) {
           const float sp = w.scale_pos[row * ng + gi], sn = w.scale_neg[row * ng + gi];
           const float alpha = !asym ? sp : part == 0 ? 0.5f * (sp + sn) : 0.5f * (sp - sn);
-          p.scale[r * ng + gi] = alpha * out_scale[row] * act.scale;
+          // In double, rounded once, as the bitmap kernels form theirs (sbin coef_bits): a
+          // layer gives the same floats on either family, and the trainer's eval
+          // (train/integer_eval.h) repeats this one expression.
+          p.scale[r * ng + gi] =
+              static_cast<float>(double(act.scale) * (double(alpha) * double(out_scale[row])));
         }
       }
       if (L.dense())

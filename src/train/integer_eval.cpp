@@ -1,5 +1,6 @@
 #include "train/integer_eval.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -20,14 +21,44 @@ std::vector<float> floats(const torch::Tensor& t) {
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
+// Sums of code products over each output's receptive field, exact: in float when no partial
+// sum can reach 2^24 (every one is then an integer that float holds exactly, whatever the
+// summation order), in double otherwise. As im2col + GEMM, which only multiplies and adds
+// (a Winograd or FFT convolution would not keep integers exact), in chunks of images that
+// bound the column buffer.
+torch::Tensor code_sums(const QLayerImpl& layer, const torch::Tensor& xq, const torch::Tensor& w,
+                        double max_act_code) {
+  const int64_t cols = w.numel() / w.size(0);
+  const double bound = max_act_code * w.abs().max().item<double>() * static_cast<double>(cols);
+  const auto type = bound < 16777216.0 ? torch::kFloat : torch::kDouble;
+  const torch::Tensor wm = w.reshape({w.size(0), cols}).to(type);
+  if (!layer.conv) return torch::matmul(xq.to(type), wm.t());
+  namespace F = torch::nn::functional;
+  const auto unfold = F::UnfoldFuncOptions({w.size(2), w.size(3)})
+                          .padding(layer.padding)
+                          .stride(layer.stride);
+  const int64_t n = xq.size(0), h = xq.size(2), wd = xq.size(3);
+  const int64_t oh = (h + 2 * layer.padding - w.size(2)) / layer.stride + 1;
+  const int64_t ow = (wd + 2 * layer.padding - w.size(3)) / layer.stride + 1;
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, cols * oh * ow));
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < n; i += chunk) {
+    const torch::Tensor c = F::unfold(xq.slice(0, i, std::min(n, i + chunk)).to(type), unfold);
+    parts.push_back(torch::matmul(wm, c).reshape({-1, w.size(0), oh, ow}));
+  }
+  return torch::cat(parts);
+}
+
 }  // namespace
 
 bool has_integer_eval(QLayerImpl& layer) {
   const QuantSpec& s = layer.spec();
-  const bool integer_weights =
-      s.kind == WeightQuant::uniform ||
-      (s.kind == WeightQuant::ternary && s.granularity != Granularity::group);
-  return integer_weights && s.act_bits >= 2 && s.act_bits <= 8;
+  // Binary and signed-binary layers export one symmetric scale per row, which the bitmap
+  // kernels apply in the same expression as IntLayer (sbin::gemm's epilogue).
+  const bool one_scale_per_row = s.kind == WeightQuant::uniform || s.kind == WeightQuant::binary ||
+                                 s.kind == WeightQuant::signed_binary ||
+                                 (s.kind == WeightQuant::ternary && s.granularity != Granularity::group);
+  return one_scale_per_row && s.act_bits >= 2 && s.act_bits <= 8;
 }
 
 torch::Tensor integer_layer_forward(QLayerImpl& layer, const torch::Tensor& x,
@@ -35,14 +66,12 @@ torch::Tensor integer_layer_forward(QLayerImpl& layer, const torch::Tensor& x,
   torch::NoGradGuard no_grad;
   const QuantSpec& spec = layer.spec();
   const float act_scale = layer.activation_scale().item<float>();
-  // Products of codes summed in double are exact integers (|sum| < 2^53), and converting
-  // one to float rounds it as the runtime's int32 -> float conversion does.
-  const torch::Tensor xq =
-      activation_codes(x, act_scale, spec.act_bits, spec.act_signed).to(torch::kDouble);
+  const torch::Tensor xq = activation_codes(x, act_scale, spec.act_bits, spec.act_signed);
+  const double max_act_code = static_cast<double>(activation_qmax(spec.act_bits, spec.act_signed));
   const WeightMatrix m = export_weight(layer).matrix;
   torch::Tensor codes =
       torch::from_blob(const_cast<int8_t*>(m.codes.data()), {m.rows, m.cols}, torch::kInt8)
-          .to(torch::kDouble);
+          .to(torch::kFloat);
   if (layer.conv) {
     const auto& s = layer.weight.sizes();  // OIHW; the codes are OHWI
     codes = codes.reshape({s[0], s[2], s[3], s[1]}).permute({0, 3, 1, 2}).contiguous();
@@ -73,13 +102,10 @@ torch::Tensor integer_layer_forward(QLayerImpl& layer, const torch::Tensor& x,
     for (size_t r = 0; r < scale.size(); ++r) {
       const float sp = m.scale_pos[r], sn = m.scale_neg[r];
       const float alpha = !m.asymmetric ? sp : part == 0 ? 0.5f * (sp + sn) : 0.5f * (sp - sn);
-      scale[r] = alpha * out_scale[r] * act_scale;
+      scale[r] = static_cast<float>(double(act_scale) * (double(alpha) * double(out_scale[r])));
     }
-    const torch::Tensor w = part == 0 ? codes : codes.abs();
-    const torch::Tensor sums =
-        layer.conv ? torch::conv2d(xq, w, {}, {layer.stride, layer.stride},
-                                   {layer.padding, layer.padding})
-                   : torch::linear(xq, w);
+    // An exact integer sum converts to float as the runtime's int32 -> float does.
+    const torch::Tensor sums = code_sums(layer, xq, part == 0 ? codes : codes.abs(), max_act_code);
     const torch::Tensor f = sums.to(torch::kFloat) * per_channel(scale, dims);
     acc = part == 0 ? f : acc + f;
   }

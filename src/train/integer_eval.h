@@ -8,9 +8,10 @@
 // ResNet-20 about 1 activation in 10^4 flips per layer, the flips compound over 19 layers
 // and 3 of 10,000 Fashion-MNIST predictions changed (docs/TRAINING.md "Runtime agreement").
 // Here the integer products are exact (float sums of small integers, or double) and the
-// epilogue repeats the runtime's float operations in its order (kernels::IntLayer: per part
-// and scale group float(sum) * (alpha * out_scale * act_scale), summed in float, plus the
-// folded bias), with BatchNorm folded as the runtime's planner folds it.
+// epilogue repeats the runtime's float operations in their order (kernels::IntLayer and the
+// bitmap kernels: float(sum) * scale, scale = act_scale * (alpha * out_scale) in double
+// rounded once, an asymmetric layer's two parts added in float, plus the folded bias), with
+// BatchNorm folded as the runtime's planner folds it.
 #pragma once
 #include <torch/torch.h>
 
@@ -18,9 +19,10 @@
 
 namespace stern::train {
 
-// Whether the runtime runs this layer on its integer kernels (int8 and ternary codes, 2..8-bit
-// activations, one scale group per row), which integer_layer_forward reproduces. Binary and
-// signed-binary layers (their own epilogue) and FGQ groups keep LibTorch's float eval.
+// Whether the runtime runs this layer on its integer kernels with one scale per row (int8,
+// ternary, binary and signed-binary codes; 2..8-bit activations), which
+// integer_layer_forward reproduces. FGQ groups (several scales per row, summed in float in
+// the kernel's group order) keep LibTorch's float eval.
 bool has_integer_eval(QLayerImpl& layer);
 
 // The layer, followed by `bn` (eval statistics) when not null, as the runtime computes it.

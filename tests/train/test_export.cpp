@@ -106,9 +106,8 @@ std::vector<Case> quantized_cases() {
     s.body = body;
     s.edge = edge;
     s.body.act_bits = s.edge.act_bits = act_bits;
-    const bool integer = act_bits > 0 && (body.kind == WeightQuant::uniform ||
-                                          (body.kind == WeightQuant::ternary &&
-                                           body.granularity != Granularity::group));
+    const bool integer = act_bits > 0 && !(body.kind == WeightQuant::ternary &&
+                                           body.granularity == Granularity::group);
     cases.push_back({name, s, integer});
   };
   QuantSpec ternary = quant(WeightQuant::ternary, 0);
@@ -132,7 +131,9 @@ std::vector<Case> quantized_cases() {
   sb.sign_by_mean = true;
   sb.sb_alpha_bn = true;
   add("signed_binary_mean_bn", "vgg", sb, 0);
+  add("signed_binary_mean_bn_act8", "vgg", sb, 8);
   add("binary", "vgg", quant(WeightQuant::binary, 0), 0);
+  add("binary_act8", "vgg", quant(WeightQuant::binary, 0), 8);
   return cases;
 }
 
@@ -210,8 +211,8 @@ TEST(ExportIntegerEval, FloatEvalForLayersOffTheIntegerKernels) {
   EXPECT_FALSE(has(s));
   s.granularity = Granularity::channel;
   EXPECT_TRUE(has(s));
-  EXPECT_FALSE(has(quant(WeightQuant::binary, 8)));
-  EXPECT_FALSE(has(quant(WeightQuant::signed_binary, 8)));
+  EXPECT_TRUE(has(quant(WeightQuant::binary, 8)));
+  EXPECT_TRUE(has(quant(WeightQuant::signed_binary, 8)));
   EXPECT_FALSE(has(quant(WeightQuant::ternary, 0)));   // float activations
   EXPECT_FALSE(has(quant(WeightQuant::none, 8)));
 }
