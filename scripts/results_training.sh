@@ -9,6 +9,9 @@
 #   RUNS='fashion-mnist-fp32|mnist-binary' scripts/results_training.sh   # some runs (regex)
 #   THREADS=1 scripts/results_training.sh            # LibTorch threads per run (default 2)
 #   REPORT_ONLY=1 scripts/results_training.sh        # rewrite the section from the records
+#   REEVAL=1 scripts/results_training.sh             # re-evaluate recorded runs from their
+#                                                    # checkpoints (no training): LibTorch's
+#                                                    # accuracy and the runtime check
 #
 # Each run's record (the `stern train --json` and `stern eval --json` outputs) is kept in
 # docs/results/training/<name>.{json,eval.json}, in the repository, so the section can be
@@ -70,7 +73,33 @@ runs=(
   "fashion-mnist-signed-binary-12ep-seed3|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe signed-binary --act-bits 8 --seed 3 --train-limit $FASHION_LIMIT"
 )
 
-if [[ -z "${REPORT_ONLY:-}" ]]; then
+if [[ -n "${REEVAL:-}" ]]; then
+  # `stern train --resume` on a finished run's checkpoint trains nothing: it evaluates,
+  # exports and checks the runtime against LibTorch on the whole test split.
+  for spec in "${runs[@]}"; do
+    IFS='|' read -r name data model epochs flags <<<"$spec"
+    [[ -n "${ONLY:-}" && "$data" != "$ONLY" ]] && continue
+    [[ -n "${RUNS:-}" && ! "$name" =~ ^($RUNS)$ ]] && continue
+    [[ -s "$records/$name.json" && -s "$out/$name.stern.ckpt" ]] || continue
+    echo "== $name: re-evaluating from $out/$name.stern.ckpt" >&2
+    # shellcheck disable=SC2086
+    if "$stern" train --data "$data" --model "$model" --epochs "$epochs" --threads "$THREADS" $flags \
+        --resume --out "$out/$name.stern" --json >"$out/$name.reeval.json" 2>"$out/$name.reeval.log"; then
+      python3 - "$records/$name.json" "$out/$name.reeval.json" <<'PY'
+import json, os, sys
+record, new = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert record["stored_bytes"] == new["stored_bytes"], "the checkpoint is not the recorded run"
+for key in ("test_accuracy", "runtime_differing_images", "runtime_max_logit_error"):
+    record[key] = new[key]
+tmp = sys.argv[1] + ".tmp"
+open(tmp, "w").write(json.dumps(record, separators=(",", ":"), sort_keys=True))
+os.replace(tmp, sys.argv[1])
+PY
+    else
+      echo "   failed: $(tail -1 "$out/$name.reeval.log")" >&2
+    fi
+  done
+elif [[ -z "${REPORT_ONLY:-}" ]]; then
   [[ -n "${NO_BUILD:-}" ]] || cmake --build "$build" --target stern >"$out/build.log" 2>&1 ||
     { cat "$out/build.log" >&2; exit 1; }
   for spec in "${runs[@]}"; do
