@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace stern {
 
@@ -25,6 +26,9 @@ TernaryFit ternary_fit_exact(std::span<const float> w, std::span<const float> im
 // L2-optimal with separate positive and negative thresholds and scales (each side is the
 // one-sided problem above).
 TernaryFit ternary_fit_exact_asymmetric(std::span<const float> w, std::span<const float> importance = {});
+// The weights e_i the fits above use: `importance`, or 1 for every weight without it (or
+// with all-zero importance). Throws if its length is not w's.
+std::vector<float> importance_or_ones(std::span<const float> w, std::span<const float> importance);
 // The TWN heuristic: delta = 0.7 mean|w|, alpha = mean of |w| above delta.
 TernaryFit ternary_fit_twn(std::span<const float> w);
 // Fit for a given threshold: alpha = mean(|w| : |w| > delta).

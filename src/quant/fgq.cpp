@@ -23,11 +23,10 @@ void ternarize_group(std::span<const float> w, std::span<const float> importance
                      int8_t* codes, float* alpha_pos, float* alpha_neg) {
   const TernaryFit fit =
       asymmetric ? ternary_fit_exact_asymmetric(w, importance) : ternary_fit_exact(w, importance);
-  const bool weighted = !importance.empty() &&
-                        std::any_of(importance.begin(), importance.end(), [](float e) { return e != 0; });
+  const std::vector<float> weight = importance_or_ones(w, importance);
   double sum_pos = 0, sum_neg = 0, e_pos = 0, e_neg = 0;
   for (size_t i = 0; i < w.size(); ++i) {
-    const double e = weighted ? importance[i] : 1.0;
+    const double e = weight[i];
     codes[i] = w[i] > fit.delta ? 1 : (w[i] < -fit.delta_neg ? -1 : 0);
     if (codes[i] > 0) sum_pos += e * w[i], e_pos += e;
     if (codes[i] < 0) sum_neg -= e * w[i], e_neg += e;

@@ -15,18 +15,6 @@ struct Magnitude {
   float e;  // importance e_i
 };
 
-// e_i = 1 for every weight without importance (or with all-zero importance).
-std::vector<float> importance_or_ones(std::span<const float> w, std::span<const float> importance) {
-  if (!importance.empty() && importance.size() != w.size()) {
-    fail("ternary fit", std::to_string(importance.size()) + " importance values for " +
-                            std::to_string(w.size()) + " weights");
-  }
-  if (importance.empty() || std::all_of(importance.begin(), importance.end(), [](float e) { return e == 0; })) {
-    return std::vector<float>(w.size(), 1.0f);
-  }
-  return {importance.begin(), importance.end()};
-}
-
 double weighted_sum_squares(std::span<const float> w, const std::vector<float>& e) {
   double s = 0;
   for (size_t i = 0; i < w.size(); ++i) s += double(e[i]) * w[i] * w[i];
@@ -72,6 +60,17 @@ std::vector<Magnitude> sorted_magnitudes(std::span<const float> w, const std::ve
 }
 
 }  // namespace
+
+std::vector<float> importance_or_ones(std::span<const float> w, std::span<const float> importance) {
+  if (!importance.empty() && importance.size() != w.size()) {
+    fail("ternary fit", std::to_string(importance.size()) + " importance values for " +
+                            std::to_string(w.size()) + " weights");
+  }
+  if (importance.empty() || std::all_of(importance.begin(), importance.end(), [](float e) { return e == 0; })) {
+    return std::vector<float>(w.size(), 1.0f);
+  }
+  return {importance.begin(), importance.end()};
+}
 
 TernaryFit ternary_fit_at(std::span<const float> w, float delta) {
   TernaryFit fit;
