@@ -1,4 +1,5 @@
-// Implicit-im2col int8 GEMM on AMX tiles (int8/amx_tiles.h) for stride-1 convolutions: the A
+// Implicit-im2col int8 GEMM on AMX tiles (int8/amx_tiles.h, ping-pong blocking: its A tiles
+// stay in L1 across a call's panels) for stride-1 convolutions: the A
 // tile of 16 output pixels is 16 rows of the padded NHWC image at stride lda (its channels),
 // at the column block's offset koff[k / 16]: no im2col rows are built, and the tiles read a
 // 73 KiB image instead of 451 KiB of rows (3x3 256->256 at 14x14). A TDPBUSD step covers 64
@@ -24,7 +25,7 @@ bool contiguous(const int32_t* koff, size_t kblocks, size_t step) {
 void i8_conv_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const int32_t* koff,
                         const uint8_t* w, size_t panel_stride, size_t npanels, int32_t* c, size_t ldc) {
   const size_t step = contiguous(koff, kblocks, 64) ? 64 : contiguous(koff, kblocks, 32) ? 32 : 16;
-  amx::gemm(m, kblocks, [a, koff](size_t k) { return a + koff[k / kKBlock]; }, lda, w, panel_stride, npanels,
+  amx::gemm<amx::Blocking::ping_pong>(m, kblocks, [a, koff](size_t k) { return a + koff[k / kKBlock]; }, lda, w, panel_stride, npanels,
             c, ldc, step);
 }
 
