@@ -121,7 +121,9 @@ TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
 // stride-1 convolutions over a padded NHWC image (pixels numbered over the padded width, as
 // the layer calls them, in tiles of 32 rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
 // giving whole 64-column steps, 16 / 48-column tails, and 16 / 32 / 48 channels (a 3x3
-// kernel's 64-column steps not contiguous: 16- or 32-column steps).
+// kernel's 64-column steps not contiguous: 16- or 32-column steps); K from 1024 to 3072 takes
+// the AMX kernel's ping-pong blocking (amx_tiles.h), also with an odd number of steps (192
+// channels, 3x3: 27) and a 16-column tail (1040 channels, 1x1), and with m <= 16 rows.
 TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
   struct Geometry {
     int64_t c, kh, kw, dilation, out_h, out_w, n;
@@ -129,7 +131,8 @@ TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
   const Geometry geometries[] = {{64, 3, 3, 1, 5, 7, 33},  {128, 3, 3, 2, 3, 4, 16}, {80, 1, 1, 1, 4, 9, 17},
                                  {48, 1, 1, 1, 2, 8, 40},  {64, 1, 3, 1, 6, 5, 32},  {16, 1, 1, 1, 7, 3, 5},
                                  {256, 3, 3, 1, 14, 14, 48}, {16, 3, 3, 1, 9, 11, 16},  {32, 3, 3, 2, 5, 6, 33},
-                                 {48, 3, 3, 1, 4, 4, 20}};
+                                 {48, 3, 3, 1, 4, 4, 20},  {192, 3, 3, 1, 5, 6, 40},  {1040, 1, 1, 1, 4, 5, 20},
+                                 {128, 3, 3, 1, 1, 9, 16}};
   std::mt19937 rng(77);
   std::uniform_int_distribution<int> byte(0, 255);
   for (const Geometry& g : geometries) {
