@@ -12,18 +12,21 @@ Tensors to_tensors(const Dataset& d) {
   return t;
 }
 
-double evaluate(Net& net, const Tensors& data) {
+torch::Tensor eval_logits(Net& net, const torch::Tensor& x) {
   torch::NoGradGuard no_grad;
   net->eval();
-  int64_t correct = 0;
-  const int64_t n = data.x.size(0);
-  for (int64_t i = 0; i < n; i += 1000) {
-    const int64_t end = std::min(n, i + 1000);
-    const torch::Tensor logits = net->forward(data.x.slice(0, i, end));
-    correct += logits.argmax(1).eq(data.y.slice(0, i, end)).sum().item<int64_t>();
-  }
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < x.size(0); i += 1000) parts.push_back(net->forward(x.slice(0, i, i + 1000)));
   net->train();
-  return n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+  return parts.empty() ? torch::empty({0}) : torch::cat(parts);
 }
+
+double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
+  const int64_t n = labels.size(0);
+  if (n == 0) return 0.0;
+  return static_cast<double>(logits.argmax(1).eq(labels).sum().item<int64_t>()) / static_cast<double>(n);
+}
+
+double evaluate(Net& net, const Tensors& data) { return accuracy(eval_logits(net, data.x), data.y); }
 
 }  // namespace stern::train

@@ -14,7 +14,10 @@ struct Tensors {
 
 Tensors to_tensors(const Dataset& d);
 
-// Accuracy of `net` in eval mode (batches of 1000); leaves it in train mode.
+// Logits of `net` in eval mode (batches of 1000); leaves it in train mode.
+torch::Tensor eval_logits(Net& net, const torch::Tensor& x);
+double accuracy(const torch::Tensor& logits, const torch::Tensor& labels);
+// accuracy(eval_logits(net, data.x), data.y)
 double evaluate(Net& net, const Tensors& data);
 
 }  // namespace stern::train

@@ -23,13 +23,14 @@ ExportedWeight export_weight(QLayerImpl& layer);
 // [-1, C, H, W], output "logits" [-1, classes].
 Graph export_graph(NetImpl& net, const Attributes& metadata);
 
-// How the runtime, on `graph`, agrees with LibTorch's eval of `net` on the images `x`
+// How the runtime, on `graph`, agrees with LibTorch's eval logits on the images `x`
 // (issue 3: the same predictions, logits within 1e-3 of the logit scale).
 struct RuntimeAgreement {
   int64_t images = 0;
   std::vector<int64_t> differing;  // images whose predicted class differs
   double max_logit_error = 0;      // max |torch - runtime| / max |torch logit|
 };
-RuntimeAgreement runtime_agreement(NetImpl& net, const Graph& graph, const torch::Tensor& x);
+RuntimeAgreement runtime_agreement(const Graph& graph, const torch::Tensor& x,
+                                   const torch::Tensor& torch_logits);
 
 }  // namespace stern::train
