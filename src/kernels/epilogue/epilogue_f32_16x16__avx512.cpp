@@ -55,20 +55,24 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
     const __mmask16 cm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nc)));
     const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, wsum + j0));
     const __m512 s = _mm512_maskz_loadu_ps(cm, scale + j0), b = _mm512_maskz_loadu_ps(cm, bias + j0);
+    const auto row = [&](size_t i, __mmask16 lm) {
+      __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + i * ldr + j0), corr);
+      if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(i < m ? xsum[i] : 0));
+      const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
+      return _mm512_max_ps(f, y);
+    };
     for (size_t i0 = 0; i0 < m; i0 += 16) {
       const size_t nr = std::min<size_t>(16, m - i0);
+      if (ldn == 1) {
+        // Stored as computed: only the rows that exist (a GEMV has one; all 16 under masks
+        // cost it 16x the arithmetic).
+        for (size_t i = i0; i < i0 + nr; ++i) _mm512_mask_storeu_ps(out + i * ldm + j0, cm, row(i, cm));
+        continue;
+      }
       // All 16 rows, those past m under an empty mask (no access): the block stays in registers.
       __m512 v[16];
 #pragma GCC unroll 16
-      for (size_t i = 0; i < 16; ++i) {
-        const __mmask16 lm = i < nr ? cm : __mmask16(0);
-        __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + (i0 + i) * ldr + j0), corr);
-        if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(i < nr ? xsum[i0 + i] : 0));
-        const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
-        v[i] = _mm512_max_ps(f, y);
-        if (ldn == 1) _mm512_mask_storeu_ps(out + (i0 + i) * ldm + j0, lm, v[i]);
-      }
-      if (ldn == 1) continue;
+      for (size_t i = 0; i < 16; ++i) v[i] = row(i0 + i, i < nr ? cm : __mmask16(0));
       transpose16(v);
       const __mmask16 rm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nr)));
 #pragma GCC unroll 16
