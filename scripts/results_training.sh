@@ -73,13 +73,17 @@ runs=(
   "fashion-mnist-signed-binary-12ep-seed3|fashion-mnist|vgg|$((2 * FASHION_EPOCHS))|--recipe signed-binary --act-bits 8 --seed 3 --train-limit $FASHION_LIMIT"
 )
 
+# Whether the run (data, name) is one that ONLY and RUNS ask for.
+selected() {
+  [[ -z "${ONLY:-}" || "$1" == "$ONLY" ]] && [[ -z "${RUNS:-}" || "$2" =~ ^($RUNS)$ ]]
+}
+
 if [[ -n "${REEVAL:-}" ]]; then
   # `stern train --resume` on a finished run's checkpoint trains nothing: it evaluates,
   # exports and checks the runtime against LibTorch on the whole test split.
   for spec in "${runs[@]}"; do
     IFS='|' read -r name data model epochs flags <<<"$spec"
-    [[ -n "${ONLY:-}" && "$data" != "$ONLY" ]] && continue
-    [[ -n "${RUNS:-}" && ! "$name" =~ ^($RUNS)$ ]] && continue
+    selected "$data" "$name" || continue
     [[ -s "$records/$name.json" && -s "$out/$name.stern.ckpt" ]] || continue
     echo "== $name: re-evaluating from $out/$name.stern.ckpt" >&2
     # shellcheck disable=SC2086
@@ -104,8 +108,7 @@ elif [[ -z "${REPORT_ONLY:-}" ]]; then
     { cat "$out/build.log" >&2; exit 1; }
   for spec in "${runs[@]}"; do
     IFS='|' read -r name data model epochs flags <<<"$spec"
-    [[ -n "${ONLY:-}" && "$data" != "$ONLY" ]] && continue
-    [[ -n "${RUNS:-}" && ! "$name" =~ ^($RUNS)$ ]] && continue
+    selected "$data" "$name" || continue
     [[ -s "$records/$name.eval.json" ]] && continue
     echo "== $name: stern train --data $data --model $model --epochs $epochs $flags" >&2
     # shellcheck disable=SC2086
