@@ -95,18 +95,21 @@ extern const LayerProvider layer_provider_ternary = {
       const double density = double(w.nonzeros()) / double(std::max<int64_t>(1, w.rows * w.cols));
       return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(d, density), o));
     },
+    nullptr,
 };
 
 extern const LayerProvider layer_provider_ternary_dense = {
     "ternary_dense",
     supports_ternary,
     [](const LayerDesc& d, const SessionOptions& o) { return create(d, o, Method::ternary_dense); },
+    nullptr,
 };
 
 extern const LayerProvider layer_provider_ternary_sparse = {
     "ternary_sparse",
     supports_ternary,
     [](const LayerDesc& d, const SessionOptions& o) { return create(d, o, Method::ternary_sparse); },
+    nullptr,
 };
 
 extern const LayerProvider layer_provider_int8 = {
@@ -116,6 +119,7 @@ extern const LayerProvider layer_provider_int8 = {
              IntLayer::supports(weight_matrix(d), d.act, Method::int8);
     },
     [](const LayerDesc& d, const SessionOptions& o) { return create(d, o, Method::int8); },
+    nullptr,
 };
 
 }  // namespace stern

@@ -144,6 +144,7 @@ extern const LayerProvider layer_provider_f32 = {
     [](const LayerDesc& d, const SessionOptions& o) {
       return d.op == OpType::conv2d ? make_f32_conv2d(d, o) : make_f32_linear(d, o);
     },
+    nullptr,
 };
 
 std::span<const LayerProvider* const> layer_providers() { return kProviders; }
@@ -164,7 +165,8 @@ std::unique_ptr<Layer> make_layer(const LayerDesc& desc, const SessionOptions& o
   for (const LayerProvider* p : kProviders) {
     if (chosen) break;
     const bool reference = std::string_view(p->name) == "f32";
-    if ((!options.reference_only || reference) && p->supports(desc)) chosen = p;
+    if ((!options.reference_only || reference) && p->supports(desc) && !(p->defers && p->defers(desc)))
+      chosen = p;
   }
   return chosen->create(desc, options);
 }

@@ -13,6 +13,8 @@
 // To add a kernel family: write a provider {name, supports, create} in your own files and
 // append one STERN_LAYER_PROVIDER(<name>) line to layer_providers.inc, before "f32"; the
 // provider object is `extern const LayerProvider layer_provider_<name>`.
+// A provider that supports a layer but is slower on it than a later one (the bitmap kernels
+// against the AMX tile convolution) says so in `defers`.
 // SessionOptions::reference_only skips every provider but "f32" (with the scalar GEMM);
 // SessionOptions::kernel_override = "<name>" puts that provider first for the layers it
 // supports (an unknown name is an error).
@@ -91,6 +93,9 @@ struct LayerProvider {
   const char* name;
   bool (*supports)(const LayerDesc& desc);
   std::unique_ptr<Layer> (*create)(const LayerDesc& desc, const SessionOptions& options);
+  // The automatic choice skips a supporting provider when this says a later one is faster
+  // for the layer (null: never); kernel_override still reaches it.
+  bool (*defers)(const LayerDesc& desc);
 };
 
 // Providers in priority order, "f32" last.

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <random>
 
+#include "kernels/qmatmul.h"
 #include "runtime/reference.h"
+#include "stern/cpu_features.h"
 #include "stern/encoding.h"
 
 namespace stern {
@@ -106,10 +108,11 @@ void expect_matches_reference(const Graph& g, const Dims& input, const std::vect
   }
 }
 
-// Every conv2d / linear of `g` runs on `family` ("signed_binary" / "binary"); returns the
-// kernel names.
+// Every conv2d / linear of `g` runs on `family` ("signed_binary" / "binary") when that
+// provider is forced (automatically, convolutions may go to the AMX tile GEMM instead: the
+// test below); returns the kernel names.
 std::vector<std::string> expect_family(const Graph& g, const std::string& family) {
-  Session s(g, test::options(1));
+  Session s(g, test::options(1, false, family));
   std::vector<std::string> names;
   for (const LayerPlan& p : s.plan()) {
     if (p.op.rfind("conv2d", 0) != 0 && p.op.rfind("linear", 0) != 0) continue;
@@ -175,6 +178,31 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
     EXPECT_NE(names[1].find(":ternary_gemv:"), std::string::npos) << names[1];  // batch 1
     EXPECT_NE(names[1].find("lut from"), std::string::npos) << names[1];        // batch 70
     expect_matches_reference(g, {1, 3, 33, 33}, {""}, {3, 70});
+  }
+}
+
+// The automatic choice: convolutions that the ternary provider runs on a tile GEMM (a CPU
+// with AMX, >= 16 output pixels) go there, faster than bitmap or lut; the others, and every
+// linear layer, stay on the bitmap providers.
+TEST(BinaryLayers, ConvolutionsGoToTheTileGemmWhereTheCpuHasOne) {
+  for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
+    const Graph g = model(e);
+    const std::string family = e == Encoding::signed_binary ? "signed_binary" : "binary";
+    // Every convolution of model() has 6 x 5 output pixels.
+    ConvGeometry conv;
+    conv.out_h = 6, conv.out_w = 5;
+    const bool tile = kernels::ternary_on_tile_gemm(conv, cpu_features().best());
+    Session s(g, test::options(1));
+    int convs = 0;
+    for (const LayerPlan& p : s.plan()) {
+      if (p.op.rfind("conv2d", 0) == 0) {
+        ++convs;
+        EXPECT_EQ(p.kernel.rfind(tile ? "ternary" : family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
+      } else if (p.op.rfind("linear", 0) == 0) {
+        EXPECT_EQ(p.kernel.rfind(family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
+      }
+    }
+    EXPECT_EQ(convs, 3);
   }
 }
 
