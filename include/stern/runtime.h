@@ -40,6 +40,9 @@ class Session {
 
   // One tensor per graph input, in order; returns one per graph output.
   std::vector<FloatTensor> run(const std::vector<FloatTensor>& inputs);
+  // The same into `outputs` (resized; its buffers are reused from call to call, so a warm
+  // loop allocates nothing). `outputs` must be another vector than `inputs`.
+  void run(const std::vector<FloatTensor>& inputs, std::vector<FloatTensor>& outputs);
   const Graph& graph() const;
   std::vector<LayerPlan> plan() const;
   // Memory at this batch size (planned if needed).

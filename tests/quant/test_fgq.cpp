@@ -258,10 +258,14 @@ TEST(Fgq, BiasAndVarianceCorrectionMatchFp32ChannelMoments) {
     int sd_differs = 0;
     for (int c = 0; c < 6; ++c) {
       EXPECT_NEAR(got_mean[c], want_mean[c], 1e-4) << c;
-      if (match_variance) EXPECT_NEAR(got_sd[c], want_sd[c], 1e-4 * (1 + want_sd[c])) << c;
+      if (match_variance) {
+        EXPECT_NEAR(got_sd[c], want_sd[c], 1e-4 * (1 + want_sd[c])) << c;
+      }
       sd_differs += std::fabs(got_sd[c] - want_sd[c]) > 1e-3 * want_sd[c];
     }
-    if (!match_variance) EXPECT_GT(sd_differs, 0);  // what variance correction is for
+    if (!match_variance) {
+      EXPECT_GT(sd_differs, 0);  // what variance correction is for
+    }
     ASSERT_EQ(q.nodes.back().inputs.size(), 3u);  // a bias was added where there was none
   }
 }

@@ -162,6 +162,47 @@ TEST(Session, ResidualGraphWithBufferReuseMatchesNaive) {
   EXPECT_LT(max_rel_diff(s.run({x2})[0], net.reference(x2)), 5e-6);
 }
 
+// run(inputs, outputs) writes graph outputs straight into the caller's vectors and reads
+// inputs where they are: the same results as run(inputs), the same buffers from call to
+// call, and outputs that later steps also read or that are graph inputs.
+TEST(Session, RunIntoOutputsReusesTheCallersBuffers) {
+  const ResidualNet net;
+  Session s(net.graph(), options(2));
+  std::vector<FloatTensor> out;
+  const FloatTensor x = random_tensor({4, 3, 9, 9}, 81);
+  s.run({x}, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_LT(max_rel_diff(out[0], net.reference(x)), 5e-6);
+  EXPECT_EQ(out[0].data, s.run({x})[0].data);
+  const float* buffer = out[0].data.data();
+  const FloatTensor x2 = random_tensor({4, 3, 9, 9}, 82);
+  s.run({x2}, out);
+  EXPECT_EQ(out[0].data.data(), buffer);
+  EXPECT_LT(max_rel_diff(out[0], net.reference(x2)), 5e-6);
+  const FloatTensor x3 = random_tensor({1, 3, 9, 9}, 83);
+  s.run({x3}, out);
+  EXPECT_EQ(out[0].shape, (Ints{1, 10}));
+  EXPECT_LT(max_rel_diff(out[0], net.reference(x3)), 5e-6);
+
+  const Ints ws = {4, 1, 1, 3};
+  const Floats w = random_floats(12, 1);
+  GraphBuilder gb;
+  gb.input("x", {-1, 3, 5, 5}).tensor("w", ws, w);
+  gb.node(OpType::conv2d, "conv", {"x", "w"}, "c").node(OpType::relu, "relu", {"c"}, "y");
+  Session s2(gb.done({"c", "y", "x"}), options(1));
+  const FloatTensor xs = random_tensor({2, 3, 5, 5}, 84);
+  std::vector<FloatTensor> got;
+  s2.run({xs}, got);
+  ASSERT_EQ(got.size(), 3u);
+  const FloatTensor c = conv2d_ref(xs, w, ws, {}, {});
+  EXPECT_LT(max_rel_diff(got[0], c), 2e-6);
+  EXPECT_LT(max_rel_diff(got[1], relu_ref(c)), 2e-6);
+  EXPECT_EQ(got[2].data, xs.data);
+  EXPECT_EQ(got[2].shape, xs.shape);
+  std::vector<FloatTensor> same{xs};
+  EXPECT_THROW(s2.run(same, same), Error);
+}
+
 TEST(Session, BatchSizeChangesReplan) {
   const ResidualNet net;
   Session s(net.graph(), options(2));
