@@ -5,7 +5,8 @@
 //                      stern int8, oneDNN u8s8 and f32 matmul, the TQ2_0 maddubs GEMV, and
 //                      the DRAM read peer (a streaming sum over 256 MiB).
 //   conv/<shape>/...   3x3 convolutions of ResNet-18, LeNet-5 and VGG-style layers at batch 1:
-//                      stern dense / sparse ternary and int8 vs oneDNN u8s8 and f32.
+//                      stern dense / sparse ternary, the runtime's choice between them
+//                      (stern_ternary_auto_<sparsity>) and int8 vs oneDNN u8s8 and f32.
 //   ukernel/<name>     every micro-kernel of kernels.inc the CPU runs (scalar, AVX2, AVX-512)
 //                      alone on the 256->256 3x3 layer's GEMM (M = 196 or 1, K = 2304, N = 256;
 //                      sparse at 90%), so ISAs compare in one run; the quantize, transpose
@@ -29,6 +30,7 @@
 #include "kernels/qmatmul.h"
 #include "kernels/qpack.h"
 #include "peers.h"
+#include "runtime/int_layers.h"
 #include "runtime/thread_pool.h"
 
 namespace stern {
@@ -426,7 +428,12 @@ const int kRegistered = [] {
     const std::string n = std::string("conv/") + s.name + "/";
     add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0);
     for (double sp : kSparsities)
-      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp);
+      if (sp > 0) {
+        add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp);
+        // What the runtime runs for a ternary layer of this sparsity (its label names the kernel).
+        add(n + "stern_ternary_auto_" + pct(sp), BM_stern, s,
+            choose_ternary_method(geometry(s), s.c * s.k * s.k, 1.0 - sp), sp);
+      }
     add(n + "stern_int8", BM_stern, s, Method::int8, 0.0);
     add(n + "dnnl_u8s8", BM_dnnl, s, true);
     add(n + "dnnl_f32", BM_dnnl, s, false);

@@ -26,6 +26,10 @@ ENTRIES = {
     "conv256_dense": (KERNELS, "conv/conv3x3_256@14/stern_ternary_dense/{t}/real_time"),
     "conv256_sparse90": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_90/{t}/real_time"),
     "conv256_sparse98": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_98/{t}/real_time"),
+    # The runtime's own choice for a ternary layer of that sparsity (dense on the AMX tile
+    # GEMM or the sparse add/sub GEMM, int_layers.cpp choose_ternary_method).
+    "conv256_auto90": (KERNELS, "conv/conv3x3_256@14/stern_ternary_auto_90/{t}/real_time"),
+    "conv256_auto98": (KERNELS, "conv/conv3x3_256@14/stern_ternary_auto_98/{t}/real_time"),
     "conv256_dnnl_u8s8": (KERNELS, "conv/conv3x3_256@14/dnnl_u8s8/{t}/real_time"),
     # oneDNN capped at AVX-512 VNNI: on CPUs with AMX its int8 conv runs on the tile unit,
     # which stern does not use; this peer is the like-for-like ISA comparison.
@@ -53,10 +57,16 @@ RATIOS = [
      "conv256_dense", "conv256_dnnl_u8s8", 0.8),
     ("conv 256@14: oneDNN u8s8 / sparse ternary 90% (target >= 2)", "conv256_sparse90", "conv256_dnnl_u8s8", 2),
     ("conv 256@14: oneDNN u8s8 / sparse ternary 98% (target >= 5)", "conv256_sparse98", "conv256_dnnl_u8s8", 5),
+    ("conv 256@14: oneDNN u8s8 / runtime's choice at 90% (target >= 2)", "conv256_auto90", "conv256_dnnl_u8s8", 2),
+    ("conv 256@14: oneDNN u8s8 / runtime's choice at 98% (target >= 5)", "conv256_auto98", "conv256_dnnl_u8s8", 5),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / dense ternary", "conv256_dense", "conv256_dnnl_u8s8_vnni", 0.8),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / sparse ternary 90%", "conv256_sparse90",
      "conv256_dnnl_u8s8_vnni", 2),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / sparse ternary 98%", "conv256_sparse98",
+     "conv256_dnnl_u8s8_vnni", 5),
+    ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / runtime's choice at 90%", "conv256_auto90",
+     "conv256_dnnl_u8s8_vnni", 2),
+    ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / runtime's choice at 98%", "conv256_auto98",
      "conv256_dnnl_u8s8_vnni", 5),
     ("GEMV 4096^2: oneDNN u8s8 / dense ternary (target >= 2)", "gemv4k_dense", "gemv4k_dnnl_u8s8", 2),
     ("GEMV 4096^2: TQ2_0 / dense ternary (target >= 1.3)", "gemv4k_dense", "gemv4k_tq2_0", 1.3),

@@ -69,10 +69,9 @@ std::unique_ptr<Layer> create(const LayerDesc& d, const SessionOptions& o, Metho
 
 }  // namespace
 
-Method choose_ternary_method(const LayerDesc& d, double density) {
-  const ConvGeometry g = geometry(d);
+Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density) {
   const double m = double(g.out_h) * g.out_w;  // batch-1 rows
-  const double n = double(g.out_c), k = double(d.weight->cols());
+  const double n = double(g.out_c), k = double(cols);
   const double blocks = std::ceil(k / 128.0);
   // Measured costs in ns (docs/KERNELS.md "cost model"): dense per weight and activation
   // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
@@ -93,7 +92,7 @@ extern const LayerProvider layer_provider_ternary = {
     [](const LayerDesc& d, const SessionOptions& o) {
       const WeightMatrix w = weight_matrix(d);
       const double density = double(w.nonzeros()) / double(std::max<int64_t>(1, w.rows * w.cols));
-      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(d, density), o));
+      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(geometry(d), w.cols, density), o));
     },
     nullptr,
 };

@@ -24,8 +24,8 @@ inline constexpr double kSparseGemvNsPerBlock = 0.5;   // per row and 128 column
 inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile
 inline constexpr double kSparseGemmNsPerBlock = 4.0;    // per row, 128 columns and tile
 
-// Dense or sparse ternary for a layer whose weights have this fraction of non-zeros,
-// at batch 1.
-kernels::Method choose_ternary_method(const LayerDesc& d, double density);
+// Dense or sparse ternary for a layer of this geometry (linear: a 1x1 convolution over 1x1
+// images) with `cols` weight columns of which this fraction is non-zero, at batch 1.
+kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density);
 
 }  // namespace stern
