@@ -32,6 +32,7 @@ struct BenchOptions {
   int threads = 0;  // 0: 1 and 2
   int batch = 0;    // 0: 1 and 64
   double min_time_s = 0.5;
+  bool profile = false;
   bool json = false;
 };
 
@@ -133,6 +134,7 @@ TimingResult time_layer_or_model(const Graph& graph, int threads, int64_t batch,
   SessionOptions so;
   so.threads = threads;
   so.kernel_override = o.kernel;
+  so.profile = o.profile;
   return time_session(graph, so, batch, o.min_time_s, o.model.empty() ? o.layer : o.model);
 }
 
@@ -170,6 +172,7 @@ void bench(const BenchOptions& o) {
                           {"median_ms", t.median_ms},     {"min_ms", t.min_ms},
                           {"iterations", t.iterations},   {"images_per_s", 1000.0 * batch / t.median_ms}};
       if (macs > 0) r["gops"] = 2.0 * macs * batch / (t.median_ms * 1e6);
+      if (o.profile) r["step_median_ms"] = t.step_median_ms;
       j["results"].push_back(r);
     }
   SessionOptions so;
@@ -194,6 +197,17 @@ void bench(const BenchOptions& o) {
     if (r.contains("gops")) std::printf("  %8.1f GOPS", r["gops"].get<double>());
     std::printf("\n");
   }
+  if (!o.profile) return;
+  // One row per step, one column per (batch, threads): where the time goes.
+  std::printf("\n  %-24s", "median ms per step");
+  for (const auto& r : j["results"])
+    std::printf("  b%-4lld t%-3d", static_cast<long long>(r["batch"].get<int64_t>()), r["threads"].get<int>());
+  std::printf("\n");
+  for (size_t i = 0; i < j["layers"].size(); ++i) {
+    std::printf("  %-24s", j["layers"][i]["node"].get<std::string>().c_str());
+    for (const auto& r : j["results"]) std::printf("  %10.4f", r["step_median_ms"][i].get<double>());
+    std::printf("\n");
+  }
 }
 
 void add_bench_command(CLI::App& app) {
@@ -208,6 +222,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (default: 1 and 2)")->check(CLI::Range(1, 256));
   cmd->add_option("--batch", o->batch, "Batch size (default: 1 and 64 for models, 1 for --layer)")->check(CLI::Range(1, 65536));
   cmd->add_option("--min-time", o->min_time_s, "Seconds of timed runs per configuration")->check(CLI::Range(0.0, 600.0));
+  cmd->add_flag("--profile", o->profile, "Also time every step (layer, pool, ...) of the model: median ms per step");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { bench(*o); });
 }

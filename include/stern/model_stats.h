@@ -47,10 +47,11 @@ struct TimingResult {
   double median_ms = 0;
   double min_ms = 0;
   int iterations = 0;
+  std::vector<double> step_median_ms;  // per plan step, with SessionOptions::profile
 };
 
 // Times Session::run on random inputs of `batch` images after one warm-up run: at least
-// five runs and at least `min_seconds` in total.
+// five runs and at least `min_seconds` in total; with options.profile also each step.
 TimingResult time_session(const Graph& graph, const SessionOptions& options, int64_t batch,
                           double min_seconds, const std::string& where);
 

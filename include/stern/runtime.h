@@ -21,6 +21,7 @@ struct SessionOptions {
   int threads = 0;               // 0: all cores
   std::string kernel_override;   // force one kernel family for every layer ("" = automatic)
   bool reference_only = false;   // scalar reference paths everywhere (the correctness oracle)
+  bool profile = false;          // time every step of run(): Session::step_times()
 };
 
 // What the planner chose for one layer, for `stern info` and `stern bench`.
@@ -45,6 +46,10 @@ class Session {
   void run(const std::vector<FloatTensor>& inputs, std::vector<FloatTensor>& outputs);
   const Graph& graph() const;
   std::vector<LayerPlan> plan() const;
+  // With SessionOptions::profile: per plan step (the order of plan()), the wall time in ms
+  // of that step in every run() since the last clear_step_times(); otherwise empty.
+  const std::vector<std::vector<double>>& step_times() const;
+  void clear_step_times();
   // Memory at this batch size (planned if needed).
   struct Memory {
     size_t arena_bytes = 0;    // every intermediate value; buffers reused by liveness

@@ -94,6 +94,7 @@ TimingResult time_session(const Graph& graph, const SessionOptions& options, int
   const std::vector<FloatTensor> inputs{std::move(x)};
   std::vector<FloatTensor> outputs;
   session.run(inputs, outputs);  // warm-up: first touch of buffers and caches
+  session.clear_step_times();
   std::vector<double> ms;
   double total = 0;
   while ((total < min_seconds * 1000 || ms.size() < 5) && ms.size() < 10000) {
@@ -109,6 +110,10 @@ TimingResult time_session(const Graph& graph, const SessionOptions& options, int
   t.median_ms = ms[ms.size() / 2];
   t.min_ms = ms.front();
   t.iterations = int(ms.size());
+  for (std::vector<double> step : session.step_times()) {
+    std::nth_element(step.begin(), step.begin() + step.size() / 2, step.end());
+    t.step_median_ms.push_back(step[step.size() / 2]);
+  }
   return t;
 }
 

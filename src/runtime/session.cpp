@@ -1,6 +1,7 @@
 // Session: plans a Graph once (fusion, topological order, kernels) and, per batch size,
 // the shapes and the buffer arena; then runs the steps. See docs/RUNTIME.md.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -75,6 +76,7 @@ struct Session::Impl {
       if (!factory) fail(s.where, "operator not supported by the runtime");
       kernels.push_back(factory(build));
     }
+    if (options.profile) step_times.resize(kernels.size());
   }
 
   // Shape inference reruns with the batch bound, so a free dimension that moved (flatten
@@ -173,7 +175,14 @@ struct Session::Impl {
         out.push_back(where[v]);
         out_shapes.push_back(shapes[v]);
       }
+      if (!options.profile) {
+        kernels[i]->run({in, in_shapes, out, out_shapes, pool, scratch_ptr});
+        continue;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
       kernels[i]->run({in, in_shapes, out, out_shapes, pool, scratch_ptr});
+      step_times[i].push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     // A graph input that is also a graph output.
     for (size_t i = 0; i < outputs.size(); ++i) {
@@ -183,6 +192,7 @@ struct Session::Impl {
     }
   }
   std::vector<float*> where;  // per value, during run: its buffer
+  std::vector<std::vector<double>> step_times;  // SessionOptions::profile
 };
 
 Session::Session(Graph graph, SessionOptions options)
@@ -202,6 +212,12 @@ void Session::run(const std::vector<FloatTensor>& inputs, std::vector<FloatTenso
 }
 
 const Graph& Session::graph() const { return impl_->graph; }
+
+const std::vector<std::vector<double>>& Session::step_times() const { return impl_->step_times; }
+
+void Session::clear_step_times() {
+  for (std::vector<double>& t : impl_->step_times) t.clear();
+}
 
 std::vector<LayerPlan> Session::plan() const {
   std::vector<LayerPlan> out;

@@ -4,6 +4,9 @@
 // on 2 threads and with reference_only on 1 thread.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "runtime/reference.h"
 #include "stern/runtime.h"
 
@@ -118,6 +121,8 @@ TEST(RuntimeOps, PoolsMatchNaive) {
       {"k3 s2 p1 ceil", {2, 3, 7, 9}, {3, 3, 2, 2, 1, 1, 1, 1, true, false}},
       {"k3 s2 p1 ceil incl pad", {2, 3, 7, 9}, {3, 3, 2, 2, 1, 1, 1, 1, true, true}},
       {"k2 s2", {1, 5, 8, 8}, {2, 2, 2, 2}},
+      {"k2 s2 odd sizes (last row and column dropped)", {2, 3, 9, 7}, {2, 2, 2, 2}},
+      {"k2 s2 ceil odd sizes (clipped windows)", {1, 2, 7, 5}, {2, 2, 2, 2, 0, 0, 0, 0, true, false}},
       {"k3 s2 ceil overhang", {2, 2, 6, 6}, {3, 3, 2, 2, 0, 0, 0, 0, true, true}},
       {"k3x2 s1x2 asym pads incl", {1, 3, 5, 7}, {3, 2, 1, 2, 1, 0, 2, 1, false, true}},
       {"k3x2 s1x2 asym pads excl", {1, 3, 5, 7}, {3, 2, 1, 2, 1, 0, 2, 1, false, false}},
@@ -139,6 +144,45 @@ TEST(RuntimeOps, PoolsMatchNaive) {
       expect_matches(g, {x}, want, std::string(op_name(op)) + " " + c.name);
     }
   }
+}
+
+// max_pool keeps std::max's order over each window (row by row): a NaN never wins over a
+// number (an all-NaN window gives -inf), and of +0 and -0 the first stays. The 2x2 stride-2
+// kernel and the generic windows (here: a ceil_mode overhang) must agree on that.
+TEST(RuntimeOps, MaxPoolSkipsNaNAndKeepsTheFirstZero) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // Two rows of four: windows {nan, 1, 2, nan}, {-0, +0, +0, -0} / ceil adds none for 2x4.
+  const Floats row0 = {nan, 1.0f, -0.0f, 0.0f, nan, nan};
+  const Floats row1 = {2.0f, nan, 0.0f, -0.0f, nan, nan};
+  Floats data = row0;
+  data.insert(data.end(), row1.begin(), row1.end());
+  const FloatTensor x{{1, 1, 2, 6}, data};
+  for (int64_t ceil_mode : {0, 1}) {
+    Graph g = GraphBuilder()
+                  .input("x", {-1, 1, 2, 6})
+                  .node(OpType::max_pool, "pool", {"x"}, "y",
+                        {{"kernel", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"ceil_mode", ceil_mode}})
+                  .done({"y"});
+    const FloatTensor y = Session(g, options(1)).run({x})[0];
+    ASSERT_EQ(y.data.size(), 3u);
+    EXPECT_EQ(y.data[0], 2.0f);
+    EXPECT_EQ(y.data[1], 0.0f);
+    EXPECT_TRUE(std::signbit(y.data[1])) << "the window's first zero is -0";
+    EXPECT_EQ(y.data[2], -inf);
+  }
+  // A ceil_mode overhang (2x5 input: the last window is clipped) goes through the generic
+  // windows; its full windows must equal the 2x2 kernel's.
+  const FloatTensor x5{{1, 1, 2, 5}, {nan, 1.0f, -0.0f, 0.0f, 3.0f, 2.0f, nan, 0.0f, -0.0f, nan}};
+  Graph g = GraphBuilder()
+                .input("x", {-1, 1, 2, 5})
+                .node(OpType::max_pool, "pool", {"x"}, "y",
+                      {{"kernel", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"ceil_mode", int64_t(1)}})
+                .done({"y"});
+  const FloatTensor y5 = Session(g, options(1)).run({x5})[0];
+  ASSERT_EQ(y5.data.size(), 3u);
+  EXPECT_EQ(y5.data[0], 2.0f);
+  EXPECT_TRUE(y5.data[1] == 0.0f && std::signbit(y5.data[1]));
+  EXPECT_EQ(y5.data[2], 3.0f);
 }
 
 TEST(RuntimeOps, GlobalAvgPoolFlattenSoftmaxMatchNaive) {

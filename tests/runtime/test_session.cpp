@@ -203,6 +203,28 @@ TEST(Session, RunIntoOutputsReusesTheCallersBuffers) {
   EXPECT_THROW(s2.run(same, same), Error);
 }
 
+// SessionOptions::profile: one time per plan step and run, cleared on demand; none without.
+TEST(Session, ProfileTimesEveryStepOfEveryRun) {
+  const ResidualNet net;
+  SessionOptions o = options(1);
+  o.profile = true;
+  Session s(net.graph(), o);
+  const FloatTensor x = random_tensor({2, 3, 9, 9}, 85);
+  const FloatTensor plain = Session(net.graph(), options(1)).run({x})[0];
+  for (int run = 0; run < 3; ++run) EXPECT_EQ(s.run({x})[0].data, plain.data);
+  ASSERT_EQ(s.step_times().size(), s.plan().size());
+  for (const std::vector<double>& t : s.step_times()) {
+    ASSERT_EQ(t.size(), 3u);
+    for (double ms : t) EXPECT_GE(ms, 0.0);
+  }
+  s.clear_step_times();
+  s.run({x});
+  for (const std::vector<double>& t : s.step_times()) EXPECT_EQ(t.size(), 1u);
+  Session quiet(net.graph(), options(1));
+  quiet.run({x});
+  EXPECT_TRUE(quiet.step_times().empty());
+}
+
 TEST(Session, BatchSizeChangesReplan) {
   const ResidualNet net;
   Session s(net.graph(), options(2));
