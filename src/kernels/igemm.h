@@ -178,10 +178,13 @@ using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t 
 using QuantizeUkernel = void (*)(const float* x, size_t rows, size_t cols, size_t ldx,
                                  const ActQuant& act, int32_t add, uint8_t* out, size_t ldo);
 
-// A byte matrix transposed: dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (the
-// NCHW activation bytes of an image to the NHWC bytes the dense im2col copies from).
-using TransposeUkernel = void (*)(const uint8_t* src, size_t rows, size_t cols, size_t lds,
-                                  uint8_t* dst, size_t ldd);
+// Activation bytes of `channels` planes of `rows` x `cols` floats (rows contiguous in a
+// plane, planes ldx floats apart) stored by pixel, as the dense methods read them (NHWC):
+// out[i * ldo + j * ldp + c] = quantize_activation(x[c * ldx + i * cols + j], act) + add.
+// ldo lets one call fill the rows of the implicit convolution's padded image.
+using QuantizeNhwcUkernel = void (*)(const float* x, size_t channels, size_t rows, size_t cols,
+                                     size_t ldx, const ActQuant& act, int32_t add, uint8_t* out,
+                                     size_t ldp, size_t ldo);
 
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),
@@ -242,7 +245,7 @@ struct Ukernel {
 using SparseGemvKernel = Ukernel<SparseGemvUkernel>;
 using SparseGemmKernel = Ukernel<SparseGemmUkernel>;
 using QuantizeKernel = Ukernel<QuantizeUkernel>;
-using TransposeKernel = Ukernel<TransposeUkernel>;
+using QuantizeNhwcKernel = Ukernel<QuantizeNhwcUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
@@ -252,7 +255,7 @@ std::span<const DenseKernel> dense_kernels();
 std::span<const SparseGemvKernel> sparse_gemv_kernels();
 std::span<const SparseGemmKernel> sparse_gemm_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
-std::span<const TransposeKernel> transpose_kernels();
+std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
@@ -262,7 +265,7 @@ const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
 const SparseGemvKernel& best_sparse_gemv(Isa cap);
 const SparseGemmKernel& best_sparse_gemm(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
-const TransposeKernel& best_transpose(Isa cap);
+const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);

@@ -26,7 +26,6 @@ struct Part {
 // Activations of one kernel call: M pixels of one conv group in the method's layout.
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
-  aligned_vector<uint8_t> planes; // dense: one image's NCHW bytes, before the transpose
   aligned_vector<uint8_t> padded; // implicit dense conv: the padded NHWC image
   std::vector<int32_t> koff;      // implicit dense conv: offset of each 16-column block
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
@@ -91,7 +90,7 @@ struct IntLayer::Impl {
   const SparseGemvKernel* sgemv = nullptr;
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
-  const TransposeKernel* transpose = nullptr;
+  const QuantizeNhwcKernel* quantize_nhwc = nullptr;
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
@@ -160,7 +159,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
-  L.transpose = &best_transpose(cap);
+  L.quantize_nhwc = &best_quantize_nhwc(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
   const WeightFormat format =
@@ -278,15 +277,12 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
     quantize->fn(in, 1, n, n, act, add, a.image.data(), n);
     return;
   }
-  a.planes.resize(hw * c);
-  for (int64_t img = 0; img < images; ++img) {
-    quantize->fn(in + img * hw * c, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
-    transpose->fn(a.planes.data(), c, hw, hw, a.image.data() + img * hw * c, c);
-  }
+  for (int64_t img = 0; img < images; ++img)
+    quantize_nhwc->fn(in + img * hw * c, c, 1, hw, hw, act, add, a.image.data() + img * hw * c, c, hw * c);
 }
 
-// The padded NHWC image of the implicit dense convolution: quantized to NCHW bytes, then each
-// input row transposed into its place. The padding bytes (code 0), the slack the last
+// The padded NHWC image of the implicit dense convolution: the input quantized straight into
+// its rows. The padding bytes (code 0), the slack the last
 // virtual pixels' windows read and the column block offsets are made with the buffer.
 void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
   const int64_t c = g.in_c, hw = g.in_h * g.in_w;
@@ -301,11 +297,8 @@ void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
           ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
     }
   }
-  a.planes.resize(hw * c);
-  quantize->fn(in, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
-  for (int64_t y = 0; y < g.in_h; ++y)
-    transpose->fn(a.planes.data() + y * g.in_w, c, g.in_w, hw,
-                  a.padded.data() + ((y + g.pad_top) * wp + g.pad_left) * c, c);
+  quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, a.padded.data() + (g.pad_top * wp + g.pad_left) * c, c,
+                    wp * c);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes of conv group `grp` (m = image * OH * OW +

@@ -1,6 +1,6 @@
-// The layout and epilogue kernels of kernels.inc (transpose, epilogue, runs_epilogue) on
+// The epilogue kernels of kernels.inc (epilogue, runs_epilogue) on
 // every ISA the CPU has, bit for bit against their scalar references on odd shapes: sizes
-// off every block (16 rows, 16 / 64 columns), strides wider than the rows, untouched gaps,
+// off every block (16 rows, 16 columns), strides wider than the rows, untouched gaps,
 // NaN / infinite / negative-zero results, with and without ReLU.
 #include <gtest/gtest.h>
 
@@ -29,28 +29,6 @@ void expect_same_bits(const std::vector<float>& got, const std::vector<float>& r
     std::memcpy(&a, &got[i], 4), std::memcpy(&b, &ref[i], 4);
     ASSERT_EQ(a, b) << name << " " << where << " at " << i << ": " << got[i] << " vs " << ref[i];
   }
-}
-
-TEST(TransposeKernels, MatchTheScalarKernelOnOddShapes) {
-  std::mt19937 rng(11);
-  std::uniform_int_distribution<int> byte(0, 255);
-  const TransposeKernel& scalar = best_transpose(Isa::scalar);
-  for (size_t rows : {1, 3, 15, 16, 17, 33, 256})
-    for (size_t cols : {1, 7, 16, 63, 64, 65, 196, 200}) {
-      const size_t lds = cols + rows % 5, ldd = rows + cols % 3;
-      std::vector<uint8_t> src(rows * lds);
-      for (auto& v : src) v = uint8_t(byte(rng));
-      std::vector<uint8_t> ref(cols * ldd, 0xCD);
-      scalar.fn(src.data(), rows, cols, lds, ref.data(), ldd);
-      for (size_t i = 0; i < rows; ++i)
-        for (size_t j = 0; j < cols; ++j) ASSERT_EQ(ref[j * ldd + i], src[i * lds + j]);
-      for (const TransposeKernel& kern : transpose_kernels()) {
-        if (!runnable(kern)) continue;
-        std::vector<uint8_t> got(cols * ldd, 0xCD);
-        kern.fn(src.data(), rows, cols, lds, got.data(), ldd);
-        ASSERT_EQ(got, ref) << kern.name << " " << rows << "x" << cols;
-      }
-    }
 }
 
 // Raw sums with the extremes of the products, scales of both signs, a NaN and an infinite
