@@ -374,7 +374,7 @@ void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel&
   for (auto _ : state) {
     for (size_t n0 = 0; n0 < kFixC; n0 += kNc)
       for (size_t m0 = 0; m0 < kFixHW; m0 += kMr) {
-        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f};
+        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f, nullptr};
         kern.fn(raw.data(), kNc, std::min(kMr, kFixHW - m0), kNc, e, out.data() + n0 * kFixHW + m0, 1, kFixHW);
       }
     benchmark::DoNotOptimize(out.data());

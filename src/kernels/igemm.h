@@ -189,8 +189,9 @@ using QuantizeNhwcUkernel = void (*)(const float* x, size_t channels, size_t row
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),
 //   out[i * ldm + j * ldn] =
-//     max(float(raw[i * ldr + j] + wc * wsum[j] - xsum[i]) * scale[j] + bias[j], floor)
-// with xsum[i] = 0 when xsum is null; floor is 0 (ReLU) or -inf. The float operations are
+//     max(float(raw[r(i) * ldr + j] + wc * wsum[j] - xsum[i]) * scale[j] + bias[j], floor)
+// with xsum[i] = 0 when xsum is null; floor is 0 (ReLU) or -inf; r(i) = rows[i], or i when
+// rows is null (the implicit convolution's sums are by padded pixel, its output by pixel). The float operations are
 // these, in this order and never fused (no FMA): every kernel gives the scalar one's bits.
 struct EpilogueArgs {
   const int32_t* wsum;
@@ -199,6 +200,7 @@ struct EpilogueArgs {
   const float* scale;
   const float* bias;
   float floor;
+  const uint32_t* rows;  // or null
 };
 using EpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_t n,
                                  const EpilogueArgs& e, float* out, size_t ldm, size_t ldn);

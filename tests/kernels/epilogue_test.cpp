@@ -57,11 +57,17 @@ TEST(EpilogueKernels, MatchTheScalarKernelOnOddShapes) {
     for (size_t n : {1, 3, 16, 20, 64})
       for (int layout = 0; layout < 3; ++layout)  // NCHW (conv), rows (linear), both strided
         for (bool relu : {false, true})
-          for (bool with_xsum : {false, true}) {
+          for (int variant = 0; variant < 3; ++variant) {  // xsum or not; raw rows remapped
+            const bool with_xsum = variant == 1;
             const size_t ldr = n + 5;
-            const EpilogueData d = epilogue_data(rng, m, n, ldr);
+            // Rows in the order of a 5-wide map over a padded width of 7 (the implicit
+            // convolution's), the raw block holding all of them.
+            std::vector<uint32_t> rows(m);
+            for (size_t i = 0; i < m; ++i) rows[i] = uint32_t(i / 5 * 7 + i % 5);
+            const EpilogueData d = epilogue_data(rng, variant == 2 ? rows.back() + 1 : m, n, ldr);
             const EpilogueArgs e{d.wsum.data(), with_xsum ? 1 : -128, with_xsum ? d.xsum.data() : nullptr,
-                                 d.scale.data(), d.bias.data(), relu ? 0.0f : -INFINITY};
+                                 d.scale.data(), d.bias.data(), relu ? 0.0f : -INFINITY,
+                                 variant == 2 ? rows.data() : nullptr};
             const size_t ldm = layout == 0 ? 1 : layout == 1 ? n + 2 : 3 * n + 1;
             const size_t ldn = layout == 0 ? m + 3 : layout == 1 ? 1 : 3;
             const size_t size = (m - 1) * ldm + (n - 1) * ldn + 1;

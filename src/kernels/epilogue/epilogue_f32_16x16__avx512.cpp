@@ -48,6 +48,7 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
   const int32_t* const wsum = e.wsum;
   const float* const scale = e.scale;
   const float* const bias = e.bias;
+  const uint32_t* const rows = e.rows;
   const __m512 f = _mm512_set1_ps(e.floor);
   const __m512i wc = _mm512_set1_epi32(e.wc);
   for (size_t j0 = 0; j0 < n; j0 += 16) {
@@ -56,7 +57,8 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
     const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, wsum + j0));
     const __m512 s = _mm512_maskz_loadu_ps(cm, scale + j0), b = _mm512_maskz_loadu_ps(cm, bias + j0);
     const auto row = [&](size_t i, __mmask16 lm) {
-      __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + i * ldr + j0), corr);
+      const size_t r = rows && i < m ? rows[i] : i;
+      __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + r * ldr + j0), corr);
       if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(i < m ? xsum[i] : 0));
       const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
       return _mm512_max_ps(f, y);
