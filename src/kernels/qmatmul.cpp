@@ -519,7 +519,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // Output pixels are numbered over the padded width: row tiles of 32 virtual pixels, each
     // output row's run of out_w pixels through the epilogue, the padding columns dropped.
     const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
-    const int64_t mr = tile_gemm->mr, bpg = layout.padded_group / kKBlock;
+    const int64_t mr = kConvRows, bpg = layout.padded_group / kKBlock;
     // About one task per thread (output channels split first, then pixel rows), each a run of tile
     // GEMM calls into its whole block of sums, then the epilogue over the block: the tile
     // unit slows down after running other code (measured: 0.6 us lost per switch after 0.5 us

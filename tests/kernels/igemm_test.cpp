@@ -119,10 +119,10 @@ TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
 
 // The implicit-im2col GEMMs against the int8 scalar GEMM on the im2col rows they stand for:
 // stride-1 convolutions over a padded NHWC image (pixels numbered over the padded width, as
-// the layer calls them, in tiles of 32 rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
+// the layer calls them, in calls of kConvRows rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
 // giving whole 64-column steps, 16 / 48-column tails, and 16 / 32 / 48 channels (a 3x3
 // kernel's 64-column steps not contiguous: 16- or 32-column steps); K from 1024 to 3072 takes
-// the AMX kernel's ping-pong blocking (amx_tiles.h), also with an odd number of steps (192
+// the AMX kernel's rows3 blocking (amx_tiles.h: 1, 2 and 3 row tiles), also with an odd number of steps (192
 // channels, 3x3: 27) and a 16-column tail (1040 channels, 1x1), and with m <= 16 rows.
 TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
   struct Geometry {
@@ -159,8 +159,8 @@ TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
     for (const ConvKernel& kern : conv_kernels()) {
       if (!runnable(kern)) continue;
       std::vector<int32_t> got(ref.size(), -1);
-      for (int64_t i0 = 0; i0 < m; i0 += 32)
-        kern.fn(std::min<int64_t>(32, m - i0), k / kKBlock, image.data() + i0 * g.c, g.c, koff.data(), w.data(),
+      for (int64_t i0 = 0; i0 < m; i0 += kConvRows)
+        kern.fn(std::min<int64_t>(kConvRows, m - i0), k / kKBlock, image.data() + i0 * g.c, g.c, koff.data(), w.data(),
                 stride, panels, got.data() + i0 * panels * kPanel, panels * kPanel);
       ASSERT_EQ(got, ref) << kern.name << " channels " << g.c << " kernel " << g.kh << "x" << g.kw;
     }
