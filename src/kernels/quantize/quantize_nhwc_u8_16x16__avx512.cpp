@@ -55,8 +55,12 @@ void quantize_nhwc_u8_16x16__avx512(const float* x, size_t channels, size_t rows
   for (size_t p0 = 0; p0 < pixels; p0 += kBlock) {
     const size_t np = std::min(kBlock, pixels - p0);
     const __mmask16 pm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(np)));
+    // The pixels' destinations, walked along the rows (no division per pixel).
     uint8_t* dst[kBlock];
-    for (size_t k = 0; k < np; ++k) dst[k] = out + (p0 + k) / cols * ldo + (p0 + k) % cols * ldp;
+    for (size_t k = 0, i = p0 / cols, j = p0 % cols; k < np; ++k, ++j) {
+      if (j == cols) j = 0, ++i;
+      dst[k] = out + i * ldo + j * ldp;
+    }
     for (size_t c0 = 0; c0 < channels; c0 += kBlock) {
       const size_t nc = std::min(kBlock, channels - c0);
       const float* src = x + c0 * ldx + p0;
