@@ -554,8 +554,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         // left 2 of each 16 lanes empty and split the stores.
         const auto pixels_before = [&](int64_t v) { return v / wp * g.out_w + std::min(v % wp, g.out_w); };
         const int64_t q0 = pixels_before(b0), q1 = pixels_before(b1);
-        tile.rows.resize(q1 - q0);
-        for (int64_t q = q0; q < q1; ++q) tile.rows[q - q0] = uint32_t(q / g.out_w * wp + q % g.out_w - b0);
+        // (Columns counted, not divided: a division per pixel showed in the profile, ~1%.)
+        tile.rows.clear();
+        for (int64_t v = b0, ow = b0 % wp; v < b1; ++v, ow = ow + 1 == wp ? 0 : ow + 1)
+          if (ow < g.out_w) tile.rows.push_back(uint32_t(v - b0));
         finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, q0, q1 - q0, 0, n0, nn, out, ldm, ldn,
                tile.rows.data());
       }
