@@ -9,8 +9,8 @@
 //                      (stern_ternary_auto_<sparsity>) and int8 vs oneDNN u8s8 and f32.
 //   ukernel/<name>     every micro-kernel of kernels.inc the CPU runs (scalar, AVX2, AVX-512)
 //                      alone on the 256->256 3x3 layer's GEMM (M = 196 or 1, K = 2304, N = 256;
-//                      sparse at 90%), so ISAs compare in one run; the quantize, transpose
-//                      and epilogue kernels on that layer's image (256 x 14 x 14).
+//                      sparse at 90%), so ISAs compare in one run; the quantize (NCHW and
+//                      NHWC) and epilogue kernels on that layer's image (256 x 14 x 14).
 // stern entries run the whole layer as the runtime does (float NCHW in, quantize, im2col,
 // integer kernels, float epilogue, NCHW out). oneDNN entries get their input already
 // quantized to u8 and reordered to their preferred layout, weights reordered once, both
@@ -354,15 +354,17 @@ void BM_quantize_ukernel(benchmark::State& state, const kernels::QuantizeKernel&
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
 }
 
-// NCHW bytes of one image to NHWC, as the dense layer does it.
-void BM_transpose_ukernel(benchmark::State& state, const kernels::TransposeKernel& kern) {
+// The image into the padded NHWC bytes of the implicit convolution, as the dense layer does it.
+void BM_quantize_nhwc_ukernel(benchmark::State& state, const kernels::QuantizeNhwcKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
-  std::vector<uint8_t> src(kFixC * kFixHW, 3), dst(src.size());
+  const std::vector<float> x = random_floats(kFixC * kFixHW, -1.0f, 4.0f);
+  const ActQuant act{8, 0.02f, false, 0, 255};
+  std::vector<uint8_t> out(kFixC * kFixWp * kFixWp);
   for (auto _ : state) {
-    kern.fn(src.data(), kFixC, kFixHW, kFixHW, dst.data(), kFixC);
-    benchmark::DoNotOptimize(dst.data());
+    kern.fn(x.data(), kFixC, kFixH, kFixW, kFixHW, act, 0, out.data() + (kFixWp + 1) * kFixC, kFixC, kFixWp * kFixC);
+    benchmark::DoNotOptimize(out.data());
   }
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(src.size()));
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
 }
 
 // The dense epilogue as the layer calls it: tiles of 32 pixels x 64 channels to NCHW.
@@ -374,7 +376,7 @@ void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel&
   for (auto _ : state) {
     for (size_t n0 = 0; n0 < kFixC; n0 += kNc)
       for (size_t m0 = 0; m0 < kFixHW; m0 += kMr) {
-        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f};
+        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f, nullptr};
         kern.fn(raw.data(), kNc, std::min(kMr, kFixHW - m0), kNc, e, out.data() + n0 * kFixHW + m0, 1, kFixHW);
       }
     benchmark::DoNotOptimize(out.data());
@@ -447,7 +449,7 @@ const int kRegistered = [] {
           ->UseRealTime()->Unit(benchmark::kMicrosecond);
   add_ukernels(kernels::sparse_gemm_kernels(), BM_sparse_gemm_ukernel);
   add_ukernels(kernels::quantize_kernels(), BM_quantize_ukernel);
-  add_ukernels(kernels::transpose_kernels(), BM_transpose_ukernel);
+  add_ukernels(kernels::quantize_nhwc_kernels(), BM_quantize_nhwc_ukernel);
   add_ukernels(kernels::epilogue_kernels(), BM_epilogue_ukernel);
   add_ukernels(kernels::runs_epilogue_kernels(), BM_runs_epilogue_ukernel);
   return 0;

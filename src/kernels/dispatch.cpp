@@ -12,7 +12,7 @@ namespace kind {
 using sparse_gemv = std::remove_pointer_t<SparseGemvUkernel>;
 using sparse_gemm = std::remove_pointer_t<SparseGemmUkernel>;
 using quantize = std::remove_pointer_t<QuantizeUkernel>;
-using transpose = std::remove_pointer_t<TransposeUkernel>;
+using quantize_nhwc = std::remove_pointer_t<QuantizeNhwcUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
@@ -44,7 +44,7 @@ struct Row {
   SparseGemvUkernel sparse_gemv = nullptr;
   SparseGemmUkernel sparse_gemm = nullptr;
   QuantizeUkernel quantize = nullptr;
-  TransposeUkernel transpose = nullptr;
+  QuantizeNhwcUkernel quantize_nhwc = nullptr;
   EpilogueUkernel epilogue = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
@@ -76,7 +76,7 @@ constexpr auto table() {
 constexpr auto kSparseGemv = table<&Row::sparse_gemv>();
 constexpr auto kSparseGemm = table<&Row::sparse_gemm>();
 constexpr auto kQuantize = table<&Row::quantize>();
-constexpr auto kTranspose = table<&Row::transpose>();
+constexpr auto kQuantizeNhwc = table<&Row::quantize_nhwc>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
@@ -110,7 +110,7 @@ std::span<const DenseKernel> dense_kernels() { return kDense; }
 std::span<const SparseGemvKernel> sparse_gemv_kernels() { return kSparseGemv; }
 std::span<const SparseGemmKernel> sparse_gemm_kernels() { return kSparseGemm; }
 std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
-std::span<const TransposeKernel> transpose_kernels() { return kTranspose; }
+std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels() { return kQuantizeNhwc; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
@@ -126,7 +126,7 @@ const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
 const SparseGemvKernel& best_sparse_gemv(Isa cap) { return best_of(sparse_gemv_kernels(), cap); }
 const SparseGemmKernel& best_sparse_gemm(Isa cap) { return best_of(sparse_gemm_kernels(), cap); }
 const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
-const TransposeKernel& best_transpose(Isa cap) { return best_of(transpose_kernels(), cap); }
+const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_nhwc_kernels(), cap); }
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }

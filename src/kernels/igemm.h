@@ -162,12 +162,13 @@ using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, con
                                    size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
                                    size_t ldc);
 
-// Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout,
-// but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the
+// Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout
+// (m <= kConvRows: a multiple of the AMX kernel's 32- and 48-row blockings), but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the
 // padded width of an NHWC image (lda: its channels), koff[b] the byte offset of column block b
 // (its kernel tap and channels) from the pixel. Any offsets: the tile kernel takes 64-column
 // steps where every step's four blocks are contiguous (koff[4j + q] = koff[4j] + 16 q), else
 // narrower ones.
+inline constexpr size_t kConvRows = 96;
 using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                              const int32_t* koff, const uint8_t* w, size_t panel_stride,
                              size_t npanels, int32_t* c, size_t ldc);
@@ -178,16 +179,20 @@ using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t 
 using QuantizeUkernel = void (*)(const float* x, size_t rows, size_t cols, size_t ldx,
                                  const ActQuant& act, int32_t add, uint8_t* out, size_t ldo);
 
-// A byte matrix transposed: dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (the
-// NCHW activation bytes of an image to the NHWC bytes the dense im2col copies from).
-using TransposeUkernel = void (*)(const uint8_t* src, size_t rows, size_t cols, size_t lds,
-                                  uint8_t* dst, size_t ldd);
+// Activation bytes of `channels` planes of `rows` x `cols` floats (rows contiguous in a
+// plane, planes ldx floats apart) stored by pixel, as the dense methods read them (NHWC):
+// out[i * ldo + j * ldp + c] = quantize_activation(x[c * ldx + i * cols + j], act) + add.
+// ldo lets one call fill the rows of the implicit convolution's padded image.
+using QuantizeNhwcUkernel = void (*)(const float* x, size_t channels, size_t rows, size_t cols,
+                                     size_t ldx, const ActQuant& act, int32_t add, uint8_t* out,
+                                     size_t ldp, size_t ldo);
 
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),
 //   out[i * ldm + j * ldn] =
-//     max(float(raw[i * ldr + j] + wc * wsum[j] - xsum[i]) * scale[j] + bias[j], floor)
-// with xsum[i] = 0 when xsum is null; floor is 0 (ReLU) or -inf. The float operations are
+//     max(float(raw[r(i) * ldr + j] + wc * wsum[j] - xsum[i]) * scale[j] + bias[j], floor)
+// with xsum[i] = 0 when xsum is null; floor is 0 (ReLU) or -inf; r(i) = rows[i], or i when
+// rows is null (the implicit convolution's sums are by padded pixel, its output by pixel). The float operations are
 // these, in this order and never fused (no FMA): every kernel gives the scalar one's bits.
 struct EpilogueArgs {
   const int32_t* wsum;
@@ -196,6 +201,7 @@ struct EpilogueArgs {
   const float* scale;
   const float* bias;
   float floor;
+  const uint32_t* rows;  // or null
 };
 using EpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_t n,
                                  const EpilogueArgs& e, float* out, size_t ldm, size_t ldn);
@@ -242,7 +248,7 @@ struct Ukernel {
 using SparseGemvKernel = Ukernel<SparseGemvUkernel>;
 using SparseGemmKernel = Ukernel<SparseGemmUkernel>;
 using QuantizeKernel = Ukernel<QuantizeUkernel>;
-using TransposeKernel = Ukernel<TransposeUkernel>;
+using QuantizeNhwcKernel = Ukernel<QuantizeNhwcUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
@@ -252,7 +258,7 @@ std::span<const DenseKernel> dense_kernels();
 std::span<const SparseGemvKernel> sparse_gemv_kernels();
 std::span<const SparseGemmKernel> sparse_gemm_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
-std::span<const TransposeKernel> transpose_kernels();
+std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
@@ -262,7 +268,7 @@ const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
 const SparseGemvKernel& best_sparse_gemv(Isa cap);
 const SparseGemmKernel& best_sparse_gemm(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
-const TransposeKernel& best_transpose(Isa cap);
+const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);

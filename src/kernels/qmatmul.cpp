@@ -26,7 +26,6 @@ struct Part {
 // Activations of one kernel call: M pixels of one conv group in the method's layout.
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
-  aligned_vector<uint8_t> planes; // dense: one image's NCHW bytes, before the transpose
   aligned_vector<uint8_t> padded; // implicit dense conv: the padded NHWC image
   std::vector<int32_t> koff;      // implicit dense conv: offset of each 16-column block
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
@@ -43,6 +42,7 @@ struct Activations {
 struct Tile {
   std::vector<int32_t> raw;
   std::vector<float> acc;
+  std::vector<uint32_t> rows;  // implicit dense conv: the raw row of each output pixel
 };
 
 }  // namespace
@@ -91,7 +91,7 @@ struct IntLayer::Impl {
   const SparseGemvKernel* sgemv = nullptr;
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
-  const TransposeKernel* transpose = nullptr;
+  const QuantizeNhwcKernel* quantize_nhwc = nullptr;
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
@@ -124,7 +124,7 @@ struct IntLayer::Impl {
                 float* acc) const;
   void finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr, const int32_t* xsum,
               int64_t m0, int64_t mr, int64_t grp, int64_t n0, int64_t nn, float* out,
-              int64_t ldm, int64_t ldn) const;
+              int64_t ldm, int64_t ldn, const uint32_t* rows = nullptr) const;
   void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
              float* out, int64_t ldm, int64_t ldn) const;
 };
@@ -160,7 +160,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
-  L.transpose = &best_transpose(cap);
+  L.quantize_nhwc = &best_quantize_nhwc(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
   const WeightFormat format =
@@ -278,15 +278,12 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
     quantize->fn(in, 1, n, n, act, add, a.image.data(), n);
     return;
   }
-  a.planes.resize(hw * c);
-  for (int64_t img = 0; img < images; ++img) {
-    quantize->fn(in + img * hw * c, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
-    transpose->fn(a.planes.data(), c, hw, hw, a.image.data() + img * hw * c, c);
-  }
+  for (int64_t img = 0; img < images; ++img)
+    quantize_nhwc->fn(in + img * hw * c, c, 1, hw, hw, act, add, a.image.data() + img * hw * c, c, hw * c);
 }
 
-// The padded NHWC image of the implicit dense convolution: quantized to NCHW bytes, then each
-// input row transposed into its place. The padding bytes (code 0), the slack the last
+// The padded NHWC image of the implicit dense convolution: the input quantized straight into
+// its rows. The padding bytes (code 0), the slack the last
 // virtual pixels' windows read and the column block offsets are made with the buffer.
 void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
   const int64_t c = g.in_c, hw = g.in_h * g.in_w;
@@ -301,11 +298,8 @@ void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
           ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
     }
   }
-  a.planes.resize(hw * c);
-  quantize->fn(in, 1, hw * c, hw * c, act, add, a.planes.data(), hw * c);
-  for (int64_t y = 0; y < g.in_h; ++y)
-    transpose->fn(a.planes.data() + y * g.in_w, c, g.in_w, hw,
-                  a.padded.data() + ((y + g.pad_top) * wp + g.pad_left) * c, c);
+  quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, a.padded.data() + (g.pad_top * wp + g.pad_left) * c, c,
+                    wp * c);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes of conv group `grp` (m = image * OH * OW +
@@ -490,9 +484,9 @@ void IntLayer::Impl::epilogue(const Part& p, int64_t group, int32_t wc, const in
 // output, in the same float operations (so the same results), by the epilogue kernel.
 void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_t ldr,
                             const int32_t* xsum, int64_t m0, int64_t mr, int64_t grp, int64_t n0,
-                            int64_t nn, float* out, int64_t ldm, int64_t ldn) const {
+                            int64_t nn, float* out, int64_t ldm, int64_t ldn, const uint32_t* rows) const {
   const EpilogueArgs e{p.wsum.data() + n0, wc, xcoef ? xsum + m0 : nullptr, p.scale.data() + n0,
-                       bias.data() + grp * og + n0, relu ? 0.0f : -INFINITY};
+                       bias.data() + grp * og + n0, relu ? 0.0f : -INFINITY, rows};
   epilogue_kernel->fn(raw, ldr, mr, nn, e, out + m0 * ldm + (grp * og + n0) * ldn, ldm, ldn);
 }
 
@@ -525,7 +519,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // Output pixels are numbered over the padded width: row tiles of 32 virtual pixels, each
     // output row's run of out_w pixels through the epilogue, the padding columns dropped.
     const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
-    const int64_t mr = tile_gemm->mr, bpg = layout.padded_group / kKBlock;
+    const int64_t mr = kConvRows, bpg = layout.padded_group / kKBlock;
     // About one task per thread (output channels split first, then pixel rows), each a run of tile
     // GEMM calls into its whole block of sums, then the epilogue over the block: the tile
     // unit slows down after running other code (measured: 0.6 us lost per switch after 0.5 us
@@ -555,13 +549,17 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t i0 = b0; i0 < b1; i0 += mr)
           conv->fn(std::min(mr, b1 - i0), bpg, a.padded.data() + i0 * c, c, a.koff.data(),
                    parts[0][0].dense.data() + p0 * stride, stride, p1 - p0, tile.raw.data() + (i0 - b0) * ldr, ldr);
-        for (int64_t v = b0; v < b1;) {
-          const int64_t oh = v / wp, ow = v % wp, end = std::min(b1, oh * wp + g.out_w);
-          if (ow < g.out_w)
-            finish(parts[0][0], wcoef, tile.raw.data() + (v - b0) * ldr, ldr, nullptr, oh * g.out_w + ow, end - v, 0,
-                   n0, nn, out, ldm, ldn);
-          v = (oh + 1) * wp;
-        }
+        // One epilogue call over the output pixels whose padded pixel is in the burst: 16
+        // consecutive pixels of a plane per store, where calls per output row (14 pixels)
+        // left 2 of each 16 lanes empty and split the stores.
+        const auto pixels_before = [&](int64_t v) { return v / wp * g.out_w + std::min(v % wp, g.out_w); };
+        const int64_t q0 = pixels_before(b0), q1 = pixels_before(b1);
+        // (Columns counted, not divided: a division per pixel showed in the profile, ~1%.)
+        tile.rows.clear();
+        for (int64_t v = b0, ow = b0 % wp; v < b1; ++v, ow = ow + 1 == wp ? 0 : ow + 1)
+          if (ow < g.out_w) tile.rows.push_back(uint32_t(v - b0));
+        finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, q0, q1 - q0, 0, n0, nn, out, ldm, ldn,
+               tile.rows.data());
       }
     });
     return;

@@ -119,10 +119,10 @@ TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
 
 // The implicit-im2col GEMMs against the int8 scalar GEMM on the im2col rows they stand for:
 // stride-1 convolutions over a padded NHWC image (pixels numbered over the padded width, as
-// the layer calls them, in tiles of 32 rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
+// the layer calls them, in calls of kConvRows rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
 // giving whole 64-column steps, 16 / 48-column tails, and 16 / 32 / 48 channels (a 3x3
 // kernel's 64-column steps not contiguous: 16- or 32-column steps); K from 1024 to 3072 takes
-// the AMX kernel's ping-pong blocking (amx_tiles.h), also with an odd number of steps (192
+// the AMX kernel's rows3 blocking (amx_tiles.h: 1, 2 and 3 row tiles), also with an odd number of steps (192
 // channels, 3x3: 27) and a 16-column tail (1040 channels, 1x1), and with m <= 16 rows.
 TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
   struct Geometry {
@@ -159,8 +159,8 @@ TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
     for (const ConvKernel& kern : conv_kernels()) {
       if (!runnable(kern)) continue;
       std::vector<int32_t> got(ref.size(), -1);
-      for (int64_t i0 = 0; i0 < m; i0 += 32)
-        kern.fn(std::min<int64_t>(32, m - i0), k / kKBlock, image.data() + i0 * g.c, g.c, koff.data(), w.data(),
+      for (int64_t i0 = 0; i0 < m; i0 += kConvRows)
+        kern.fn(std::min<int64_t>(kConvRows, m - i0), k / kKBlock, image.data() + i0 * g.c, g.c, koff.data(), w.data(),
                 stride, panels, got.data() + i0 * panels * kPanel, panels * kPanel);
       ASSERT_EQ(got, ref) << kern.name << " channels " << g.c << " kernel " << g.kh << "x" << g.kw;
     }
@@ -338,26 +338,36 @@ TEST(SparseKernels, GemmExtremeOperands) {
   }
 }
 
-TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
+// Quantizer inputs for `act`: random values over the clamp range and beyond; ties (round
+// half to even), NaN, infinities and values at the clamp limits; near-ties of this scale: x
+// within a few ulps of (h + 0.5) * scale, where x * (1 / scale) and x / scale can round to
+// different sides (the AVX-512 NHWC kernel's exact path).
+std::vector<float> quantizer_inputs(const ActQuant& act) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-400.0f, 400.0f);
   std::vector<float> x(1001);
   for (auto& v : x) v = u(rng);
-  // Ties (round half to even), NaN, infinities, and values at the clamp limits.
   const float specials[] = {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 254.5f, 255.5f, 126.5f, 127.5f,
                             std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, 0.0f, -0.0f};
   std::copy(std::begin(specials), std::end(specials), x.begin());
-  for (const ActQuant& act : {ActQuant{8, 1.0f, false, 0, 255}, ActQuant{8, 0.37f, true, -127, 127},
-                              ActQuant{4, 2.0f, false, 0, 15}, ActQuant{2, 1.0f, true, -1, 1},
-                              ActQuant{8, 0.02f, false, 0, 255}, ActQuant{8, 1e-39f, false, 0, 255}}) {
-    // Near-ties of this scale: x within a few ulps of (h + 0.5) * scale, where x * (1 /
-    // scale) and x / scale can round to different sides (the AVX-512 kernel's exact path).
-    for (size_t i = 0; i < 300; ++i) {
-      const float h = float(int(i % 150) - 20) + 0.5f;
-      float v = h * act.scale;
-      for (int s = 0; s < int(i / 150) * 3 + int(i % 3); ++s) v = std::nextafter(v, i % 2 ? INFINITY : -INFINITY);
-      x[100 + i] = v;
-    }
+  for (size_t i = 0; i < 300; ++i) {
+    const float h = float(int(i % 150) - 20) + 0.5f;
+    float v = h * act.scale;
+    for (int s = 0; s < int(i / 150) * 3 + int(i % 3); ++s) v = std::nextafter(v, i % 2 ? INFINITY : -INFINITY);
+    x[100 + i] = v;
+  }
+  return x;
+}
+
+// Scales of both kinds of reciprocal: normal, and infinite or subnormal (division only).
+const ActQuant kQuantizerActs[] = {ActQuant{8, 1.0f, false, 0, 255}, ActQuant{8, 0.37f, true, -127, 127},
+                                   ActQuant{4, 2.0f, false, 0, 15},  ActQuant{2, 1.0f, true, -1, 1},
+                                   ActQuant{8, 0.02f, false, 0, 255}, ActQuant{8, 1e-39f, false, 0, 255},
+                                   ActQuant{8, 3e38f, true, -128, 127}};
+
+TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
+  for (const ActQuant& act : kQuantizerActs) {
+    const std::vector<float> x = quantizer_inputs(act);
     const int32_t add = act.is_signed ? 128 : 0;
     std::vector<uint8_t> ref(x.size());
     best_quantize(Isa::scalar).fn(x.data(), 1, x.size(), x.size(), act, add, ref.data(), x.size());
@@ -377,6 +387,39 @@ TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
         for (size_t j = 0; j < ldo; ++j)
           ASSERT_EQ(got[i * ldo + j], j < cols ? ref[3 + i * ldx + j] : 0xAB) << kern.name << " row " << i;
     }
+  }
+}
+
+// Planes off the 16 x 16 blocks (channels, pixels across rows), wider strides than the data
+// (planes, pixels, rows) with untouched gaps, offsets that wrap the bytes (-128 on signed
+// codes) and the quantizer inputs above.
+TEST(QuantizeNhwcKernels, MatchTheRuntimeQuantizerOnOddShapes) {
+  for (const ActQuant& act : kQuantizerActs) {
+    const std::vector<float> x = quantizer_inputs(act);
+    for (int32_t add : {act.is_signed ? 128 : 0, -128})
+      for (size_t channels : {1, 5, 16, 17, 40})
+        for (auto [rows, cols] : {std::pair<size_t, size_t>{1, 1}, {3, 5}, {1, 37}, {7, 13}, {14, 14}}) {
+          const size_t ldx = rows * cols + 3, ldp = channels + 2, ldo = cols * ldp + 5;
+          std::vector<float> planes(channels * ldx);
+          for (size_t i = 0; i < planes.size(); ++i) planes[i] = x[(i * 7 + channels) % x.size()];
+          std::vector<uint8_t> ref(rows * ldo, 0xAB);
+          best_quantize_nhwc(Isa::scalar).fn(planes.data(), channels, rows, cols, ldx, act, add, ref.data(), ldp, ldo);
+          for (size_t i = 0; i < rows; ++i)
+            for (size_t j = 0; j < ldo; ++j) {
+              const size_t jj = j / ldp, c = j % ldp;
+              const uint8_t want = jj < cols && c < channels
+                                       ? uint8_t(quantize_activation(planes[c * ldx + i * cols + jj], act) + add)
+                                       : uint8_t(0xAB);
+              ASSERT_EQ(ref[i * ldo + j], want);
+            }
+          for (const QuantizeNhwcKernel& kern : quantize_nhwc_kernels()) {
+            if (!kern.needs.met()) continue;
+            std::vector<uint8_t> got(rows * ldo, 0xAB);
+            kern.fn(planes.data(), channels, rows, cols, ldx, act, add, got.data(), ldp, ldo);
+            ASSERT_EQ(got, ref) << kern.name << " scale " << act.scale << " add " << add << " " << channels
+                                << " x " << rows << " x " << cols;
+          }
+        }
   }
 }
 

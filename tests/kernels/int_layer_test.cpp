@@ -218,7 +218,7 @@ TEST(IntLayer, TileGemmLayersEqualTheVnniLayersBitForBit) {
 }
 
 // Every ISA's layer gives the scalar layer's outputs bit for bit: the integer sums are exact
-// on every kernel, and the quantizer, transpose and epilogue kernels reproduce the scalar
+// on every kernel, and the quantizer and epilogue kernels reproduce the scalar
 // float operations (no FMA, the same rounding and NaN handling). Includes the 14x14 maps
 // whose sparse runs are 14-pixel rows and inputs at quantization ties, NaN and infinities.
 TEST(IntLayer, EveryIsaGivesTheScalarLayersBits) {

@@ -48,6 +48,7 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
   const int32_t* const wsum = e.wsum;
   const float* const scale = e.scale;
   const float* const bias = e.bias;
+  const uint32_t* const rows = e.rows;
   const __m512 f = _mm512_set1_ps(e.floor);
   const __m512i wc = _mm512_set1_epi32(e.wc);
   for (size_t j0 = 0; j0 < n; j0 += 16) {
@@ -56,10 +57,24 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
     const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, wsum + j0));
     const __m512 s = _mm512_maskz_loadu_ps(cm, scale + j0), b = _mm512_maskz_loadu_ps(cm, bias + j0);
     const auto row = [&](size_t i, __mmask16 lm) {
-      __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + i * ldr + j0), corr);
-      if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(i < m ? xsum[i] : 0));
+      const size_t r = rows ? rows[i] : i;
+      __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + r * ldr + j0), corr);
+      if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(xsum[i]));
       const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
       return _mm512_max_ps(f, y);
+    };
+    // A block of 16 rows from i0 (nr of them real) for the NCHW output. Rows past m repeat
+    // row i0 and are not stored, and whole channel blocks store without tests: the per-row
+    // masks and tests of a general block cost about as much as its arithmetic.
+    const auto block = [&]<bool kFull>(size_t i0, size_t nr) {
+      __m512 v[16];
+#pragma GCC unroll 16
+      for (size_t i = 0; i < 16; ++i) v[i] = row(i0 + (i < nr ? i : 0), cm);
+      transpose16(v);
+      const __mmask16 rm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nr)));
+#pragma GCC unroll 16
+      for (size_t c = 0; c < 16; ++c)
+        if (kFull || kChannel[c] < nc) _mm512_mask_storeu_ps(out + (j0 + kChannel[c]) * ldn + i0, rm, v[c]);
     };
     for (size_t i0 = 0; i0 < m; i0 += 16) {
       const size_t nr = std::min<size_t>(16, m - i0);
@@ -67,17 +82,11 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
         // Stored as computed: only the rows that exist (a GEMV has one; all 16 under masks
         // cost it 16x the arithmetic).
         for (size_t i = i0; i < i0 + nr; ++i) _mm512_mask_storeu_ps(out + i * ldm + j0, cm, row(i, cm));
-        continue;
+      } else if (nc == 16) {
+        block.template operator()<true>(i0, nr);
+      } else {
+        block.template operator()<false>(i0, nr);
       }
-      // All 16 rows, those past m under an empty mask (no access): the block stays in registers.
-      __m512 v[16];
-#pragma GCC unroll 16
-      for (size_t i = 0; i < 16; ++i) v[i] = row(i0 + i, i < nr ? cm : __mmask16(0));
-      transpose16(v);
-      const __mmask16 rm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nr)));
-#pragma GCC unroll 16
-      for (size_t c = 0; c < 16; ++c)
-        if (kChannel[c] < nc) _mm512_mask_storeu_ps(out + (j0 + kChannel[c]) * ldn + i0, rm, v[c]);
     }
   }
 }

@@ -12,7 +12,7 @@ void epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t m, size_t n, co
                           float* out, size_t ldm, size_t ldn) {
   for (size_t i = 0; i < m; ++i) {
     const int32_t xs = e.xsum ? e.xsum[i] : 0;
-    const int32_t* r = raw + i * ldr;
+    const int32_t* r = raw + (e.rows ? e.rows[i] : i) * ldr;
     for (size_t j = 0; j < n; ++j)
       out[i * ldm + j * ldn] =
           std::max(static_cast<float>(r[j] + e.wc * e.wsum[j] - xs) * e.scale[j] + e.bias[j], e.floor);

@@ -2,7 +2,7 @@
 // im2col rows) and i8_conv_32x32__amx (A straight from a padded NHWC image through a column
 // offset table). Only files built with -mamx-tile -mamx-int8 (named __amx) include it.
 //
-// 32 rows x 2 or 1 panels at a time (two blockings, below) in accumulator tiles of 16 x 16
+// 32 rows x 2 panels or 48 rows x 1 panel at a time (two blockings, below) in accumulator tiles of 16 x 16
 // int32 (TDPBUSD: uint8 activations x int8 weights). B tiles are read straight
 // from the int8 panels (igemm.h: a panel's 64-byte quads are the rows of AMX's VNNI-packed
 // B), so the sums are the VNNI kernel's, bit for bit.
@@ -38,15 +38,21 @@ struct alignas(64) TileConfig {
 //    other (7.8 ns per TDPBUSD with every operand in L1, against 4.8 ns for TDPBUSD alone).
 //    Best when A is not in L1 (im2col rows: a call's 32 rows x K' are 73 KiB at K' = 2304),
 //    as A is read once per panel pair.
-//  - ping_pong: 2 x 1 accumulators (32 rows x 1 panel), C(r) = tmm(r), and two operand sets
-//    that alternate from step to step: set 0 A(r) = tmm(2 + r), B = tmm4; set 1 A(r) =
-//    tmm(5 + r), B = tmm7. The next step's set loads while the products read the other one:
-//    1.5 loads per TDPBUSD, but the tile unit stays busy (5.9 ns per TDPBUSD on the layer's
-//    operands, B from L2 as before). A is read once per panel, so it must stay in L1: the
-//    implicit convolution's A (32 pixels of the padded image, ~17 KiB).
-// `m` rows (1..32), `step` columns per TDPBUSD (16, 32, 48 or 64). A row tile past m keeps 0
-// rows (unconfigured): the m <= 16 instances never touch it.
-enum class Blocking { grid, ping_pong };
+//  - rows3: 3 x 1 accumulators (48 rows x 1 panel), C(r) = tmm(r), A(r) = tmm(3 + r), and B
+//    in tmm6 and tmm7 by step parity: the next step's B loads while the products read this
+//    one, and A(r) reloads while the tile unit runs the step's two other products. 1.33
+//    loads per TDPBUSD and a third less B per row than 32-row blockings: B streams from L2
+//    (a panel's 16 x K bytes), the bound of the implicit convolution. A is read once per
+//    panel, so it must stay in L1: the implicit convolution's A (48 pixels of the padded
+//    image, ~21 KiB at 256 channels). It replaced a ping-pong blocking (2 x 1 accumulators,
+//    two full operand sets alternating, 1.5 loads per TDPBUSD): 1.05x faster on 3x3
+//    256->256 at 14x14, 1.08x at 128->128 at 28x28, 1.12x on vgg_128@14 (docs/BENCHMARKS.md).
+// `m` rows (1 .. 16 kRowTiles), `step` columns per TDPBUSD (16, 32, 48 or 64). A row tile past
+// m keeps 0 rows (unconfigured): the smaller instances never touch it.
+enum class Blocking { grid, rows3 };
+
+template <Blocking kB>
+inline constexpr size_t kRowTiles = kB == Blocking::rows3 ? 3 : 2;
 
 template <Blocking kB>
 TileConfig config(size_t m, size_t step) {
@@ -54,14 +60,14 @@ TileConfig config(size_t m, size_t step) {
   const auto set = [&](size_t tile, size_t rows, size_t colsb) {
     t.rows[tile] = static_cast<uint8_t>(rows), t.colsb[tile] = static_cast<uint16_t>(colsb);
   };
-  for (size_t r = 0; r < 2 && r * kTileRows < m; ++r) {
+  for (size_t r = 0; r < kRowTiles<kB> && r * kTileRows < m; ++r) {
     const size_t rows = std::min(kTileRows, m - r * kTileRows), cb = kPanel * sizeof(int32_t);
     if constexpr (kB == Blocking::grid)
       set(2 * r, rows, cb), set(2 * r + 1, rows, cb), set(4 + r, rows, step);
     else
-      set(r, rows, cb), set(2 + r, rows, step), set(5 + r, rows, step);
+      set(r, rows, cb), set(3 + r, rows, step);
   }
-  for (const size_t b : {kB == Blocking::grid ? 6 : 4, 7}) set(b, step / 4, kQuad);
+  for (const size_t b : {6, 7}) set(b, step / 4, kQuad);
   return t;
 }
 
@@ -107,50 +113,53 @@ void pass_grid(ACol acol, size_t lda, const uint8_t* w, size_t panel_stride, siz
   if constexpr (RT == 2 && NP == 2) _tile_stored(3, c1 + kPanel, ldcb);
 }
 
-// The same for RT row tiles x 1 panel, ping-pong blocking.
+// The same for RT row tiles (1..3) x 1 panel, rows3 blocking.
 template <size_t RT, typename ACol>
-void pass_ping_pong(ACol acol, size_t lda, const uint8_t* w, size_t k0, size_t steps, size_t step,
-                    bool accumulate, int32_t* c, size_t ldc) {
+void pass_rows3(ACol acol, size_t lda, const uint8_t* w, size_t k0, size_t steps, size_t step,
+                bool accumulate, int32_t* c, size_t ldc) {
   const size_t ldcb = ldc * sizeof(int32_t);
-  int32_t* c1 = c + kTileRows * ldc;
   if (accumulate) {
     _tile_loadd(0, c, ldcb);
-    if constexpr (RT == 2) _tile_loadd(1, c1, ldcb);
+    if constexpr (RT >= 2) _tile_loadd(1, c + kTileRows * ldc, ldcb);
+    if constexpr (RT >= 3) _tile_loadd(2, c + 2 * kTileRows * ldc, ldcb);
   } else {
     _tile_zero(0);
-    if constexpr (RT == 2) _tile_zero(1);
+    if constexpr (RT >= 2) _tile_zero(1);
+    if constexpr (RT >= 3) _tile_zero(2);
   }
-  const auto load0 = [&](size_t k) {
+  // One step with B in tmm6 (B6) or tmm7, loading the next step's B into the other.
+  const auto run = [&]<bool B6>(size_t s, size_t k) {
     const uint8_t* a = acol(k);
-    _tile_loadd(4, w + k / 4 * kQuad, kQuad);
-    _tile_loadd(2, a, lda);
-    if constexpr (RT == 2) _tile_loadd(3, a + kTileRows * lda, lda);
+    if (s + 1 < steps) {
+      if constexpr (B6)
+        _tile_loadd(7, w + (k + step) / 4 * kQuad, kQuad);
+      else
+        _tile_loadd(6, w + (k + step) / 4 * kQuad, kQuad);
+    }
+    _tile_loadd(3, a, lda);
+    if constexpr (B6) _tile_dpbusd(0, 3, 6); else _tile_dpbusd(0, 3, 7);
+    if constexpr (RT >= 2) {
+      _tile_loadd(4, a + kTileRows * lda, lda);
+      if constexpr (B6) _tile_dpbusd(1, 4, 6); else _tile_dpbusd(1, 4, 7);
+    }
+    if constexpr (RT >= 3) {
+      _tile_loadd(5, a + 2 * kTileRows * lda, lda);
+      if constexpr (B6) _tile_dpbusd(2, 5, 6); else _tile_dpbusd(2, 5, 7);
+    }
   };
-  const auto load1 = [&](size_t k) {
-    const uint8_t* a = acol(k);
-    _tile_loadd(7, w + k / 4 * kQuad, kQuad);
-    _tile_loadd(5, a, lda);
-    if constexpr (RT == 2) _tile_loadd(6, a + kTileRows * lda, lda);
-  };
-  load0(k0);
+  _tile_loadd(6, w + k0 / 4 * kQuad, kQuad);
   size_t s = 0, k = k0;
   for (; s + 2 <= steps; s += 2, k += 2 * step) {
-    load1(k + step);
-    _tile_dpbusd(0, 2, 4);
-    if constexpr (RT == 2) _tile_dpbusd(1, 3, 4);
-    if (s + 2 < steps) load0(k + 2 * step);
-    _tile_dpbusd(0, 5, 7);
-    if constexpr (RT == 2) _tile_dpbusd(1, 6, 7);
+    run.template operator()<true>(s, k);
+    run.template operator()<false>(s + 1, k + step);
   }
-  if (s < steps) {  // an odd last step, in set 0
-    _tile_dpbusd(0, 2, 4);
-    if constexpr (RT == 2) _tile_dpbusd(1, 3, 4);
-  }
+  if (s < steps) run.template operator()<true>(s, k);
   _tile_stored(0, c, ldcb);
-  if constexpr (RT == 2) _tile_stored(1, c1, ldcb);
+  if constexpr (RT >= 2) _tile_stored(1, c + kTileRows * ldc, ldcb);
+  if constexpr (RT >= 3) _tile_stored(2, c + 2 * kTileRows * ldc, ldcb);
 }
 
-// The whole product: m rows (1..32) x npanels panels x kblocks 16-column blocks. Whole steps
+// The whole product: m rows (1 .. 16 kRowTiles) x npanels panels x kblocks 16-column blocks. Whole steps
 // of `step` columns (64, or 32 / 16 when acol's columns are contiguous only that far), then
 // the last 16, 32 or 48 columns with a narrower configuration; loading a configuration zeroes
 // the tiles, so the first pass's sums go through c.
@@ -171,8 +180,10 @@ void gemm(size_t m, size_t kblocks, ACol acol, size_t lda, const uint8_t* w, siz
           pass_grid<RT, 1>(acol, lda, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
                            c + p * kPanel, ldc);
         else
-          pass_ping_pong<RT>(acol, lda, w + p * panel_stride, k0, steps, step, accumulate, c + p * kPanel, ldc);
+          pass_rows3<RT>(acol, lda, w + p * panel_stride, k0, steps, step, accumulate, c + p * kPanel, ldc);
     };
+    if constexpr (kRowTiles<kB> == 3)
+      if (m > 2 * kTileRows) return panels(std::integral_constant<size_t, 3>{});
     if (m > kTileRows)
       panels(std::integral_constant<size_t, 2>{});
     else

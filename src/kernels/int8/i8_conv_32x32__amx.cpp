@@ -1,4 +1,4 @@
-// Implicit-im2col int8 GEMM on AMX tiles (int8/amx_tiles.h; ping-pong or grid blocking, below)
+// Implicit-im2col int8 GEMM on AMX tiles (int8/amx_tiles.h; rows3 or grid blocking, below)
 // for stride-1 convolutions: the A
 // tile of 16 output pixels is 16 rows of the padded NHWC image at stride lda (its channels),
 // at the column block's offset koff[k / 16]: no im2col rows are built, and the tiles read a
@@ -20,12 +20,12 @@ bool contiguous(const int32_t* koff, size_t kblocks, size_t step) {
   return true;
 }
 
-// The ping-pong blocking (amx_tiles.h) reads A once per panel and starts each panel's pass
+// The rows3 blocking (amx_tiles.h) reads A once per panel and starts each panel's pass
 // with its first loads exposed: it pays when a pass has enough steps and the panel's B
 // (16 x K bytes, streamed through L1) leaves the call's A tiles in L1. Measured, 1 thread
-// (ping-pong / grid): 3x3 at 256 channels (K 2304) 0.92, 128 at 28x28 (K 1152) 0.92; 64
-// channels (K 576) 1.06-1.15; 512 at 7x7 (K 4608, 72 KiB of B per panel) 1.1.
-bool ping_pong(size_t kblocks) {
+// (rows3 / grid, docs/BENCHMARKS.md): K 2304 (3x3 at 256 channels) and 1152 faster; K 576
+// (64 channels) and 4608 (512 at 7x7, 72 KiB of B per panel) slower.
+bool rows3(size_t kblocks) {
   constexpr size_t kMinCols = 1024, kMaxPanelBytes = 48 << 10;
   return kblocks * kKBlock >= kMinCols && kblocks * kInt8BlockBytes <= kMaxPanelBytes;
 }
@@ -35,11 +35,18 @@ bool ping_pong(size_t kblocks) {
 void i8_conv_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const int32_t* koff,
                         const uint8_t* w, size_t panel_stride, size_t npanels, int32_t* c, size_t ldc) {
   const size_t step = contiguous(koff, kblocks, 64) ? 64 : contiguous(koff, kblocks, 32) ? 32 : 16;
-  const auto acol = [a, koff](size_t k) { return a + koff[k / kKBlock]; };
-  if (ping_pong(kblocks))
-    amx::gemm<amx::Blocking::ping_pong>(m, kblocks, acol, lda, w, panel_stride, npanels, c, ldc, step);
+  const auto by = [&]<amx::Blocking kB>() {
+    constexpr size_t rows = amx::kRowTiles<kB> * amx::kTileRows;
+    for (size_t i = 0; i < m; i += rows) {
+      const uint8_t* ai = a + i * lda;
+      amx::gemm<kB>(std::min(rows, m - i), kblocks, [ai, koff](size_t k) { return ai + koff[k / kKBlock]; }, lda, w,
+                    panel_stride, npanels, c + i * ldc, ldc, step);
+    }
+  };
+  if (rows3(kblocks))
+    by.template operator()<amx::Blocking::rows3>();
   else
-    amx::gemm<amx::Blocking::grid>(m, kblocks, acol, lda, w, panel_stride, npanels, c, ldc, step);
+    by.template operator()<amx::Blocking::grid>();
 }
 
 }  // namespace stern::kernels
