@@ -102,7 +102,14 @@ struct IntLayer::Impl {
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
   // rows) when stride 1, one conv group, one part, one scale group, channels a multiple of 16.
   bool implicit_dense() const { return conv != nullptr; }
-  void implicit_image(const float* in, Activations& a) const;
+  // Other dense convolutions of one group, identity column order and no dilation build their
+  // im2col rows from the same padded image, one copy per kernel row and no bounds checks.
+  bool padded_rows() const {
+    return dense() && !linear && !implicit_dense() && g.groups == 1 && layout.identity() && g.dilation_h == 1 &&
+           g.dilation_w == 1 && (xcoef == 0 || layout.groups == 1);
+  }
+  void padded_image(const float* in, Activations& a) const;
+  void rows_from_padded(const Activations& a, int64_t m0, int64_t m1, uint8_t* out, int32_t* xsum) const;
   const DenseKernel& dense_kernel(int64_t m) const {
     return m == 1 ? *gemv : m >= int64_t(kTileGemmMinRows) ? *tile_gemm : *gemm;
   }
@@ -282,24 +289,57 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
     quantize_nhwc->fn(in + img * hw * c, c, 1, hw, hw, act, add, a.image.data() + img * hw * c, c, hw * c);
 }
 
-// The padded NHWC image of the implicit dense convolution: the input quantized straight into
-// its rows. The padding bytes (code 0), the slack the last
-// virtual pixels' windows read and the column block offsets are made with the buffer.
-void IntLayer::Impl::implicit_image(const float* in, Activations& a) const {
+// The padded NHWC image of a dense convolution (padding bytes: code 0), the input quantized
+// straight into its rows, with slack after it for the windows of the implicit convolution's
+// last virtual pixels (and the 16-byte copies of rows_from_padded). With ternary
+// corrections, each padded pixel's channel sum.
+void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
   const int64_t c = g.in_c, hw = g.in_h * g.in_w;
   const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
   const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
-  if (a.padded.size() != bytes) {
-    a.padded.assign(bytes, static_cast<uint8_t>(add));
-    a.koff.resize(layout.padded_cols() / kKBlock);
-    for (size_t b = 0; b < a.koff.size(); ++b) {
-      const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
-      a.koff[b] = static_cast<int32_t>(
-          ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
+  if (a.padded.size() != bytes) a.padded.assign(bytes, static_cast<uint8_t>(add));
+  uint8_t* origin = a.padded.data() + (g.pad_top * wp + g.pad_left) * c;
+  if (c == 1)
+    quantize->fn(in, g.in_h, g.in_w, g.in_w, act, add, origin, wp);
+  else
+    quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, origin, c, wp * c);
+  if (!xcoef) return;
+  a.csum.resize(hp * wp);
+  for (int64_t p = 0; p < hp * wp; ++p) {
+    const int8_t* px = reinterpret_cast<const int8_t*>(a.padded.data()) + p * c;
+    int32_t sum = 0;
+    for (int64_t ch = 0; ch < c; ++ch) sum += px[ch];
+    a.csum[p] = sum;
+  }
+}
+
+// Rows [m0, m1) of the [M][K'] activation bytes from the padded image: per kernel row one
+// run of kernel_w * C bytes. Runs of at most 16 bytes go as one fixed 16-byte copy (a LeNet
+// first layer's 3-byte runs cost a library call each): the bytes it writes past the run are
+// overwritten by the next run, by the zeroed tail or, for a row of 16 columns, by the next
+// row of the range (the range's last row copies exactly: the next row is another task's).
+void IntLayer::Impl::rows_from_padded(const Activations& a, int64_t m0, int64_t m1, uint8_t* out,
+                                      int32_t* xsum) const {
+  const int64_t kp = layout.padded_cols(), c = g.in_c, run = g.kernel_w * c;
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, reach = (g.kernel_h - 1) * run + 16;
+  const bool short_runs = run <= 16 && reach <= 2 * kp;
+  for (int64_t m = m0; m < m1; ++m) {
+    uint8_t* row = out + (m - m0) * kp;
+    const int64_t top = (m / g.out_w) * g.stride_h * wp + (m % g.out_w) * g.stride_w;
+    const uint8_t* src = a.padded.data() + top * c;
+    if (short_runs && (reach <= kp || m + 1 < m1)) {
+      for (int64_t kh = 0; kh < g.kernel_h; ++kh) std::memcpy(row + kh * run, src + kh * wp * c, 16);
+    } else {
+      for (int64_t kh = 0; kh < g.kernel_h; ++kh) std::memcpy(row + kh * run, src + kh * wp * c, run);
+    }
+    std::memset(row + layout.cols, 0, kp - layout.cols);
+    if (xcoef) {
+      int32_t sum = 0;
+      for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+        for (int64_t kw = 0; kw < g.kernel_w; ++kw) sum += a.csum[top + kh * wp + kw];
+      xsum[m - m0] = sum;
     }
   }
-  quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, a.padded.data() + (g.pad_top * wp + g.pad_left) * c, c,
-                    wp * c);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes of conv group `grp` (m = image * OH * OW +
@@ -515,7 +555,16 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
   };
   if (implicit_dense()) {
-    implicit_image(in, a);
+    padded_image(in, a);
+    if (a.koff.empty()) {
+      const int64_t wp = g.in_w + g.pad_left + g.pad_right, c = g.in_c;
+      a.koff.resize(layout.padded_cols() / kKBlock);
+      for (size_t b = 0; b < a.koff.size(); ++b) {
+        const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
+        a.koff[b] = static_cast<int32_t>(
+            ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
+      }
+    }
     // Output pixels are numbered over the padded width: row tiles of 32 virtual pixels, each
     // output row's run of out_w pixels through the epilogue, the padding columns dropped.
     const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
@@ -564,7 +613,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     });
     return;
   }
-  if (dense() || sparse_gemv(m) || !implicit_tiles()) quantize_image(in, images, a);
+  if (padded_rows())
+    padded_image(in, a);
+  else if (dense() || sparse_gemv(m) || !implicit_tiles())
+    quantize_image(in, images, a);
 
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     const std::vector<Part>& ps = parts[grp];
@@ -572,7 +624,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     if (dense() || sparse_gemv(m)) {
       a.rows.resize(m * kp + 64);
       a.xsum.resize(m * ng);
-      if (xcoef && ng == 1) {
+      if (xcoef && ng == 1 && !padded_rows()) {
         const int64_t npix = images * g.in_h * g.in_w;
         a.csum.resize(npix);
         for (int64_t p = 0; p < npix; ++p) {
@@ -585,7 +637,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       const int64_t row_tasks = std::min<int64_t>(m, 4 * threads);
       parallel(row_tasks, [&](size_t t, int) {
         const int64_t m0 = m * t / row_tasks, m1 = m * (t + 1) / row_tasks;
-        build_rows(a, grp, m0, m1, a.rows.data() + m0 * kp, a.xsum.data() + m0 * ng);
+        if (padded_rows())
+          rows_from_padded(a, m0, m1, a.rows.data() + m0 * kp, a.xsum.data() + m0 * ng);
+        else
+          build_rows(a, grp, m0, m1, a.rows.data() + m0 * kp, a.xsum.data() + m0 * ng);
       });
     }
     if (dense()) {

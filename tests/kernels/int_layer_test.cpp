@@ -62,6 +62,11 @@ const Case kCases[] = {
     {"conv1x1_64ch_implicit", conv(64, 5, 6, 17, 1, 1, 0, 1), 0, false, kU4},
     {"conv3x3_16ch_implicit", conv(16, 7, 7, 16, 3, 1, 1, 1), 0, false, kU8},
     {"conv3x3_32ch_implicit", conv(32, 8, 9, 20, 3, 1, 1, 1), 0, false, kS8},
+    // im2col rows from the padded image: one channel (16-byte copies of 3- and 5-byte runs),
+    // a 5x5 kernel on 6 channels (LeNet-5), 3 channels at stride 2 with ternary corrections.
+    {"conv3x3_1ch_padded_rows", conv(1, 9, 11, 6, 3, 1, 1, 1), 0, false, kU8},
+    {"conv5x5_6ch_padded_rows", conv(6, 9, 9, 16, 5, 1, 0, 1), 0, false, kS8},
+    {"conv3x3_3ch_stride2_padded_rows", conv(3, 11, 9, 10, 3, 2, 1, 1), 0, false, kU4},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},
