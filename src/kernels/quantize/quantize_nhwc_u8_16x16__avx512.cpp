@@ -2,19 +2,10 @@
 // the planes, across rows) x 16 channels: one pass instead of quantizing to NCHW bytes and
 // transposing them (3x3 256->256 layer at 14x14: the two passes were ~19% of the layer).
 //
-// Codes come from a multiply by 1 / scale, not the division (VDIVPS zmm, ~10 cycles per
-// vector, bounded the old quantizer). y = x * fl(1 / scale) is within 3 ulps of |x / scale|
-// of fl(x / scale), the quotient quantize_activation rounds; below 2^8 that is < 2^-14, so
-// both round to the same integer unless y lies within 2^-14 of a half-integer (VREDUCEPS
-// gives y - nearbyint(y) exactly; VRANGEPS keeps the block's largest |.|). Above 2^8 both
-// clamp to the same limit (|codes| <= 255). A block with any such lane, or a NaN (also a
-// NaN from VREDUCEPS, whatever it does with infinities), is redone with the division;
-// scales whose reciprocal is not a normal float take the division throughout. On random
-// data ~3% of blocks are redone.
-// Then as quantize_u8__avx512: clamp in float (MAXPS returns its second operand, qmin, for
-// NaN), VCVTPS2DQ (round to nearest even). The low bytes of 4 channels' codes merge into
-// one dword per pixel (shifts and bit selects), a 4 x 4 dword transpose per 128-bit lane
-// gathers a pixel's 16 channels, each stored with one 16-byte masked store.
+// Codes by QuantizeBlock (quantize_block__avx512.h: a multiply by 1 / scale, the division
+// only for blocks near a rounding tie). The low bytes of 4 channels' codes merge into one
+// dword per pixel (shifts and bit selects), a 4 x 4 dword transpose per 128-bit lane gathers
+// a pixel's 16 channels, each stored with one 16-byte masked store.
 // Reference: quantize_nhwc_u8__scalar.cpp.
 #include <immintrin.h>
 
@@ -22,6 +13,7 @@
 #include <cmath>
 
 #include "kernels/igemm.h"
+#include "kernels/quantize/quantize_block__avx512.h"
 #include "runtime/layer.h"
 
 namespace stern::kernels {
@@ -44,11 +36,7 @@ void store_lane(const __m512i (&u)[4], uint8_t* const* dst, size_t np, size_t c0
 
 void quantize_nhwc_u8_16x16__avx512(const float* x, size_t channels, size_t rows, size_t cols, size_t ldx,
                                     const ActQuant& act, int32_t add, uint8_t* out, size_t ldp, size_t ldo) {
-  const float inv = 1.0f / act.scale;
-  const bool reciprocal = std::isnormal(inv);
-  const __m512 scale = _mm512_set1_ps(act.scale), rcp = _mm512_set1_ps(inv);
-  const __m512 lo = _mm512_set1_ps(float(act.qmin)), hi = _mm512_set1_ps(float(act.qmax));
-  const __m512 near_tie = _mm512_set1_ps(0.5f - 0x1p-14f);
+  const QuantizeBlock block(act);
   // (q + add) mod 256 from q mod 256: the offset added to the merged bytes.
   const __m512i offset = _mm512_set1_epi8(static_cast<char>(add));
   const size_t pixels = rows * cols;
@@ -64,25 +52,8 @@ void quantize_nhwc_u8_16x16__avx512(const float* x, size_t channels, size_t rows
     for (size_t c0 = 0; c0 < channels; c0 += kBlock) {
       const size_t nc = std::min(kBlock, channels - c0);
       const float* src = x + c0 * ldx + p0;
-      __m512i q[kBlock];
-      // Codes of the block's channels; with the reciprocal, false if a lane needs the division.
-      const auto codes = [&](bool by_reciprocal) {
-        __m512 err = _mm512_setzero_ps();
-#pragma GCC unroll 16
-        for (size_t c = 0; c < kBlock; ++c) {
-          if (c >= nc) {
-            q[c] = _mm512_setzero_si512();
-            continue;
-          }
-          const __m512 v = _mm512_maskz_loadu_ps(pm, src + c * ldx);
-          const __m512 y = by_reciprocal ? _mm512_mul_ps(v, rcp) : _mm512_div_ps(v, scale);
-          if (by_reciprocal)
-            err = _mm512_range_ps(err, _mm512_reduce_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), 0x0B);
-          q[c] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, lo), hi));
-        }
-        return !by_reciprocal || _mm512_cmp_ps_mask(err, near_tie, _CMP_NLE_UQ) == 0;
-      };
-      if (!reciprocal || !codes(true)) codes(false);
+      __m512i q[QuantizeBlock::kVectors];
+      block.codes(nc, [&](size_t c) { return _mm512_maskz_loadu_ps(pm, src + c * ldx); }, q);
       // u[k] lane l: pixel 4 l + k, channels 0-15 (dword j: channels 4 j .. 4 j + 3).
       __m512i d[4];
       for (size_t j = 0; j < 4; ++j) {
