@@ -97,6 +97,7 @@ struct IntLayer::Impl {
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
+  bool split_image = true;        // one image's work pays to split across threads (run)
 
   bool dense() const { return method != Method::ternary_sparse; }
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
@@ -196,10 +197,24 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   } else {
     L.sgemv = &best_sparse_gemv(cap);
     L.sgemm = &best_sparse_gemm(cap);
-    L.sparse_columns(double(w.codes.size() - std::count(w.codes.begin(), w.codes.end(), int8_t(0))) /
-                     double(w.rows));
+    L.sparse_columns(double(w.nonzeros()) / double(w.rows));
   }
 
+  // Splitting one image of a convolution across threads costs the hand-offs and moving its
+  // activations between cores, a few microseconds: below ~30 us of estimated work it made 2
+  // threads slower than 1 (2-core Xeon, batch 1: dense 3x3 64->64 at 14x14 9.2 -> 10.5 us,
+  // 98%-sparse 32->64 at 14x14 6.4 -> 12.4 us; the 256->256 layers at 14x14 gain 1.2-1.25x).
+  // The estimate, fitted on those layers: 0.24 ns per input and output value (quantizer,
+  // epilogue) plus 0.00047 ns per dense multiply-add on the tile unit (0.0055 on VNNI, the
+  // cost model's kDenseGemmNsPerMac) or 0.02 ns per sparse add. Linear layers always split:
+  // the GEMV streams its weights and gains on 2 cores.
+  if (!L.linear) {
+    const double values = double(conv.in_c * conv.in_h * conv.in_w + conv.out_c * L.pixels);
+    const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : 0.0055;
+    const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
+                                  : 0.02 * double(w.nonzeros()) * double(L.pixels);
+    L.split_image = 0.24 * values + work >= options.split_min_ns;
+  }
   const int64_t ng = L.layout.groups;
   const bool asym = w.asymmetric;
   std::vector<int8_t> codes(L.og * L.k);
@@ -784,7 +799,8 @@ void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool)
     return;
   }
   if (L.acts.empty()) L.acts.resize(1);
-  for (int64_t n = 0; n < batch; ++n) L.compute(in + n * in_image, 1, out + n * out_image, &pool, L.acts[0], 0);
+  ThreadPool* split = L.split_image ? &pool : nullptr;
+  for (int64_t n = 0; n < batch; ++n) L.compute(in + n * in_image, 1, out + n * out_image, split, L.acts[0], 0);
 }
 
 }  // namespace stern::kernels

@@ -44,23 +44,28 @@ ThreadPool::~ThreadPool() {
   for (std::thread& w : workers_) w.join();
 }
 
-// Items are claimed under the mutex: runtime items are whole GEMM blocks or images, so one
-// lock per item costs nothing measurable and keeps the pool simple.
+// Items are claimed under the mutex in guided chunks (a share of what is left, so large
+// jobs still balance at the end): one claim per item made 2 threads slower than 1 on a
+// layer of 256 tiny items (the 98%-sparse 3x3 256->256 layer quantizes one plane per item:
+// 67 -> 90 us), the contended mutex putting the threads to sleep in the kernel.
 void ThreadPool::drain(int thread) {
   std::unique_lock lock(mutex_);
+  const size_t share = 2 * static_cast<size_t>(size());
   while (next_ < count_) {
-    const size_t i = next_++;
+    const size_t begin = next_, end = begin + std::max<size_t>(1, (count_ - begin) / share);
+    next_ = end;
     const auto* job = job_;
     lock.unlock();
-    try {
-      item_thread = thread;
-      (*job)(i, thread);
-      item_thread = -1;
-    } catch (...) {
-      item_thread = -1;
-      std::lock_guard guard(mutex_);
-      if (!error_) error_ = std::current_exception();
+    item_thread = thread;
+    for (size_t i = begin; i < end; ++i) {
+      try {
+        (*job)(i, thread);
+      } catch (...) {
+        std::lock_guard guard(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
+    item_thread = -1;
     lock.lock();
   }
 }

@@ -1,6 +1,7 @@
 // A small fixed pool of worker threads for the runtime. parallel_for hands out indices
-// dynamically (an atomic counter), so uneven items balance themselves; the calling thread
-// takes part as thread 0, so a pool of size 1 runs everything inline with no threads.
+// dynamically, in guided chunks (a share of what is left), so uneven items balance
+// themselves; the calling thread takes part as thread 0, so a pool of size 1 runs
+// everything inline with no threads.
 // Workers spin for kSpin after each job before they sleep, and so does the caller before it
 // waits for them: a batch-1 network runs a parallel_for per layer, tens of microseconds
 // apart, and a futex wake-up costs about as much inside a virtual machine (measured: two
