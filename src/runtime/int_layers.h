@@ -13,12 +13,13 @@ inline constexpr double kDenseGemvNsPerWeight = 0.0083;
 inline constexpr double kDenseGemmNsPerMac = 0.0055;
 // AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm):
 // fitted to the crossover with the sparse GEMM measured on the 3x3 256->256 layer at 14x14 on
-// a Xeon with AMX (1 thread, 2026-12-06, ping-pong tile blocking: dense 92-98 us; sparse
-// 114-115 us at 95%, 65-67 at 98%: equal at ~96.2% sparsity; was 0.0016 for the grid
-// blocking's 118-120 us and 0.0024 for the im2col GEMM of 203 us). Layers the implicit path
+// a Xeon with AMX (1 thread, 2026-12-06 after the rows3 blocking: dense 67-77 us at 90-95%
+// sparsity, the tile unit running faster on sparser weights; sparse 122 us at 95%, 70 at 98%:
+// equal at ~98%; was 0.0015 for the ping-pong blocking's 92-98 us, 0.0016 for the grid
+// blocking's 118-120 us, 0.0024 for the im2col GEMM of 203 us). Layers the implicit path
 // does not take (channels not a multiple of 16, strides, FGQ groups) run the im2col GEMM,
 // ~1.6x this per MAC.
-inline constexpr double kTileGemmNsPerMac = 0.0015;
+inline constexpr double kTileGemmNsPerMac = 0.0011;
 inline constexpr double kSparseGemvNsPerNonzero = 0.03;
 inline constexpr double kSparseGemvNsPerBlock = 0.5;   // per row and 128 columns
 inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile
