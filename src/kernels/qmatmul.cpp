@@ -38,8 +38,9 @@ struct Activations {
   int64_t tile_stride = 0;        // bytes between consecutive tiles
 };
 
-// Per-thread output tiles.
-struct Tile {
+// Per-thread output tiles, one cache line apart: the epilogue's row table grows in one
+// thread's Tile while the other reads its own (3x3 256->256 dense at 2 threads: 74 -> 72 us).
+struct alignas(64) Tile {
   std::vector<int32_t> raw;
   std::vector<float> acc;
   std::vector<uint32_t> rows;  // implicit dense conv: the raw row of each output pixel
