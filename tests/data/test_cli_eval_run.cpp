@@ -1,4 +1,4 @@
-// `stern eval` and `stern run` end to end: a nearest-class-mean classifier built here from
+// `stern eval`, `stern run` and `stern bench` end to end: a nearest-class-mean classifier built here from
 // the MNIST train split (one linear layer, stored as f32 and as ternary2), saved with
 // save_model and run through the CLI; accuracy, sparsity, sizes and logits are checked
 // against the same classifier computed directly in this test.
@@ -301,6 +301,61 @@ TEST_F(CliTest, RunWritesLogitsAndArgmax) {
   const CommandResult one = stern_cli("run " + model.string() + " --input " + (dir_ / "one.npy").string());
   EXPECT_EQ(one.status, 0) << one.output;
   EXPECT_THAT(one.output, AllOf(HasSubstr("[1, 10]"), HasSubstr("argmax  " + std::to_string(j["outputs"][0]["argmax"][0].get<int>()))));
+}
+
+// `stern bench`'s JSON (a public interface): the timing fields and, with --profile, one
+// median per plan step (the order of "layers"); without it, none. No timing is asserted,
+// only that times are times.
+void expect_bench_json(const nlohmann::json& j, size_t configs, bool profile) {
+  ASSERT_FALSE(j.is_discarded());
+  ASSERT_EQ(j["results"].size(), configs);
+  ASSERT_FALSE(j["layers"].empty());
+  for (const auto& r : j["results"]) {
+    EXPECT_GT(r["median_ms"].get<double>(), 0.0);
+    EXPECT_LE(r["min_ms"].get<double>(), r["median_ms"].get<double>());
+    EXPECT_GE(r["iterations"].get<int>(), 5);
+    EXPECT_GT(r["images_per_s"].get<double>(), 0.0);
+    ASSERT_EQ(r.contains("step_median_ms"), profile);
+    if (!profile) continue;
+    ASSERT_EQ(r["step_median_ms"].size(), j["layers"].size());
+    for (const auto& ms : r["step_median_ms"]) EXPECT_GE(ms.get<double>(), 0.0);
+  }
+}
+
+TEST(CliBench, SynthesizedLayerWithProfile) {
+  CommandResult r = stern_cli("bench --layer conv:8x16x3x3@10x10 --encoding sparse-ternary --sparsity 0.9 "
+                              "--threads 1 --min-time 0 --profile --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+  expect_bench_json(j, 1, true);
+  EXPECT_EQ(j["layer"], "conv:8x16x3x3@10x10");
+  EXPECT_EQ(j["encoding"], "ternary_sparse");
+  EXPECT_DOUBLE_EQ(j["sparsity"].get<double>(), 0.9);
+  EXPECT_GT(j["results"][0]["gops"].get<double>(), 0.0);
+  EXPECT_NE(j["layers"][0]["kernel"].get<std::string>(), "");
+  r = stern_cli("bench --layer conv:8x16x3x3@10x10 --encoding ternary --threads 1 --min-time 0 --profile");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("median ms per step"), HasSubstr("layer")));
+  r = stern_cli("bench --layer conv:8x16x3x3@10x10 --sparsity 1.5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.output, AllOf(HasSubstr("--sparsity"), HasSubstr("expected a fraction in [0, 1]")));
+}
+
+TEST_F(CliTest, BenchModelEveryConfigurationAndStep) {
+  const auto model = dir_ / "mean.stern";
+  save_model(classifier_graph(*mean_), model);
+  CommandResult r = stern_cli("bench " + model.string() + " --min-time 0 --profile --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+  expect_bench_json(j, 4, true);  // batch 1 and 64, 1 and 2 threads
+  ASSERT_EQ(j["layers"].size(), 2u);  // flatten, fc
+  EXPECT_EQ(j["layers"][1]["node"], "fc");
+  r = stern_cli("bench " + model.string() + " --batch 3 --threads 2 --min-time 0 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json plain = nlohmann::json::parse(r.output, nullptr, false);
+  expect_bench_json(plain, 1, false);
+  EXPECT_EQ(plain["results"][0]["batch"], 3);
+  EXPECT_EQ(plain["results"][0]["threads"], 2);
 }
 
 TEST_F(CliTest, RunRejectsBadInput) {
