@@ -6,12 +6,26 @@
 #include <functional>
 
 #include "kernels/qpack.h"
+#include "runtime/int_layers.h"
 #include "stern/error.h"
 
 namespace stern::kernels {
 namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// csum[p] = the sum of `channels` signed bytes of pixel p (pixels `stride` bytes apart): the
+// per-pixel sums from which the ternary correction's window sums are added up.
+void channel_sums(const uint8_t* bytes, int64_t pixels, int64_t stride, int64_t channels,
+                  std::vector<int32_t>& csum) {
+  csum.resize(pixels);
+  for (int64_t p = 0; p < pixels; ++p) {
+    const int8_t* px = reinterpret_cast<const int8_t*>(bytes) + p * stride;
+    int32_t sum = 0;
+    for (int64_t ch = 0; ch < channels; ++ch) sum += px[ch];
+    csum[p] = sum;
+  }
+}
 
 // One integer matrix of a layer: the codes (or |codes| for the asymmetric half) packed for
 // the method, with their float scale and integer row sum per (row, scale group).
@@ -206,12 +220,12 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   // threads slower than 1 (2-core Xeon, batch 1: dense 3x3 64->64 at 14x14 9.2 -> 10.5 us,
   // 98%-sparse 32->64 at 14x14 6.4 -> 12.4 us; the 256->256 layers at 14x14 gain 1.2-1.25x).
   // The estimate, fitted on those layers: 0.24 ns per input and output value (quantizer,
-  // epilogue) plus 0.00047 ns per dense multiply-add on the tile unit (0.0055 on VNNI, the
-  // cost model's kDenseGemmNsPerMac) or 0.02 ns per sparse add. Linear layers always split:
+  // epilogue) plus 0.00047 ns per dense multiply-add on the tile unit (the cost model's
+  // kDenseGemmNsPerMac on VNNI) or 0.02 ns per sparse add. Linear layers always split:
   // the GEMV streams its weights and gains on 2 cores.
   if (!L.linear) {
     const double values = double(conv.in_c * conv.in_h * conv.in_w + conv.out_c * L.pixels);
-    const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : 0.0055;
+    const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : kDenseGemmNsPerMac;
     const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
                                   : 0.02 * double(w.nonzeros()) * double(L.pixels);
     L.split_image = 0.24 * values + work >= options.split_min_ns;
@@ -319,14 +333,7 @@ void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
     quantize->fn(in, g.in_h, g.in_w, g.in_w, act, add, origin, wp);
   else
     quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, origin, c, wp * c);
-  if (!xcoef) return;
-  a.csum.resize(hp * wp);
-  for (int64_t p = 0; p < hp * wp; ++p) {
-    const int8_t* px = reinterpret_cast<const int8_t*>(a.padded.data()) + p * c;
-    int32_t sum = 0;
-    for (int64_t ch = 0; ch < c; ++ch) sum += px[ch];
-    a.csum[p] = sum;
-  }
+  if (xcoef) channel_sums(a.padded.data(), hp * wp, c, c, a.csum);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes from the padded image: per kernel row one
@@ -650,16 +657,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     if (dense() || sparse_gemv(m)) {
       a.rows.resize(m * kp + 64);
       a.xsum.resize(m * ng);
-      if (xcoef && ng == 1 && !padded_rows()) {
-        const int64_t npix = images * g.in_h * g.in_w;
-        a.csum.resize(npix);
-        for (int64_t p = 0; p < npix; ++p) {
-          const int8_t* px = reinterpret_cast<const int8_t*>(a.image.data()) + p * g.in_c + grp * cg;
-          int32_t sum = 0;
-          for (int64_t ch = 0; ch < cg; ++ch) sum += px[ch];
-          a.csum[p] = sum;
-        }
-      }
+      if (xcoef && ng == 1 && !padded_rows())
+        channel_sums(a.image.data() + grp * cg, images * g.in_h * g.in_w, g.in_c, cg, a.csum);
       const int64_t row_tasks = std::min<int64_t>(m, 4 * threads);
       parallel(row_tasks, [&](size_t t, int) {
         const int64_t m0 = m * t / row_tasks, m1 = m * (t + 1) / row_tasks;
