@@ -596,8 +596,9 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     const bool own_images = threads > 1;
     std::vector<char> built(own_images ? threads : 0, 0);
     if (!own_images) image(a);
-    // Output pixels are numbered over the padded width: row tiles of 32 virtual pixels, each
-    // output row's run of out_w pixels through the epilogue, the padding columns dropped.
+    // Output pixels are numbered over the padded width: calls of up to kConvRows virtual
+    // pixels, and the epilogue keeps each row's out_w real ones (Tile::rows), the padding
+    // columns dropped.
     const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
     const int64_t mr = kConvRows, bpg = layout.padded_group / kKBlock;
     // About one task per thread (output channels split first, then pixel rows), each a run of tile
