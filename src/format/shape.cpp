@@ -118,6 +118,10 @@ void check_activation_attrs(const OpContext& c) {
       c.error("attribute 'act_scale' = " + std::to_string(scale) +
               "; expected a finite value > 0 when act_bits > 0");
     }
+    const int64_t qmax = is_signed ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
+    c.integer("act_zero_point", 0, is_signed ? -qmax : 0, qmax);
+  } else {
+    c.integer("act_zero_point", 0, 0, 0);
   }
   const std::string activation = c.checked([&] { return attr_string(c.node.attrs, "activation", ""); });
   if (!activation.empty() && activation != "relu") {

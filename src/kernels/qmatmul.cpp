@@ -168,7 +168,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
                     " kernels (codes, act_bits 2..8, at most " + std::to_string(kMaxCols) + " columns)");
   L.method = options.method;
   L.g = conv;
-  L.act = act;
+  L.act = centered(act);
   L.relu = relu;
   L.bias.assign(bias.begin(), bias.end());
   L.og = conv.out_c / conv.groups;
@@ -193,11 +193,15 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   if (L.dense() && format == WeightFormat::ternary2) {
     // int8 bytes q - 128 when 8-bit unsigned codes would not fit, else q itself.
     L.add = !act.is_signed && act.bits == 8 ? -128 : 0;
-    L.xcoef = 1, L.wcoef = -L.add;
+    L.xcoef = 1;
   } else {
     L.add = act.is_signed ? 128 : 0;  // uint8 bytes
-    L.xcoef = 0, L.wcoef = -L.add;
+    L.xcoef = 0;
   }
+  // The kernels see centred codes q - zero_point (layer.h centered): same bytes, the zero
+  // point moves into the offset.
+  L.add += act.zero_point;
+  L.wcoef = -L.add;
   if (L.dense()) {
     L.gemm = &best_dense(format, KernelOp::gemm, cap);
     L.gemv = &best_dense(format, KernelOp::gemv, cap);

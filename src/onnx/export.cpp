@@ -101,12 +101,13 @@ std::string Exporter::quantize_input(const Node& n, const std::string& x) {
   if (bits > 8) fail(where, "act_bits " + std::to_string(bits) + " has no faithful ONNX form (at most 8)");
   const bool is_signed = attr_int(n.attrs, "act_signed", 0) != 0;
   const double scale = attr_float(n.attrs, "act_scale", 0.0);
+  const int64_t zero_point = attr_int(n.attrs, "act_zero_point", 0);
   const std::string s = const_floats(n.name + ":act_scale", {}, {static_cast<float>(scale)});
   const std::string zp = unique(n.name + ":act_zero_point");
   auto* z = graph_->add_initializer();
   z->set_name(zp);
   z->set_data_type(is_signed ? pb::TensorProto::INT8 : pb::TensorProto::UINT8);
-  z->set_raw_data(std::string(1, '\0'));
+  z->set_raw_data(std::string(1, static_cast<char>(zero_point)));
   const std::string q = unique(x + ":q"), dq = unique(x + ":dq");
   add_node("QuantizeLinear", n, {x, s, zp}, {q});
   add_node("DequantizeLinear", n, {q, s, zp}, {dq});
@@ -114,8 +115,9 @@ std::string Exporter::quantize_input(const Node& n, const std::string& x) {
   // [0, 2^bits - 1] / [-(2^(bits-1) - 1), 2^(bits-1) - 1]: clip the dequantized values there.
   const double qmax = is_signed ? std::ldexp(1.0, int(bits) - 1) - 1 : std::ldexp(1.0, int(bits)) - 1;
   if (!is_signed && bits == 8) return dq;
-  const std::string lo = const_floats(n.name + ":act_min", {}, {static_cast<float>(is_signed ? -qmax * scale : 0.0)});
-  const std::string hi = const_floats(n.name + ":act_max", {}, {static_cast<float>(qmax * scale)});
+  const double qmin = is_signed ? -qmax : 0.0;
+  const std::string lo = const_floats(n.name + ":act_min", {}, {static_cast<float>((qmin - double(zero_point)) * scale)});
+  const std::string hi = const_floats(n.name + ":act_max", {}, {static_cast<float>((qmax - double(zero_point)) * scale)});
   const std::string clipped = unique(x + ":dq_clip");
   add_node("Clip", n, {dq, lo, hi}, {clipped});
   return clipped;

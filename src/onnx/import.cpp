@@ -156,6 +156,7 @@ class Importer {
     double scale = 0;
     bool is_signed = false;
     int64_t bits = 8;
+    int64_t zero_point = 0;
   };
   std::map<std::string, ActQuant> quantized_;    // QuantizeLinear outputs
   std::map<std::string, ActQuant> dequantized_;  // DequantizeLinear [+ Clip] outputs
@@ -166,6 +167,7 @@ class Importer {
     (*attrs)["act_bits"] = it->second.bits;
     (*attrs)["act_scale"] = it->second.scale;
     (*attrs)["act_signed"] = int64_t{it->second.is_signed ? 1 : 0};
+    if (it->second.zero_point != 0) (*attrs)["act_zero_point"] = it->second.zero_point;
     return value(n, it->second.source);
   }
 
@@ -507,8 +509,8 @@ void convert_clip(Importer& im, NodeCtx& n) {
   if (dq != im.dequantized_.end()) {
     // The exporter narrows 8-bit Q/DQ to fewer bits with a Clip at the code range's ends.
     Importer::ActQuant q = dq->second;
-    const double hi = attr_float(attrs, "max", NAN) / q.scale;
-    const double lo = attr_float(attrs, "min", NAN) / q.scale;
+    const double hi = attr_float(attrs, "max", NAN) / q.scale + double(q.zero_point);
+    const double lo = attr_float(attrs, "min", NAN) / q.scale + double(q.zero_point);
     // unsigned: hi = 2^bits - 1, lo = 0; signed: hi = 2^(bits-1) - 1, lo = -hi.
     const double log_codes = std::log2(hi + 1);
     const int64_t base = std::lround(log_codes);
@@ -523,8 +525,8 @@ void convert_clip(Importer& im, NodeCtx& n) {
   im.emit(n, OpType::clip, {im.value(n, n.input(0))}, n.output(0), attrs);
 }
 
-// Scalar scale and zero point of a QuantizeLinear/DequantizeLinear; only zero point 0
-// (symmetric) is supported.
+// Scalar scale and zero point of a QuantizeLinear/DequantizeLinear. A signed zero point must
+// leave room for the symmetric code range [-127, 127] of stern's signed activations.
 Importer::ActQuant read_qdq(Importer& im, NodeCtx& n) {
   n.allow_only({"axis"});
   n.inputs_between(2, 3);
@@ -539,8 +541,11 @@ Importer::ActQuant read_qdq(Importer& im, NodeCtx& n) {
     if (zp.data_type != pb::TensorProto::UINT8 && zp.data_type != pb::TensorProto::INT8) {
       n.error(std::string("zero point type ") + onnx_io::data_type_name(zp.data_type) + " is not supported");
     }
-    if (zp.ints.size() != 1 || zp.ints[0] != 0) n.error("a non-zero or per-axis zero point is not supported");
+    if (zp.ints.size() != 1) n.error("per-axis zero point '" + n.input(2) + "' of an activation is not supported");
     q.is_signed = zp.data_type == pb::TensorProto::INT8;
+    q.zero_point = zp.ints[0];
+    if (q.is_signed && q.zero_point == -128)
+      n.error("int8 zero point -128 is not supported (signed codes are -127..127)");
   }
   return q;
 }
@@ -554,7 +559,8 @@ void convert_quantize_linear(Importer& im, NodeCtx& n) {
 void convert_dequantize_linear(Importer& im, NodeCtx& n) {
   const Importer::ActQuant q = read_qdq(im, n);
   auto src = im.quantized_.find(n.input(0));
-  if (src == im.quantized_.end() || src->second.scale != q.scale || src->second.is_signed != q.is_signed) {
+  if (src == im.quantized_.end() || src->second.scale != q.scale || src->second.is_signed != q.is_signed ||
+      src->second.zero_point != q.zero_point) {
     n.error("DequantizeLinear is supported only right after a QuantizeLinear with the same scale and zero point");
   }
   im.dequantized_[n.output(0)] = src->second;

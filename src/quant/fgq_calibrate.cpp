@@ -125,6 +125,7 @@ void fgq_calibrate_activations(Graph& quantized, const Graph& fp32, std::span<co
       it->attrs["act_bits"] = int64_t{bits};
       it->attrs["act_scale"] = s.scale;
       it->attrs["act_signed"] = int64_t{s.is_signed ? 1 : 0};
+      it->attrs.erase("act_zero_point");  // an imported model's; the calibrated codes have none
     }
     if (report) {
       for (auto& lr : report->layers) {

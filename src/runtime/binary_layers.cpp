@@ -53,7 +53,8 @@ WeightMatrix weight_matrix(const LayerDesc& d) {
 }
 
 bool supports_bitmap(const LayerDesc& d, Encoding e) {
-  if (d.weight->encoding != e || d.act.bits < 2 || d.act.bits > 8) return false;
+  // A zero point goes to the ternary provider, which centres the codes (layer.h centered).
+  if (d.weight->encoding != e || d.act.bits < 2 || d.act.bits > 8 || d.act.zero_point != 0) return false;
   const WeightMatrix m = weight_matrix(d);
   return m.group == m.cols && m.cols <= sbin::kMaxCols;
 }

@@ -34,6 +34,11 @@ ActQuant act_quant(const Node& node, const std::string& where) {
   q.is_signed = attr_int(node.attrs, "act_signed", 0) != 0;
   q.qmax = q.is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
   q.qmin = q.is_signed ? -q.qmax : 0;
+  const int64_t zero_point = attr_int(node.attrs, "act_zero_point", 0);
+  if (zero_point < q.qmin || zero_point > q.qmax)
+    fail(where, "act_zero_point " + std::to_string(zero_point) + " out of range, expected " +
+                    std::to_string(q.qmin) + ".." + std::to_string(q.qmax) + " (the act_bits code range)");
+  q.zero_point = static_cast<int32_t>(zero_point);
   return q;
 }
 

@@ -33,25 +33,38 @@
 namespace stern {
 
 // Activation quantization of a layer's input (graph.h attributes act_bits, act_scale,
-// act_signed). bits == 0: float input.
+// act_signed, act_zero_point). bits == 0: float input. Codes q lie in [qmin, qmax] and
+// stand for (q - zero_point) * scale, as ONNX QuantizeLinear / DequantizeLinear define them.
 struct ActQuant {
   int bits = 0;
   float scale = 0.0f;
   bool is_signed = false;
   int32_t qmin = 0, qmax = 0;
+  int32_t zero_point = 0;
 };
 
 // The one definition of the activation quantizer; integer kernels must use it so that the
 // codes match the reference bit for bit. Division in float (as LibTorch does on float32
-// tensors), round half to even (nearbyint under the default rounding mode), then clamp.
+// tensors), round half to even (nearbyint under the default rounding mode), plus the zero
+// point, then clamp.
 inline int32_t quantize_activation(float x, const ActQuant& q) {
-  const float r = std::nearbyint(x / q.scale);
+  const float r = std::nearbyint(x / q.scale) + static_cast<float>(q.zero_point);
   if (!(r >= static_cast<float>(q.qmin))) return q.qmin;  // also maps NaN to qmin
   if (r > static_cast<float>(q.qmax)) return q.qmax;
   return static_cast<int32_t>(r);
 }
 inline float fake_quantize_activation(float x, const ActQuant& q) {
-  return static_cast<float>(quantize_activation(x, q)) * q.scale;
+  return static_cast<float>(quantize_activation(x, q) - q.zero_point) * q.scale;
+}
+
+// The same quantizer with codes centred on the zero point: q - zero_point in
+// [qmin - zero_point, qmax - zero_point], zero point 0. Integer kernels multiply these, so a
+// zero point costs them nothing: they store q - zero_point + add, i.e. q + (add + zero_point),
+// and correct by that offset like any other.
+inline ActQuant centered(const ActQuant& q) {
+  ActQuant c = q;
+  c.qmin -= q.zero_point, c.qmax -= q.zero_point, c.zero_point = 0;
+  return c;
 }
 
 struct ConvGeometry {

@@ -141,6 +141,20 @@ TEST(Shapes, Conv2dMatchesPyTorch) {
                "act_scale");
   expect_error([] { infer_one(OpType::conv2d, {1, 3, 8, 8}, {{"activation", std::string("gelu")}}, {zeros("w", {4, 3, 3, 3})}, {"w"}); },
                "activation");
+  // A zero point must be a code of the act_bits range, and needs act_bits.
+  const Attributes q4{{"act_bits", int64_t{4}}, {"act_scale", 0.1}};
+  Attributes zp = q4;
+  zp["act_zero_point"] = int64_t{15};
+  EXPECT_NO_THROW(infer_one(OpType::conv2d, {1, 3, 8, 8}, zp, {zeros("w", {4, 3, 3, 3})}, {"w"}));
+  zp["act_zero_point"] = int64_t{16};
+  expect_error([&] { infer_one(OpType::conv2d, {1, 3, 8, 8}, zp, {zeros("w", {4, 3, 3, 3})}, {"w"}); },
+               "attribute 'act_zero_point' = 16 out of range; expected 0..15");
+  zp["act_signed"] = int64_t{1};
+  zp["act_zero_point"] = int64_t{-8};
+  expect_error([&] { infer_one(OpType::conv2d, {1, 3, 8, 8}, zp, {zeros("w", {4, 3, 3, 3})}, {"w"}); },
+               "expected -7..7");
+  expect_error([] { infer_one(OpType::conv2d, {1, 3, 8, 8}, {{"act_zero_point", int64_t{3}}}, {zeros("w", {4, 3, 3, 3})}, {"w"}); },
+               "attribute 'act_zero_point' = 3 out of range; expected 0..0");
 }
 
 TEST(Shapes, PoolCeilModeMatchesPyTorch) {

@@ -2,7 +2,7 @@
 // float convolution of the fake-quantized input with the dequantized weights (the
 // reference runtime's semantics, runtime/layer.h): odd channel counts, padding, stride 2,
 // dilation, groups, 1x1 and 3x3, FGQ scale groups, asymmetric scales, signed and 4-bit
-// activations, sparsity 0..100%.
+// activations, zero points, sparsity 0..100%.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -42,6 +42,10 @@ ConvGeometry linear(int64_t in, int64_t out) { return conv(in, 1, 1, out, 1, 1, 
 const ActQuant kU8{8, 0.05f, false, 0, 255};
 const ActQuant kS8{8, 0.03f, true, -127, 127};
 const ActQuant kU4{4, 0.2f, false, 0, 15};
+// Zero points (imported asymmetric activations): padding must hold the zero point's code.
+const ActQuant kU8zp{8, 0.05f, false, 0, 255, 37};
+const ActQuant kS8zp{8, 0.03f, true, -127, 127, -20};
+const ActQuant kU4zp{4, 0.2f, false, 0, 15, 9};
 
 const Case kCases[] = {
     {"conv3x3_pad1", conv(13, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8},
@@ -67,6 +71,11 @@ const Case kCases[] = {
     {"conv3x3_1ch_padded_rows", conv(1, 9, 11, 6, 3, 1, 1, 1), 0, false, kU8},
     {"conv5x5_6ch_padded_rows", conv(6, 9, 9, 16, 5, 1, 0, 1), 0, false, kS8},
     {"conv3x3_3ch_stride2_padded_rows", conv(3, 11, 9, 10, 3, 2, 1, 1), 0, false, kU4},
+    {"conv3x3_pad1_zero_point", conv(13, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8zp},
+    {"conv3x3_stride2_fgq16_zero_point", conv(32, 11, 10, 21, 3, 2, 1, 1), 16, true, kS8zp},
+    {"conv3x3_64ch_implicit_zero_point", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kS8zp},
+    {"conv3x3_1ch_padded_rows_zero_point", conv(1, 9, 11, 6, 3, 1, 1, 1), 0, false, kU4zp},
+    {"linear_odd_zero_point", linear(301, 37), 0, false, kU8zp},
     {"linear_odd", linear(301, 37), 0, false, kU8},
     {"linear_fgq64", linear(256, 20), 64, true, kS8},
     {"linear_wide", linear(1000, 10), 0, false, kU4},

@@ -1,7 +1,8 @@
 // Whole models through the Session: the integer providers (automatic choice and each
 // kernel_override) against SessionOptions::reference_only, the dequantizing f32 path.
 // The model mixes every integer encoding, FGQ groups, asymmetric scales, a folded
-// BatchNorm, fused ReLU, stride 2, and 8-bit unsigned, 4-bit and signed activations.
+// BatchNorm, fused ReLU, stride 2, and 8-bit unsigned, 4-bit and signed activations, two of
+// them with zero points.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -54,11 +55,12 @@ Graph model() {
          {{"epsilon", 1e-5}});
   b.node(OpType::relu, "relu1", {"n1"}, "r1");
   b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2",
-         act_attrs(4, 0.15, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
+         act_attrs(4, 0.15, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}},
+                                    {"act_zero_point", int64_t{3}}}));
   b.node(OpType::flatten, "flat", {"c2"}, "f");
   b.node(OpType::linear, "fc1", {"f", "w3"}, "h", act_attrs(8, 0.05, true));
   b.node(OpType::relu, "relu2", {"h"}, "hr");
-  b.node(OpType::linear, "fc2", {"hr", "w4", "b4"}, "y", act_attrs(8, 0.1, false));
+  b.node(OpType::linear, "fc2", {"hr", "w4", "b4"}, "y", act_attrs(8, 0.1, false, {{"act_zero_point", int64_t{90}}}));
   return b.done({"y"});
 }
 

@@ -207,14 +207,16 @@ TEST(BinaryLayers, ConvolutionsGoToTheTileGemmWhereTheCpuHasOne) {
 }
 
 // What the bitmap kernels do not take falls through to the next provider: per-group scales
-// (to "ternary") and float activations (to "f32").
+// and activation zero points (to "ternary") and float activations (to "f32").
 TEST(BinaryLayers, UnsupportedLayersFallThrough) {
   GraphBuilder b;
   b.input("x", {-1, 32});
   b.g.tensors.push_back(weights("w1", Encoding::signed_binary, {8, 32}, 0.5, false, 31, 16));
-  b.g.tensors.push_back(weights("w2", Encoding::binary, {5, 8}, 0.0, false, 32));
+  b.g.tensors.push_back(weights("w3", Encoding::signed_binary, {6, 8}, 0.5, false, 33));
+  b.g.tensors.push_back(weights("w2", Encoding::binary, {5, 6}, 0.0, false, 32));
   b.node(OpType::linear, "fgq", {"x", "w1"}, "h", act(8, 0.02, false));
-  b.node(OpType::linear, "float_in", {"h", "w2"}, "y");
+  b.node(OpType::linear, "zero_point", {"h", "w3"}, "z", act(8, 0.05, false, {{"act_zero_point", int64_t{40}}}));
+  b.node(OpType::linear, "float_in", {"z", "w2"}, "y");
   const Graph g = b.done({"y"});
   Session s(g, test::options(1, false, "signed_binary"));
   for (const LayerPlan& p : s.plan()) {
