@@ -7,8 +7,7 @@
 // Reference: ternary2_gemm_4x16__scalar.cpp.
 #include <immintrin.h>
 
-#include <cstring>
-
+#include "kernels/dpbusd.h"
 #include "kernels/igemm.h"
 
 namespace stern::kernels {
@@ -17,34 +16,42 @@ namespace {
 // Weights are read once per call: prefetch far enough ahead to cover DRAM latency.
 constexpr size_t kPrefetchBytes = 1024;
 
+// Four accumulators, one per quad, of one panel: named values, not an array, which GCC keeps
+// in memory once they are bound to dpbusd's asm operand.
+struct PanelSums {
+  __m512i q0 = _mm512_setzero_si512(), q1 = _mm512_setzero_si512(), q2 = _mm512_setzero_si512(),
+          q3 = _mm512_setzero_si512();
+};
+
 template <size_t NP>
 void tile(size_t kblocks, const uint8_t* x, const uint8_t* w, size_t panel_stride, int32_t* c) {
-  __m512i acc[NP][4];
-  for (size_t p = 0; p < NP; ++p)
-    for (int q = 0; q < 4; ++q) acc[p][q] = _mm512_setzero_si512();
+  static_assert(NP == 1 || NP == 4);
+  PanelSums s0, s1, s2, s3;
   const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0C),
                 m2 = _mm512_set1_epi8(0x30), m3 = _mm512_set1_epi8(char(0xC0));
   for (size_t b = 0; b < kblocks; ++b) {
-    int32_t xq[4];
-    std::memcpy(xq, x + b * kKBlock, sizeof(xq));
-    const __m512i x0 = _mm512_set1_epi32(xq[0]), x1 = _mm512_set1_epi32(xq[1]),
-                  x2 = _mm512_set1_epi32(xq[2]), x3 = _mm512_set1_epi32(xq[3]);
-    for (size_t p = 0; p < NP; ++p) {
+    const uint8_t* xb = x + b * kKBlock;
+    const __m512i x0 = _mm512_set1_epi32(load4(xb)), x1 = _mm512_set1_epi32(load4(xb + 4)),
+                  x2 = _mm512_set1_epi32(load4(xb + 8)), x3 = _mm512_set1_epi32(load4(xb + 12));
+    const auto panel = [&](size_t p, PanelSums& s) {
       const uint8_t* src = w + p * panel_stride + b * kTernary2BlockBytes;
       _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchBytes), _MM_HINT_T0);
       const __m512i v = _mm512_loadu_si512(src);
-      acc[p][0] = _mm512_dpbusd_epi32(acc[p][0], _mm512_and_si512(v, m0), x0);
-      acc[p][1] = _mm512_dpbusd_epi32(acc[p][1], _mm512_and_si512(v, m1), x1);
-      acc[p][2] = _mm512_dpbusd_epi32(acc[p][2], _mm512_and_si512(v, m2), x2);
-      acc[p][3] = _mm512_dpbusd_epi32(acc[p][3], _mm512_and_si512(v, m3), x3);
-    }
+      dpbusd(s.q0, _mm512_and_si512(v, m0), x0);
+      dpbusd(s.q1, _mm512_and_si512(v, m1), x1);
+      dpbusd(s.q2, _mm512_and_si512(v, m2), x2);
+      dpbusd(s.q3, _mm512_and_si512(v, m3), x3);
+    };
+    panel(0, s0);
+    if constexpr (NP == 4) panel(1, s1), panel(2, s2), panel(3, s3);
   }
-  for (size_t p = 0; p < NP; ++p) {
-    const __m512i sum = _mm512_add_epi32(
-        _mm512_add_epi32(acc[p][0], _mm512_srai_epi32(acc[p][1], 2)),
-        _mm512_add_epi32(_mm512_srai_epi32(acc[p][2], 4), _mm512_srai_epi32(acc[p][3], 6)));
+  const auto store = [&](size_t p, const PanelSums& s) {
+    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(s.q0, _mm512_srai_epi32(s.q1, 2)),
+                                         _mm512_add_epi32(_mm512_srai_epi32(s.q2, 4), _mm512_srai_epi32(s.q3, 6)));
     _mm512_storeu_si512(c + p * kPanel, sum);
-  }
+  };
+  store(0, s0);
+  if constexpr (NP == 4) store(1, s1), store(2, s2), store(3, s3);
 }
 
 }  // namespace
