@@ -22,6 +22,9 @@ struct SessionOptions {
   std::string kernel_override;   // force one kernel family for every layer ("" = automatic)
   bool reference_only = false;   // scalar reference paths everywhere (the correctness oracle)
   bool profile = false;          // time every step of run(): Session::step_times()
+  // An integer conv2d whose only reader is an integer conv2d writes the reader's activation
+  // codes from its epilogue instead of floats (same results, bit for bit; docs/RUNTIME.md).
+  bool requantize = true;
 };
 
 // What the planner chose for one layer, for `stern info` and `stern bench`.

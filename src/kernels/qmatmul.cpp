@@ -113,6 +113,8 @@ struct IntLayer::Impl {
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
   bool split_image = true;        // one image's work pays to split across threads (run)
+  bool codes_in = false;          // the input is NHWC bytes in code_input()'s format
+  std::optional<CodeFormat> codes_out;  // the output is NHWC bytes in this format
 
   bool dense() const { return method != Method::ternary_sparse; }
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
@@ -272,6 +274,27 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
 IntLayer::~IntLayer() = default;
 
+std::optional<CodeFormat> IntLayer::code_input() const {
+  const Impl& L = *impl_;
+  if (L.linear || !(L.padded_rows() || L.implicit_dense())) return std::nullopt;
+  return CodeFormat{L.act, L.add};
+}
+
+bool IntLayer::emit_codes(const CodeFormat& format) {
+  Impl& L = *impl_;
+  // The paths through finish(): dense, one part, one scale group.
+  if (L.linear || !L.dense() || L.layout.groups != 1) return false;
+  for (const auto& ps : L.parts)
+    if (ps.size() != 1) return false;
+  L.codes_out = format;
+  return true;
+}
+
+void IntLayer::take_codes() {
+  if (!code_input()) throw Error("IntLayer: take_codes on a layer without code_input");
+  impl_->codes_in = true;
+}
+
 const char* IntLayer::kernel_name(int64_t batch) const {
   const Impl& L = *impl_;
   const int64_t m = L.linear ? batch : L.pixels;
@@ -333,7 +356,10 @@ void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
   const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
   if (a.padded.size() != bytes) a.padded.assign(bytes, static_cast<uint8_t>(add));
   uint8_t* origin = a.padded.data() + (g.pad_top * wp + g.pad_left) * c;
-  if (c == 1)
+  if (codes_in) {
+    const auto* codes = reinterpret_cast<const uint8_t*>(in);
+    for (int64_t y = 0; y < g.in_h; ++y) std::memcpy(origin + y * wp * c, codes + y * g.in_w * c, size_t(g.in_w * c));
+  } else if (c == 1)
     quantize->fn(in, g.in_h, g.in_w, g.in_w, act, add, origin, wp);
   else
     quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, origin, c, wp * c);
@@ -554,7 +580,19 @@ void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_
                             int64_t nn, float* out, int64_t ldm, int64_t ldn, const uint32_t* rows) const {
   const EpilogueArgs e{p.wsum.data() + n0, wc, xcoef ? xsum + m0 : nullptr, p.scale.data() + n0,
                        bias.data() + grp * og + n0, relu ? 0.0f : -INFINITY, rows};
-  epilogue_kernel->fn(raw, ldr, mr, nn, e, out + m0 * ldm + (grp * og + n0) * ldn, ldm, ldn);
+  if (!codes_out) {
+    epilogue_kernel->fn(raw, ldr, mr, nn, e, out + m0 * ldm + (grp * og + n0) * ldn, ldm, ldn);
+    return;
+  }
+  // Requantized output: the same epilogue into a tile of channel planes, then the reader's
+  // quantizer on it into NHWC bytes, so the codes are those the reader would have made from
+  // the floats (the round trip's bits, by construction).
+  thread_local std::vector<float> planes;
+  planes.resize(size_t(mr * nn));
+  epilogue_kernel->fn(raw, ldr, mr, nn, e, planes.data(), 1, mr);
+  uint8_t* codes = reinterpret_cast<uint8_t*>(out) + m0 * g.out_c + grp * og + n0;
+  quantize_nhwc->fn(planes.data(), size_t(nn), 1, size_t(mr), size_t(mr), codes_out->act, codes_out->add, codes,
+                    size_t(g.out_c), size_t(mr * g.out_c));
 }
 
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
@@ -678,14 +716,13 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       parallel(tasks, [&](size_t task, int t) {
         const int64_t r0 = mt * int64_t(task) / tasks * mr, r1 = std::min(m, mt * int64_t(task + 1) / tasks * mr);
         rows_from_padded(a, r0, r1, a.rows.data() + r0 * kp, a.xsum.data() + r0);
+        // One epilogue over the task's rows: 16-pixel stores where per-tile calls had 8.
         Tile& tile = tiles[t];
-        tile.raw.resize(mr * ldr);
-        for (int64_t i0 = r0; i0 < r1; i0 += mr) {
-          const int64_t rows = std::min(mr, r1 - i0);
-          kern.fn(rows, layout.padded_group / kKBlock, a.rows.data() + i0 * kp, kp, ps[0].dense.data(), stride,
-                  panels, tile.raw.data(), ldr);
-          finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, 0, og, out, ldm, ldn);
-        }
+        tile.raw.resize((r1 - r0) * ldr);
+        for (int64_t i0 = r0; i0 < r1; i0 += mr)
+          kern.fn(std::min(mr, r1 - i0), layout.padded_group / kKBlock, a.rows.data() + i0 * kp, kp,
+                  ps[0].dense.data(), stride, panels, tile.raw.data() + (i0 - r0) * ldr, ldr);
+        finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), r0, r1 - r0, grp, 0, og, out, ldm, ldn);
       });
       continue;
     }

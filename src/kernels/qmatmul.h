@@ -14,6 +14,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -63,6 +64,13 @@ class IntLayer {
 
   // The micro-kernel used for a batch of `batch` images.
   const char* kernel_name(int64_t batch) const;
+
+  // Codes between layers (runtime/layer.h Layer::code_input): a convolution that builds a
+  // padded NHWC image (dense methods) takes its input as bytes in its own format; a dense
+  // convolution with one weight part and one scale group can write its output so.
+  std::optional<CodeFormat> code_input() const;
+  bool emit_codes(const CodeFormat& format);
+  void take_codes();
 
  private:
   struct Impl;

@@ -50,6 +50,9 @@ class IntKernelLayer final : public Layer {
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float*) override {
     layer_.run(in, out, batch, pool);
   }
+  std::optional<CodeFormat> code_input() const override { return layer_.code_input(); }
+  bool emit_codes(const CodeFormat& format) override { return layer_.emit_codes(format); }
+  void take_codes() override { layer_.take_codes(); }
 
  private:
   IntLayer layer_;

@@ -129,6 +129,7 @@ class LayerOp final : public OpKernel {
       : layer_(std::move(layer)), encoding_(std::move(encoding)) {}
   std::string kernel_name() const override { return layer_->kernel_name(); }
   std::string encoding() const override { return encoding_; }
+  Layer* weight_layer() override { return layer_.get(); }
   size_t scratch_floats(std::span<const Shape> in_shapes, int threads) const override {
     return layer_->scratch_floats(in_shapes[0][0], threads);
   }

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -91,9 +92,26 @@ struct LayerDesc {
   int64_t in_features = 0;      // linear (out_features = weight->rows())
 };
 
+// The bytes an integer layer wants its input activations in when the previous layer hands
+// them over already quantized (Layer::code_input): NHWC, byte = clamp(nearbyint(x /
+// act.scale), act.qmin, act.qmax) + add, i.e. quantize_activation with `act` (centred on the
+// zero point) plus an offset.
+struct CodeFormat {
+  ActQuant act;
+  int32_t add = 0;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
+  // Requantization in the epilogue (docs/RUNTIME.md "Codes between layers"): a layer that
+  // can take its input as CodeFormat bytes says so here; the session then asks the producing
+  // layer to emit_codes (true: from now on run() writes those bytes, per image in the first
+  // quarter of each image's float slot, instead of floats) and tells the reader to
+  // take_codes (run() then reads them). A layer that cannot keeps the defaults.
+  virtual std::optional<CodeFormat> code_input() const { return std::nullopt; }
+  virtual bool emit_codes(const CodeFormat&) { return false; }
+  virtual void take_codes() {}
   virtual std::string kernel_name() const = 0;
   // Floats of scratch run() needs for `batch` images with `threads` threads.
   virtual size_t scratch_floats(int64_t batch, int threads) const = 0;

@@ -45,9 +45,13 @@ struct RunArgs {
   float* scratch;                         // scratch_floats() floats, 64-byte aligned
 };
 
+class Layer;  // runtime/layer.h
+
 class OpKernel {
  public:
   virtual ~OpKernel() = default;
+  // conv2d and linear: the weight layer that runs them (for the session's code hand-off).
+  virtual Layer* weight_layer() { return nullptr; }
   virtual std::string kernel_name() const = 0;
   virtual std::string encoding() const { return "f32"; }
   virtual size_t scratch_floats(std::span<const Shape> /*in_shapes*/, int /*threads*/) const {

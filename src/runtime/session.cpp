@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "runtime/layer.h"
 #include "runtime/op.h"
 #include "runtime/plan.h"
 #include "stern/cpu_features.h"
@@ -76,7 +77,37 @@ struct Session::Impl {
       if (!factory) fail(s.where, "operator not supported by the runtime");
       kernels.push_back(factory(build));
     }
+    if (options.requantize && !options.reference_only) link_codes();
     if (options.profile) step_times.resize(kernels.size());
+  }
+
+  // Requantization in the epilogue: a conv2d whose output is read by exactly one step, a
+  // conv2d taking it as its input, hands it over as that reader's activation codes when both
+  // layers can (the reader builds a padded NHWC image of codes, the writer has the plain
+  // dense epilogue). The value's buffer, sized for floats, holds the bytes. Not a graph
+  // output, so no caller ever sees it.
+  void link_codes() {
+    std::vector<int> readers(plan.values.size(), 0);
+    for (const Step& s : plan.steps)
+      for (int v : s.inputs) ++readers[v];
+    for (int v : plan.graph_outputs) readers[v] += 2;  // never handed over
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const Step& w = plan.steps[i];
+      if (w.node.op != OpType::conv2d || w.outputs.size() != 1 || readers[w.outputs[0]] != 1) continue;
+      for (size_t j = i + 1; j < plan.steps.size(); ++j) {
+        const Step& r = plan.steps[j];
+        if (r.inputs.empty() || r.inputs[0] != w.outputs[0]) continue;
+        Layer* writer = kernels[i]->weight_layer();
+        Layer* reader = r.node.op == OpType::conv2d ? kernels[j]->weight_layer() : nullptr;
+        if (!writer || !reader) break;
+        const std::optional<CodeFormat> format = reader->code_input();
+        if (format && writer->emit_codes(*format)) {
+          reader->take_codes();
+          plan.steps[i].fused_name += "+requantize";
+        }
+        break;
+      }
+    }
   }
 
   // Shape inference reruns with the batch bound, so a free dimension that moved (flatten

@@ -5,6 +5,8 @@
 // them with zero points.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <map>
 #include <random>
 
 #include "kernels/quantized_model.h"
@@ -97,6 +99,66 @@ TEST(IntModel, QuantizedLayersRunOnIntegerKernels) {
       EXPECT_NE(p.kernel.find("f32"), std::string::npos) << p.node;
     }
   }
+}
+
+// Integer convolutions in a chain (conv -> conv -> conv, the middle one int8 with a zero
+// point, the last stride 2 with signed 4-bit input), then one whose output has two readers.
+Graph chain_model() {
+  GraphBuilder b;
+  b.input("x", {-1, 16, 10, 10});
+  b.g.tensors.push_back(quantized("w1", Encoding::ternary2, {32, 3, 3, 16}, 0, false, 0.3, 21));
+  b.tensor("bn_scale", {32}, test::random_floats(32, 22, 0.5f, 1.5f));
+  b.tensor("bn_bias", {32}, test::random_floats(32, 23));
+  b.tensor("bn_mean", {32}, test::random_floats(32, 24));
+  b.tensor("bn_var", {32}, test::random_floats(32, 25, 0.5f, 2.0f));
+  b.g.tensors.push_back(quantized("w2", Encoding::i8, {32, 3, 3, 32}, 0, false, 0.0, 26));
+  b.g.tensors.push_back(quantized("w3", Encoding::ternary2, {16, 3, 3, 32}, 0, false, 0.5, 27));
+  b.g.tensors.push_back(quantized("w4", Encoding::ternary2, {8, 1, 1, 16}, 0, false, 0.3, 28));
+  b.g.tensors.push_back(quantized("w5", Encoding::ternary2, {4, 16 * 5 * 5}, 0, false, 0.3, 29));
+  const Attributes pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  b.node(OpType::conv2d, "conv1", {"x", "w1"}, "c1", act_attrs(8, 0.01, false, pad1));
+  b.node(OpType::batch_norm, "bn1", {"c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"}, "n1", {{"epsilon", 1e-5}});
+  b.node(OpType::relu, "relu1", {"n1"}, "r1");
+  Attributes zp = act_attrs(8, 0.02, false, pad1);
+  zp["act_zero_point"] = int64_t{7};
+  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2", zp);
+  Attributes s2 = act_attrs(4, 0.5, true, pad1);
+  s2["strides"] = std::vector<int64_t>{2, 2};
+  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "c3", s2);
+  b.node(OpType::relu, "relu3", {"c3"}, "r3");
+  b.node(OpType::conv2d, "conv4", {"r3", "w4"}, "y", act_attrs(8, 0.05, false));
+  b.node(OpType::flatten, "flat", {"r3"}, "f");
+  b.node(OpType::linear, "fc", {"f", "w5"}, "z", act_attrs(8, 0.05, false));
+  return b.done({"y", "z"});
+}
+
+TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
+  const Graph g = chain_model();
+  Session s(g, test::options(1));
+  std::map<std::string, std::string> ops;
+  for (const LayerPlan& p : s.plan()) ops[p.node] = p.op;
+  // conv1 and conv2 write their reader's codes; conv3's output has two readers (conv4, flat)
+  // and conv4's is a graph output.
+  EXPECT_EQ(ops["conv1"], "conv2d+batch_norm+relu+requantize");
+  EXPECT_EQ(ops["conv2"], "conv2d+requantize");
+  EXPECT_EQ(ops["conv3"], "conv2d+relu");
+  EXPECT_EQ(ops["conv4"], "conv2d");
+  for (int64_t batch : {1, 3})
+    for (int threads : {1, 2}) {
+      const FloatTensor x = test::random_tensor({batch, 16, 10, 10}, uint32_t(31 + batch));
+      SessionOptions floats = test::options(threads);
+      floats.requantize = false;
+      const std::vector<FloatTensor> want = Session(g, floats).run({x});
+      const std::vector<FloatTensor> got = Session(g, test::options(threads)).run({x});
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t o = 0; o < got.size(); ++o) {
+        ASSERT_EQ(got[o].shape, want[o].shape);
+        EXPECT_EQ(0, std::memcmp(got[o].data.data(), want[o].data.data(), got[o].data.size() * sizeof(float)))
+            << "output " << o << " batch " << batch << " threads " << threads;
+      }
+      const std::vector<FloatTensor> ref = Session(g, test::options(1, true)).run({x});
+      for (size_t o = 0; o < got.size(); ++o) EXPECT_LT(test::max_rel_diff(got[o], ref[o]), 1e-5) << o;
+    }
 }
 
 }  // namespace
