@@ -186,9 +186,9 @@ void print_text(const InfoOptions& o, const Graph& g, uintmax_t file_bytes) {
   const PlanResult plan = runtime_plan(g);
   if (plan.error.empty()) {
     std::printf("\nplan (%zu steps on this CPU)\n", plan.layers.size());
-    std::printf("  %-20s %-24s %-15s %s\n", "node", "op", "encoding", "kernel");
+    std::printf("  %-20s %-34s %-15s %s\n", "node", "op", "encoding", "kernel");
     for (const LayerPlan& l : plan.layers) {
-      std::printf("  %-20s %-24s %-15s %s\n", l.node.c_str(), l.op.c_str(), l.encoding.c_str(), l.kernel.c_str());
+      std::printf("  %-20s %-34s %-15s %s\n", l.node.c_str(), l.op.c_str(), l.encoding.c_str(), l.kernel.c_str());
     }
   } else {
     std::printf("\nplan: unavailable: %s\n", plan.error.c_str());
