@@ -187,7 +187,7 @@ void bench(const BenchOptions& o) {
   }
   std::printf("%s  (%s)\n", o.layer.empty() ? o.model.c_str() : o.layer.c_str(), j["isa"].get<std::string>().c_str());
   for (const auto& l : j["layers"])
-    if (l["kernel"] != "") std::printf("  %-24s %-10s %-16s %s\n", l["node"].get<std::string>().c_str(),
+    if (l["kernel"] != "") std::printf("  %-20s %-34s %-15s %s\n", l["node"].get<std::string>().c_str(),
                                        l["op"].get<std::string>().c_str(), l["encoding"].get<std::string>().c_str(),
                                        l["kernel"].get<std::string>().c_str());
   for (const auto& r : j["results"]) {
