@@ -276,7 +276,8 @@ IntLayer::~IntLayer() = default;
 
 std::optional<CodeFormat> IntLayer::code_input() const {
   const Impl& L = *impl_;
-  if (L.linear || !(L.padded_rows() || L.implicit_dense())) return std::nullopt;
+  // Both paths are convolutions (padded_rows: !linear; implicit_dense: implicit_tiles).
+  if (!(L.padded_rows() || L.implicit_dense())) return std::nullopt;
   return CodeFormat{L.act, L.add};
 }
 

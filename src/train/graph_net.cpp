@@ -154,8 +154,8 @@ class Converter {
     spec.act_signed = attr_int(n.attrs, "act_signed", 0) != 0;
     const double scale = spec.act_bits > 0 ? attr_float(n.attrs, "act_scale", 0.0) : 1.0;
     if (!(scale > 0)) fail(w, "act_scale must be positive when act_bits is set");
-    if (attr_int(n.attrs, "act_zero_point", 0) != 0)
-      fail(w, "act_zero_point " + std::to_string(attr_int(n.attrs, "act_zero_point", 0)) +
+    if (const int64_t zero_point = attr_int(n.attrs, "act_zero_point", 0); zero_point != 0)
+      fail(w, "act_zero_point " + std::to_string(zero_point) +
                   " is not supported by the trainer (its activation quantizers have zero point 0)");
 
     take(n.inputs.at(0), w);

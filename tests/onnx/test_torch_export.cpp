@@ -29,6 +29,27 @@ bool export_with_torch(const fs::path& dir, const std::string& flags) {
   return true;
 }
 
+// Runs `graph` on `x` on the automatic kernels, then on the reference path: every output value
+// within atol + 1e-4 |want| of PyTorch's `want`. Returns the automatic session's plan.
+std::vector<LayerPlan> expect_pytorchs_outputs(const Graph& graph, const FloatTensor& x, const FloatTensor& want,
+                                               double atol) {
+  std::vector<LayerPlan> plan;
+  for (bool reference : {false, true}) {
+    SessionOptions options;
+    options.reference_only = reference;
+    Session session(graph, options);
+    if (!reference) plan = session.plan();
+    const auto got = session.run({x});
+    if (got.at(0).shape != want.shape) {
+      ADD_FAILURE() << "output shape differs from PyTorch's, reference " << reference;
+      continue;
+    }
+    for (size_t i = 0; i < want.data.size(); ++i)
+      EXPECT_NEAR(got[0].data[i], want.data[i], atol + 1e-4 * std::abs(want.data[i])) << i << " reference " << reference;
+  }
+  return plan;
+}
+
 TEST(OnnxTorchExport, PyTorchExportedCnnMatchesPyTorch) {
   const fs::path dir = fs::temp_directory_path() / "stern_torch_export";
   if (!export_with_torch(dir, "")) GTEST_SKIP() << "Debian python3-torch / python3-onnx missing";
@@ -39,16 +60,7 @@ TEST(OnnxTorchExport, PyTorchExportedCnnMatchesPyTorch) {
   EXPECT_EQ(graph.inputs[0].shape[0], -1) << "the exported batch axis is dynamic";
   const FloatTensor x = read_tensor_file(dir / "input_0.pb");
   const FloatTensor want = read_tensor_file(dir / "output_0.pb");
-  for (bool reference : {false, true}) {
-    SessionOptions options;
-    options.reference_only = reference;
-    Session session(graph, options);
-    const auto got = session.run({x});
-    ASSERT_EQ(got.at(0).shape, want.shape);
-    for (size_t i = 0; i < want.data.size(); ++i) {
-      EXPECT_NEAR(got[0].data[i], want.data[i], 1e-5 + 1e-4 * std::abs(want.data[i])) << i;
-    }
-  }
+  expect_pytorchs_outputs(graph, x, want, 1e-5);
   // stern's export of the imported model passes the ONNX project's own checker (with its
   // shape inference) and imports back to the same outputs.
   export_onnx(graph, dir / "exported.onnx");
@@ -83,19 +95,10 @@ TEST(OnnxTorchExport, ZeroPointActivationsOnIntegerKernelsMatchPyTorch) {
 
   const FloatTensor x = read_tensor_file(dir / "input_0.pb");
   const FloatTensor want = read_tensor_file(dir / "output_0.pb");
-  for (bool reference : {false, true}) {
-    SessionOptions o;
-    o.reference_only = reference;
-    Session session(graph, o);
-    for (const LayerPlan& p : session.plan()) {
-      if (!reference && (p.op.rfind("conv2d", 0) == 0 || p.op.rfind("linear", 0) == 0)) {
-        EXPECT_EQ(p.kernel.find("f32"), std::string::npos) << p.node << " ran on " << p.kernel;
-      }
+  for (const LayerPlan& p : expect_pytorchs_outputs(graph, x, want, 1e-4)) {
+    if (p.op.rfind("conv2d", 0) == 0 || p.op.rfind("linear", 0) == 0) {
+      EXPECT_EQ(p.kernel.find("f32"), std::string::npos) << p.node << " ran on " << p.kernel;
     }
-    const auto got = session.run({x});
-    ASSERT_EQ(got.at(0).shape, want.shape);
-    for (size_t i = 0; i < want.data.size(); ++i)
-      EXPECT_NEAR(got[0].data[i], want.data[i], 1e-4 + 1e-4 * std::abs(want.data[i])) << i << " reference " << reference;
   }
   // The zero points survive stern's ONNX export.
   const Graph again = import_onnx_from_memory(export_onnx_bytes(graph), "exported.onnx", ".");
