@@ -200,6 +200,18 @@ TEST(GraphNet, UnsupportedOperatorNamesTheNode) {
         }
       },
       Error);
+  // A zero point (imported ONNX activations) has no trainer quantizer: refused, named.
+  Graph zero_point = imported_style_cnn();
+  zero_point.nodes[0].attrs["act_bits"] = int64_t{8};
+  zero_point.nodes[0].attrs["act_scale"] = 0.02;
+  zero_point.nodes[0].attrs["act_zero_point"] = int64_t{100};
+  try {
+    net_from_graph(zero_point, fp32_layers);
+    FAIL() << "act_zero_point accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'conv' (conv2d): act_zero_point 100 is not supported"), std::string::npos)
+        << e.what();
+  }
 }
 
 double runtime_accuracy(const Graph& g, const Dataset& d) {
