@@ -2,6 +2,7 @@
 // direct NCHW/OIHW scalar reference written here; error handling on bad models; .pb files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -216,6 +217,40 @@ TEST(OnnxImport, UnsupportedAttributeNamesIt) {
   OnnxBuilder::attr(relu, "bogus", int64_t{3});
   c.output("y", {1, 4});
   EXPECT_NE(import_error(c).find("attribute 'bogus' is not supported"), std::string::npos) << import_error(c);
+}
+
+// x -> QuantizeLinear -> DequantizeLinear -> Gemm, the zero point of type `type` with
+// values `zp` (one value: per tensor).
+OnnxBuilder qdq_matmul(onnx::TensorProto::DataType type, const std::vector<int32_t>& zp) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.init("s", {}, {0.05f});
+  auto* z = b.graph->add_initializer();
+  z->set_name("zp");
+  z->set_data_type(type);
+  if (zp.size() > 1) z->add_dims(static_cast<int64_t>(zp.size()));
+  for (int32_t v : zp) z->add_int32_data(v);
+  b.init("w", {4, 3}, random_floats(12, 5));
+  b.node("QuantizeLinear", {"x", "s", "zp"}, {"xq"}, "quant");
+  b.node("DequantizeLinear", {"xq", "s", "zp"}, {"xdq"}, "dequant");
+  b.node("Gemm", {"xdq", "w"}, {"y"}, "mm");
+  b.output("y", {1, 3});
+  return b;
+}
+
+TEST(OnnxImport, ZeroPointsBecomeActZeroPointOrAreRefusedByName) {
+  const OnnxBuilder ok = qdq_matmul(onnx::TensorProto::UINT8, {37});
+  const Graph g = import_onnx_from_memory(ok.bytes(), "qdq.onnx", ".");
+  const auto mm = std::find_if(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == OpType::linear; });
+  ASSERT_NE(mm, g.nodes.end());
+  EXPECT_EQ(attr_int(mm->attrs, "act_zero_point", 0), 37);
+  EXPECT_EQ(attr_int(mm->attrs, "act_signed", 1), 0);
+
+  const std::string low = import_error(qdq_matmul(onnx::TensorProto::INT8, {-128}));
+  EXPECT_NE(low.find("'quant'"), std::string::npos) << low;
+  EXPECT_NE(low.find("int8 zero point -128 is not supported"), std::string::npos) << low;
+  const std::string per_axis = import_error(qdq_matmul(onnx::TensorProto::UINT8, {1, 2, 3, 4}));
+  EXPECT_NE(per_axis.find("per-axis zero point 'zp'"), std::string::npos) << per_axis;
 }
 
 TEST(OnnxImport, MissingInitializerIsAnError) {
