@@ -222,6 +222,8 @@ class Importer {
   // Shape of a runtime value, by stern's shape inference over the graph built so far.
   Shape shape_of(const NodeCtx& n, const std::string& name) {
     if (const auto* c = consts_.count(name) ? &consts_.at(name) : nullptr) return c->dims;
+    // A dequantized activation is not in the graph (it folds into its reader): its source's.
+    if (auto dq = dequantized_.find(name); dq != dequantized_.end()) return shape_of(n, dq->second.source);
     if (!shapes_valid_) {
       Graph partial;
       partial.inputs = graph_.inputs;

@@ -219,9 +219,10 @@ TEST(OnnxImport, UnsupportedAttributeNamesIt) {
   EXPECT_NE(import_error(c).find("attribute 'bogus' is not supported"), std::string::npos) << import_error(c);
 }
 
-// x -> QuantizeLinear -> DequantizeLinear -> Gemm, the zero point of type `type` with
-// values `zp` (one value: per tensor).
-OnnxBuilder qdq_matmul(onnx::TensorProto::DataType type, const std::vector<int32_t>& zp) {
+// x -> QuantizeLinear -> DequantizeLinear -> `op` (Gemm or MatMul), the zero point of type
+// `type` with values `zp` (one value: per tensor).
+OnnxBuilder qdq_matmul(onnx::TensorProto::DataType type, const std::vector<int32_t>& zp,
+                       const std::string& op = "Gemm") {
   OnnxBuilder b;
   b.input("x", {1, 4});
   b.init("s", {}, {0.05f});
@@ -233,18 +234,20 @@ OnnxBuilder qdq_matmul(onnx::TensorProto::DataType type, const std::vector<int32
   b.init("w", {4, 3}, random_floats(12, 5));
   b.node("QuantizeLinear", {"x", "s", "zp"}, {"xq"}, "quant");
   b.node("DequantizeLinear", {"xq", "s", "zp"}, {"xdq"}, "dequant");
-  b.node("Gemm", {"xdq", "w"}, {"y"}, "mm");
+  b.node(op, {"xdq", "w"}, {"y"}, "mm");
   b.output("y", {1, 3});
   return b;
 }
 
 TEST(OnnxImport, ZeroPointsBecomeActZeroPointOrAreRefusedByName) {
-  const OnnxBuilder ok = qdq_matmul(onnx::TensorProto::UINT8, {37});
-  const Graph g = import_onnx_from_memory(ok.bytes(), "qdq.onnx", ".");
-  const auto mm = std::find_if(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == OpType::linear; });
-  ASSERT_NE(mm, g.nodes.end());
-  EXPECT_EQ(attr_int(mm->attrs, "act_zero_point", 0), 37);
-  EXPECT_EQ(attr_int(mm->attrs, "act_signed", 1), 0);
+  for (const char* op : {"Gemm", "MatMul"}) {
+    const OnnxBuilder ok = qdq_matmul(onnx::TensorProto::UINT8, {37}, op);
+    const Graph g = import_onnx_from_memory(ok.bytes(), "qdq.onnx", ".");
+    const auto mm = std::find_if(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == OpType::linear; });
+    ASSERT_NE(mm, g.nodes.end()) << op;
+    EXPECT_EQ(attr_int(mm->attrs, "act_zero_point", 0), 37) << op;
+    EXPECT_EQ(attr_int(mm->attrs, "act_signed", 1), 0) << op;
+  }
 
   const std::string low = import_error(qdq_matmul(onnx::TensorProto::INT8, {-128}));
   EXPECT_NE(low.find("'quant'"), std::string::npos) << low;
