@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "stern/error.h"
 
@@ -257,17 +258,25 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
   bool symmetric = true;
   for (int64_t n = n0; n < n1; ++n) symmetric &= w.coef_bits[n] == -2 * w.coef_sum[n];
   if (!has_sum || (symmetric && b.cols < 65794)) {
-    const int32_t kc = has_sum ? 2 : 1, ks = has_sum ? 1 : 0;
+    const int32_t ks = has_sum ? 1 : 0;
     std::vector<float> scale(static_cast<size_t>(filters));
     for (int64_t n = n0; n < n1; ++n)
       scale[size_t(n - n0)] = float(double(a.scale) * (has_sum ? -w.coef_sum[n] : w.coef_bits[n]));
-    for (int64_t m = 0; m < rows; ++m) {
-      const int32_t* c = acc.data() + m * int64_t(ldc);
-      float* out = y + (m0 + m) * ldy + n0;
-      const int32_t sum = ks * int32_t(row_sum[size_t(m)]);
-      for (int64_t j = 0; j < filters; ++j)
-        out[j] = std::max(floor, scale[size_t(j)] * float(kc * (c[j] - offset[size_t(j)]) - sum) + bn[j]);
-    }
+    // kc as a compile-time constant: a run-time one made this loop an SSE2 32-bit multiply
+    // emulation, about as slow as the table building of a lut layer.
+    const auto rows_out = [&](auto kc) {
+      for (int64_t m = 0; m < rows; ++m) {
+        const int32_t* c = acc.data() + m * int64_t(ldc);
+        float* out = y + (m0 + m) * ldy + n0;
+        const int32_t sum = ks * int32_t(row_sum[size_t(m)]);
+        for (int64_t j = 0; j < filters; ++j)
+          out[j] = std::max(floor, scale[size_t(j)] * float(kc() * (c[j] - offset[size_t(j)]) - sum) + bn[j]);
+      }
+    };
+    if (has_sum)
+      rows_out(std::integral_constant<int32_t, 2>{});
+    else
+      rows_out(std::integral_constant<int32_t, 1>{});
   } else {
     for (int64_t m = 0; m < rows; ++m) {
       const int32_t* c = acc.data() + m * int64_t(ldc);
