@@ -85,6 +85,12 @@ bool ternary_on_tile_gemm(const ConvGeometry& conv, Isa cap) {
          best_dense(WeightFormat::int8, KernelOp::tile_gemm, cap).op == KernelOp::tile_gemm;
 }
 
+bool ternary_as_int8(const ConvGeometry& conv, Isa cap) {
+  return ternary_on_tile_gemm(conv, cap) ||
+         (!linear_geometry(conv) && conv.out_h * conv.out_w >= int64_t(kTileGemmMinRows) &&
+          best_dense(WeightFormat::int8, KernelOp::gemm, cap).needs.isa == Isa::avx512_vnni);
+}
+
 struct IntLayer::Impl {
   Method method;
   ConvGeometry g;
@@ -189,7 +195,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
   const WeightFormat format =
-      L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_on_tile_gemm(conv, cap))
+      L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_as_int8(conv, cap))
           ? WeightFormat::int8
           : WeightFormat::ternary2;
   if (L.dense() && format == WeightFormat::ternary2) {

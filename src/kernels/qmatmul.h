@@ -44,6 +44,12 @@ struct IntLayerOptions {
 // are then packed as int8 weights (4x the bytes of 2-bit) and its activations stored as the
 // int8 method's, so that the int8 tile kernel does its products.
 bool ternary_on_tile_gemm(const ConvGeometry& conv, Isa cap);
+// Whether a dense ternary layer's codes are packed as int8 weights under `cap`: on a tile
+// GEMM (above), or for a convolution of at least kTileGemmMinRows output pixels on the VNNI
+// int8 GEMM, whose 6 x 64 tile needs no 2-bit expansion (1.2x the ternary2 8 x 32 GEMM on
+// Ice Lake, docs/KERNELS.md). Linear layers and small convolutions keep 2 bits: the GEMV
+// streams its weights.
+bool ternary_as_int8(const ConvGeometry& conv, Isa cap);
 
 class IntLayer {
  public:

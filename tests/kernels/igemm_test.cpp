@@ -38,7 +38,8 @@ struct Shape {
 // Odd and edge shapes: single row/column, K and N off every block size, groups that do
 // and do not divide K, groups below and above the 16-column block.
 const Shape kShapes[] = {{1, 1, 1, 1},    {1, 17, 33, 33},  {3, 5, 7, 7},     {5, 31, 100, 16},
-                         {8, 33, 130, 40}, {9, 48, 256, 64}, {13, 70, 129, 5}, {2, 16, 300, 300}};
+                         {8, 33, 130, 40}, {9, 48, 256, 64}, {13, 70, 129, 5}, {2, 16, 300, 300},
+                         {12, 150, 200, 40}};
 
 // `ternary_codes`: int8 weights limited to {-1, 0, 1}, as the runtime gives the int8 kernels
 // of a ternary layer.
