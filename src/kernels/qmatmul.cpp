@@ -760,17 +760,20 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
         const size_t ldr = (p1 - p0) * kPanel;
         Tile& tile = tiles[t];
+        if (nparts == 1 && ng == 1) {
+          // One epilogue over the task's rows, as in the fused path above: per-tile calls of
+          // 6 rows (the int8 kernel's) left it a tenth of the layer at 2 threads.
+          tile.raw.resize((r1 - r0) * ldr);
+          for (int64_t i0 = r0; i0 < r1; i0 += mr)
+            kern.fn(std::min(mr, r1 - i0), bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride,
+                    stride, p1 - p0, tile.raw.data() + (i0 - r0) * ldr, ldr);
+          finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), r0, r1 - r0, grp, n0, nn, out, ldm, ldn);
+          return;
+        }
         tile.raw.resize(mr * ldr);
         tile.acc.resize(mr * ldr);
         for (int64_t i0 = r0; i0 < r1; i0 += mr) {
           const int64_t rows = std::min(mr, r1 - i0);
-          if (nparts == 1 && ng == 1) {
-            kern.fn(rows, bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride, stride,
-                    p1 - p0, tile.raw.data(), ldr);
-            finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), i0, rows, grp, n0, nn, out,
-                   ldm, ldn);
-            continue;
-          }
           for (int64_t part = 0; part < nparts; ++part)
             for (int64_t gi = 0; gi < ng; ++gi) {
               kern.fn(rows, bpg, a.rows.data() + i0 * kp + gi * layout.padded_group, kp,
