@@ -715,21 +715,26 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // one core and read by the other. On Zen 4 at 2 threads: 3x3 64->64 at 56x56 445 -> 388 us,
     // 128->128 at 28x28 351 -> 320, 256->256 at 14x14 301 -> 292. Only while all the weights
     // stay in L2, as each task reads them all (padded_rows() implies one conv group).
+    // Rows [r0, r1) against panels [p0, p1) of a one-part, one-scale-group layer, then one
+    // epilogue over all those rows: 16-pixel stores where per-tile calls had 6 or 8 rows (the
+    // per-tile epilogues were a tenth of the 3x3 256->256 layer at 2 threads).
+    const auto dense_task = [&](const DenseKernel& kern, Tile& tile, int64_t r0, int64_t r1, int64_t p0, int64_t p1) {
+      const int64_t mr = kern.mr, n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
+      const size_t ldr = (p1 - p0) * kPanel;
+      tile.raw.resize((r1 - r0) * ldr);
+      for (int64_t i0 = r0; i0 < r1; i0 += mr)
+        kern.fn(std::min(mr, r1 - i0), layout.padded_group / kKBlock, a.rows.data() + i0 * kp, kp,
+                ps[0].dense.data() + p0 * stride, stride, p1 - p0, tile.raw.data() + (i0 - r0) * ldr, ldr);
+      finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), r0, r1 - r0, grp, n0, nn, out, ldm, ldn);
+    };
     constexpr int64_t kFusedWeightBytes = 512 << 10;
     if (dense() && padded_rows() && nparts == 1 && ng == 1 && int64_t(panels * stride) <= kFusedWeightBytes) {
       const DenseKernel& kern = dense_kernel(m);
       const int64_t mr = kern.mr, mt = ceil_div(m, mr), tasks = std::min<int64_t>(mt, 4 * threads);
-      const size_t ldr = panels * kPanel;
       parallel(tasks, [&](size_t task, int t) {
         const int64_t r0 = mt * int64_t(task) / tasks * mr, r1 = std::min(m, mt * int64_t(task + 1) / tasks * mr);
         rows_from_padded(a, r0, r1, a.rows.data() + r0 * kp, a.xsum.data() + r0);
-        // One epilogue over the task's rows: 16-pixel stores where per-tile calls had 8.
-        Tile& tile = tiles[t];
-        tile.raw.resize((r1 - r0) * ldr);
-        for (int64_t i0 = r0; i0 < r1; i0 += mr)
-          kern.fn(std::min(mr, r1 - i0), layout.padded_group / kKBlock, a.rows.data() + i0 * kp, kp,
-                  ps[0].dense.data(), stride, panels, tile.raw.data() + (i0 - r0) * ldr, ldr);
-        finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), r0, r1 - r0, grp, 0, og, out, ldm, ldn);
+        dense_task(kern, tiles[t], r0, r1, 0, int64_t(panels));
       });
       continue;
     }
@@ -759,17 +764,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(m, mt * (mc + 1) / m_chunks * mr);
         const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
         const size_t ldr = (p1 - p0) * kPanel;
+        if (nparts == 1 && ng == 1) return dense_task(kern, tiles[t], r0, r1, p0, p1);
         Tile& tile = tiles[t];
-        if (nparts == 1 && ng == 1) {
-          // One epilogue over the task's rows, as in the fused path above: per-tile calls of
-          // 6 rows (the int8 kernel's) left it a tenth of the layer at 2 threads.
-          tile.raw.resize((r1 - r0) * ldr);
-          for (int64_t i0 = r0; i0 < r1; i0 += mr)
-            kern.fn(std::min(mr, r1 - i0), bpg, a.rows.data() + i0 * kp, kp, ps[0].dense.data() + p0 * stride,
-                    stride, p1 - p0, tile.raw.data() + (i0 - r0) * ldr, ldr);
-          finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), r0, r1 - r0, grp, n0, nn, out, ldm, ldn);
-          return;
-        }
         tile.raw.resize(mr * ldr);
         tile.acc.resize(mr * ldr);
         for (int64_t i0 = r0; i0 < r1; i0 += mr) {
