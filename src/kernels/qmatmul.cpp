@@ -78,17 +78,20 @@ bool linear_geometry(const ConvGeometry& g) {
          g.kernel_w == 1 && g.groups == 1;
 }
 
+// A convolution with enough output pixels for the GEMM tiles (not a GEMV).
+bool gemm_sized(const ConvGeometry& conv) {
+  return !linear_geometry(conv) && conv.out_h * conv.out_w >= int64_t(kTileGemmMinRows);
+}
+
 }  // namespace
 
 bool ternary_on_tile_gemm(const ConvGeometry& conv, Isa cap) {
-  return !linear_geometry(conv) && conv.out_h * conv.out_w >= int64_t(kTileGemmMinRows) &&
-         best_dense(WeightFormat::int8, KernelOp::tile_gemm, cap).op == KernelOp::tile_gemm;
+  return gemm_sized(conv) && best_dense(WeightFormat::int8, KernelOp::tile_gemm, cap).op == KernelOp::tile_gemm;
 }
 
 bool ternary_as_int8(const ConvGeometry& conv, Isa cap) {
   return ternary_on_tile_gemm(conv, cap) ||
-         (!linear_geometry(conv) && conv.out_h * conv.out_w >= int64_t(kTileGemmMinRows) &&
-          best_dense(WeightFormat::int8, KernelOp::gemm, cap).needs.isa == Isa::avx512_vnni);
+         (gemm_sized(conv) && best_dense(WeightFormat::int8, KernelOp::gemm, cap).needs.isa == Isa::avx512_vnni);
 }
 
 struct IntLayer::Impl {
@@ -710,11 +713,6 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       if (xcoef && ng == 1 && !padded_rows())
         channel_sums(a.image.data() + grp * cg, images * g.in_h * g.in_w, g.in_c, cg, a.csum);
     }
-    // Rows from the padded image are built by the task that multiplies them (pixel tiles
-    // against every panel): no wait between building and multiplying, and no rows written by
-    // one core and read by the other. On Zen 4 at 2 threads: 3x3 64->64 at 56x56 445 -> 388 us,
-    // 128->128 at 28x28 351 -> 320, 256->256 at 14x14 301 -> 292. Only while all the weights
-    // stay in L2, as each task reads them all (padded_rows() implies one conv group).
     // Rows [r0, r1) against panels [p0, p1) of a one-part, one-scale-group layer, then one
     // epilogue over all those rows: 16-pixel stores where per-tile calls had 6 or 8 rows (the
     // per-tile epilogues were a tenth of the 3x3 256->256 layer at 2 threads).
@@ -727,6 +725,11 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
                 ps[0].dense.data() + p0 * stride, stride, p1 - p0, tile.raw.data() + (i0 - r0) * ldr, ldr);
       finish(ps[0], wcoef, tile.raw.data(), ldr, a.xsum.data(), r0, r1 - r0, grp, n0, nn, out, ldm, ldn);
     };
+    // Rows from the padded image are built by the task that multiplies them (pixel tiles
+    // against every panel): no wait between building and multiplying, and no rows written by
+    // one core and read by the other. On Zen 4 at 2 threads: 3x3 64->64 at 56x56 445 -> 388 us,
+    // 128->128 at 28x28 351 -> 320, 256->256 at 14x14 301 -> 292. Only while all the weights
+    // stay in L2, as each task reads them all (padded_rows() implies one conv group).
     constexpr int64_t kFusedWeightBytes = 512 << 10;
     if (dense() && padded_rows() && nparts == 1 && ng == 1 && int64_t(panels * stride) <= kFusedWeightBytes) {
       const DenseKernel& kern = dense_kernel(m);
@@ -762,9 +765,9 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
         const int64_t mt = ceil_div(m, mr);
         const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(m, mt * (mc + 1) / m_chunks * mr);
+        if (nparts == 1 && ng == 1) return dense_task(kern, tiles[t], r0, r1, p0, p1);
         const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
         const size_t ldr = (p1 - p0) * kPanel;
-        if (nparts == 1 && ng == 1) return dense_task(kern, tiles[t], r0, r1, p0, p1);
         Tile& tile = tiles[t];
         tile.raw.resize(mr * ldr);
         tile.acc.resize(mr * ldr);
