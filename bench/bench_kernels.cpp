@@ -298,15 +298,14 @@ void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKe
   const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kSparseBlock);
   std::vector<int64_t> kperm(kUkK);
   for (int64_t k = 0; k < kUkK; ++k) kperm[k] = k;
-  const kernels::SparseRows rows = kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kUkK, "bench");
   const int64_t kp = layout.padded_cols(), tiles = (kUkM + 63) / 64;
   std::vector<uint8_t> at(kp * kernels::kSparseTile, 3);
   std::vector<int32_t> offset(kp), c(kUkN * kernels::kSparseTile);
   for (int64_t k = 0; k < kp; ++k) offset[k] = int32_t(k * kernels::kSparseTile);
+  const kernels::SparseRows rows = kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kUkK, offset, "bench");
   for (auto _ : state) {
     for (int64_t t = 0; t < tiles; ++t)
-      kern.fn(at.data(), offset.data(), rows, 0, kUkN, 0, std::min<int64_t>(64, kUkM - 64 * t), c.data(),
-              kernels::kSparseTile);
+      kern.fn(at.data(), rows, 0, kUkN, 0, std::min<int64_t>(64, kUkM - 64 * t), c.data(), kernels::kSparseTile);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,

@@ -96,17 +96,18 @@ using DenseUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t
                               int32_t* c, size_t ldc);
 
 // Sparse ternary rows for the GEMM: per row, scale group and segment, the +1 then the -1
-// column indices (uint16, ascending, relative to the group's first padded column; a padded
-// group has at most kMaxCols = 65536 columns). Segments split a group's columns into
-// consecutive ranges of `span` columns that the kernels walk one at a time for all rows, so
-// the activations a segment reads stay in L1 (the runtime orders a convolution's columns
-// channel block by channel block). start[2 s] is the first +1 index of list s = (r groups +
-// g) segments + segment, start[2 s + 1] its first -1 index, start[2 s + 2] its end. One flat
-// list per row and segment: no per-block headers, which cost as much as the entries at 98%
-// sparsity.
+// entries, each the byte offset of its column's activations from the tile's first byte
+// (the runtime resolves columns to offsets when it packs: one load per entry in the kernels'
+// walk instead of an index and a table lookup). Entries ascend by
+// padded column. Segments split a group's columns into consecutive ranges of `span` columns
+// that the kernels walk one at a time for all rows, so the activations a segment reads stay
+// in L1 (the runtime orders a convolution's columns channel block by channel block).
+// start[2 s] is the first +1 entry of list s = (r groups + g) segments + segment,
+// start[2 s + 1] its first -1 entry, start[2 s + 2] its end. One flat list per row and
+// segment: no per-block headers, which cost as much as the entries at 98% sparsity.
 struct SparseRows {
   size_t rows = 0, groups = 1, segments = 1;
-  aligned_vector<uint16_t> idx;
+  aligned_vector<int32_t> offset;
   std::vector<uint32_t> start;  // 2 rows groups segments + 1 entries
 };
 
@@ -114,15 +115,15 @@ struct SparseRows {
 inline constexpr size_t kSparseChunk = 128;
 
 // The one walk of the GEMM kernels over row r's entries in scale group g and segment seg:
-// chunk(idx, npos, n) for chunks of at most kSparseChunk entries, idx[0, npos) the +1
-// columns, idx[npos, n) the -1 columns.
+// chunk(off, npos, n) for chunks of at most kSparseChunk entries, off[0, npos) the +1
+// columns' offsets, off[npos, n) the -1 columns'.
 template <typename F>
 void row_chunks(const SparseRows& w, size_t r, size_t g, size_t seg, F&& chunk) {
   const uint32_t* s = w.start.data() + 2 * ((r * w.groups + g) * w.segments + seg);
   for (size_t e = s[0]; e < s[2]; e += kSparseChunk) {
     const size_t end = std::min<size_t>(s[2], e + kSparseChunk);
     const size_t npos = s[1] > e ? std::min<size_t>(s[1], end) - e : 0;
-    chunk(w.idx.data() + e, npos, end - e);
+    chunk(w.offset.data() + e, npos, end - e);
   }
 }
 
@@ -154,13 +155,12 @@ struct SparseBands {
 using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseBands& w, size_t band0,
                                    size_t band1, int32_t* y);
 // c[(r - row0) * ldc + i] = row r's +1 columns minus its -1 columns in scale group g, for
-// pixel i < lanes (1..64) of a tile of uint8 activation bytes whose column k (relative to
-// the group) is the 64 bytes at at + offset[k] (a k-major tile, or the shifted windows of
-// padded channel planes for a stride-1 convolution: no im2col copy). Lanes from `lanes` to
-// the next multiple of 32 may be written too (with sums of whatever bytes are there).
-using SparseGemmUkernel = void (*)(const uint8_t* at, const int32_t* offset, const SparseRows& w,
-                                   size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
-                                   size_t ldc);
+// pixel i < lanes (1..64) of a tile of uint8 activation bytes whose columns are the 64 bytes
+// at at + the entries' offsets (a k-major tile, or the shifted windows of padded channel
+// planes for a stride-1 convolution: no im2col copy). Lanes from `lanes` to the next
+// multiple of 32 may be written too (with sums of whatever bytes are there).
+using SparseGemmUkernel = void (*)(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1,
+                                   size_t g, size_t lanes, int32_t* c, size_t ldc);
 
 // Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout
 // (m <= kConvRows: a multiple of the AMX kernel's 32- and 48-row blockings), but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 
 #include "kernels/qpack.h"
 #include "runtime/int_layers.h"
@@ -46,7 +47,6 @@ struct Activations {
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
   aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
-  std::vector<int32_t> offset;    // sparse GEMM: column k' of a tile at tiles + offset[k']
   std::vector<Run> runs;          // sparse GEMM: output pixels of the tiles' lanes
   std::vector<size_t> tile_runs;  // sparse GEMM: runs of tile t: [tile_runs[t], tile_runs[t + 1])
   int64_t tile_stride = 0;        // bytes between consecutive tiles
@@ -106,6 +106,7 @@ struct IntLayer::Impl {
   size_t stride = 0, panels = 0;          // dense panels of one conv group
   std::vector<std::vector<Part>> parts;   // [conv group][part]
   std::vector<int64_t> kperm;             // sparse GEMM: padded column of weight column k
+  std::vector<int32_t> column_offset;     // sparse GEMM: padded column j of a tile at tile + column_offset[j]
   int64_t span = 0;                       // sparse GEMM: padded columns per segment
   int32_t add = 0;                        // activation byte = q + add
   int32_t xcoef = 0, wcoef = 0;           // raw - xcoef * xsum + wcoef * wsum
@@ -147,7 +148,9 @@ struct IntLayer::Impl {
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
                   int32_t* xsum) const;
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
-  void sparse_columns(double nonzeros_per_row);
+  void sparse_columns(double nonzeros_per_row, const std::string& where);
+  // Implicit tiles: bytes between the padded channel planes.
+  int64_t plane_bytes() const;
   int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
   void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
@@ -227,7 +230,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   } else {
     L.sgemv = &best_sparse_gemv(cap);
     L.sgemm = &best_sparse_gemm(cap);
-    L.sparse_columns(double(w.nonzeros()) / double(w.rows));
+    L.sparse_columns(double(w.nonzeros()) / double(w.rows), where);
   }
 
   // Splitting one image of a convolution across threads costs the hand-offs and moving its
@@ -274,7 +277,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
       if (L.dense())
         p.dense = pack_dense(codes.data(), L.og, L.layout, format);
       else
-        p.sparse = pack_sparse(codes.data(), L.og, L.layout, L.kperm, L.span, where);
+        p.sparse = pack_sparse(codes.data(), L.og, L.layout, L.kperm, L.span, L.column_offset, where);
       if (!L.dense() && L.linear) p.bands = pack_sparse_bands(codes.data(), L.og, L.layout);
       L.parts[grp].push_back(std::move(p));
     }
@@ -323,7 +326,7 @@ const char* IntLayer::kernel_name(int64_t batch) const {
 // row and segment that costs more than the windows' L1 misses, so rows averaging fewer than
 // kMinSegmentEntries per segment keep one segment (98% sparsity: 46 per row; on the Xeon
 // 77 -> 70 us for the layer, and 90% unchanged). Otherwise the layout's own order, one segment.
-void IntLayer::Impl::sparse_columns(double nonzeros_per_row) {
+void IntLayer::Impl::sparse_columns(double nonzeros_per_row, const std::string& where) {
   constexpr int64_t kChannelBlock = 128;
   constexpr double kMinSegmentEntries = 64;
   kperm.resize(layout.cols);
@@ -332,15 +335,36 @@ void IntLayer::Impl::sparse_columns(double nonzeros_per_row) {
   if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock ||
       nonzeros_per_row / segments < kMinSegmentEntries) {
     for (int64_t k = 0; k < layout.cols; ++k) kperm[k] = layout.map(k);
-    return;
+  } else {
+    const int64_t taps = g.kernel_h * g.kernel_w;
+    span = taps * kChannelBlock;
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t ch = 0; ch < cg; ++ch) {
+        const int64_t block = ch / kChannelBlock, width = std::min(kChannelBlock, cg - block * kChannelBlock);
+        kperm[t * cg + ch] = block * span + t * width + ch % kChannelBlock;
+      }
   }
-  const int64_t taps = g.kernel_h * g.kernel_w;
-  span = taps * kChannelBlock;
-  for (int64_t t = 0; t < taps; ++t)
-    for (int64_t ch = 0; ch < cg; ++ch) {
-      const int64_t block = ch / kChannelBlock, width = std::min(kChannelBlock, cg - block * kChannelBlock);
-      kperm[t * cg + ch] = block * span + t * width + ch % kChannelBlock;
-    }
+  // Where each column's activations are in a tile (sparse_tiles): row k of a k-major tile,
+  // or the window of channel plane c shifted by kh * dilation rows and kw * dilation columns.
+  column_offset.assign(layout.padded_cols(), 0);
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = implicit_tiles() ? plane_bytes() : 0;
+  if (implicit_tiles() && (cg + 1) * plane > std::numeric_limits<int32_t>::max())
+    fail(where, "the sparse kernel's activation planes exceed 2 GiB (" + std::to_string(cg) + " channels of " +
+                    std::to_string(plane) + " bytes)");
+  for (int64_t k = 0; k < layout.cols; ++k) {
+    const int64_t tap = k / cg, ch = k % cg;
+    column_offset[kperm[k]] = static_cast<int32_t>(
+        implicit_tiles() ? ch * plane + tap / g.kernel_w * g.dilation_h * wp + tap % g.kernel_w * g.dilation_w
+                         : layout.map(k) * int64_t(kSparseTile));
+  }
+}
+
+// An odd number of cache lines between planes: a block's 128 windows, one per channel,
+// would otherwise fall into a few L1 sets (16x16 planes are 256 bytes apart).
+int64_t IntLayer::Impl::plane_bytes() const {
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const int64_t plane = ceil_div(hp * wp, 64) * 64;
+  return plane / 64 % 2 == 0 ? plane + 64 : plane;
 }
 
 // Bytes of the whole input: NHWC for the dense methods (im2col copies channel runs), NCHW
@@ -474,11 +498,9 @@ int64_t IntLayer::Impl::sparse_tiles(
     const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const {
   const int64_t kp = layout.padded_cols();
   if (!implicit_tiles()) {
-    a.offset.assign(kp, 0);
     const int64_t ntiles = ceil_div(m, kSparseTile);
     a.tile_stride = kp * kSparseTile;
     a.tiles.resize(ntiles * a.tile_stride);
-    for (int64_t k = 0; k < layout.cols; ++k) a.offset[kperm[k]] = static_cast<int32_t>(layout.map(k) * kSparseTile);
     a.runs.clear(), a.tile_runs.clear();
     for (int64_t t = 0; t < ntiles; ++t) {
       a.tile_runs.push_back(a.runs.size());
@@ -488,11 +510,7 @@ int64_t IntLayer::Impl::sparse_tiles(
     parallel(ntiles, [&](size_t t) { build_tile(a, grp, t, m, a.tiles.data() + t * a.tile_stride); });
     return ntiles;
   }
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
-  // An odd number of cache lines between planes: a block's 128 windows, one per channel,
-  // would otherwise fall into a few L1 sets (16x16 planes are 256 bytes apart).
-  int64_t plane = ceil_div(hp * wp, 64) * 64;
-  if (plane / 64 % 2 == 0) plane += 64;
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = plane_bytes();
   const int64_t virtual_pixels = g.out_h * wp;
   const int64_t ntiles = ceil_div(virtual_pixels, kSparseTile);
   a.tile_stride = kSparseTile;
@@ -501,15 +519,9 @@ int64_t IntLayer::Impl::sparse_tiles(
   // The input is quantized straight into the planes (no NCHW byte copy); the padding
   // bytes are set once, when the buffer is made, and never overwritten.
   const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
-  // The padding, the offsets and the runs depend on the geometry only: made with the buffer.
+  // The padding and the runs depend on the geometry only: made with the buffer.
   if (a.tiles.size() != bytes) {
     a.tiles.assign(bytes, static_cast<uint8_t>(add));
-    a.offset.assign(kp, 0);
-    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
-      for (int64_t kw = 0; kw < g.kernel_w; ++kw)
-        for (int64_t ch = 0; ch < cg; ++ch)
-          a.offset[kperm[(kh * g.kernel_w + kw) * cg + ch]] =
-              static_cast<int32_t>(ch * plane + kh * g.dilation_h * wp + kw * g.dilation_w);
     // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
     a.runs.clear(), a.tile_runs.clear();
     for (int64_t t = 0; t < ntiles; ++t) {
@@ -826,8 +838,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         const size_t lanes = size_t(last.lane + last.length);
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
-            sgemm->fn(a.tiles.data() + ti * a.tile_stride, a.offset.data() + gi * layout.padded_group,
-                      ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(), kSparseTile);
+            sgemm->fn(a.tiles.data() + ti * a.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(),
+                      kSparseTile);
             // raw is [row][lane]; the bytes are q + add: correct by add * sum(w). One part
             // and one group go straight to the output below.
             if (nparts == 1 && ng == 1) continue;

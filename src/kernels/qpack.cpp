@@ -60,7 +60,8 @@ void block_entries(const int8_t* row, const ColumnLayout& layout, size_t b, F&& 
 }  // namespace
 
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
-                       std::span<const int64_t> kperm, int64_t span, const std::string& where) {
+                       std::span<const int64_t> kperm, int64_t span,
+                       std::span<const int32_t> column_offset, const std::string& where) {
   SparseRows s;
   s.rows = rows;
   s.groups = layout.groups;
@@ -78,15 +79,15 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
       const int64_t* end[2] = {at[0] + lists[0].size(), at[1] + lists[1].size()};
       for (size_t seg = 0; seg < s.segments; ++seg)
         for (int sign = 0; sign < 2; ++sign) {
-          if (s.idx.size() > std::numeric_limits<uint32_t>::max() - uint64_t(layout.padded_group))
+          if (s.offset.size() > std::numeric_limits<uint32_t>::max() - uint64_t(layout.padded_group))
             fail(where, "sparse weights exceed 2^32 entries in the kernel layout");
-          s.start.push_back(static_cast<uint32_t>(s.idx.size()));
+          s.start.push_back(static_cast<uint32_t>(s.offset.size()));
           for (; at[sign] != end[sign] && *at[sign] < int64_t(seg + 1) * span; ++at[sign])
-            s.idx.push_back(static_cast<uint16_t>(*at[sign]));
+            s.offset.push_back(column_offset[g * layout.padded_group + *at[sign]]);
         }
     }
   }
-  s.start.push_back(static_cast<uint32_t>(s.idx.size()));
+  s.start.push_back(static_cast<uint32_t>(s.offset.size()));
   return s;
 }
 

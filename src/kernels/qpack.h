@@ -29,10 +29,12 @@ size_t panel_stride(const ColumnLayout& layout, WeightFormat format);
 
 // Sparse rows (igemm.h) of codes in {-1, 0, 1}; layout.padded_group is a multiple of 128.
 // Column k of the codes is padded column kperm[k] (within k's scale group; layout.map(k)
-// when the runtime keeps the column order); segments of `span` padded columns.
+// when the runtime keeps the column order); segments of `span` padded columns. The
+// activations of padded column j are at byte column_offset[j] of a tile.
 // Throws stern::Error naming `where` when the lists would exceed 2^32 entries.
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
-                       std::span<const int64_t> kperm, int64_t span, const std::string& where);
+                       std::span<const int64_t> kperm, int64_t span,
+                       std::span<const int32_t> column_offset, const std::string& where);
 
 // The GEMV layout (igemm.h SparseBands) of the same codes (64-bit offsets: no size limit).
 // band = 0 picks the band from the density; tests force 4, 8 or 16.

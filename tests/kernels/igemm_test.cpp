@@ -285,26 +285,26 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
           const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
           const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
           const std::vector<int64_t> kperm = column_order(layout, reversed);
-          const SparseRows w =
-              pack_sparse(codes.data(), s.n, layout, kperm, reversed ? 128 : layout.padded_group, "test");
-          // Column k's 64 bytes (extremes 0 and 255 plus random) are stored in reverse order
-          // and reached through the offset table, as shifted windows are.
-          std::vector<uint8_t> col(s.k * kSparseTile), tiles(col.size() + kSparseTile);
+          // Column k's 64 bytes (extremes 0 and 255 plus random) are stored in reverse order,
+          // one byte off the cache lines, and reached through their offsets, as shifted
+          // windows are.
+          std::vector<uint8_t> col(s.k * kSparseTile), tiles(col.size() + kSparseTile + 1);
           std::vector<int32_t> offset(layout.padded_cols(), 0);
           std::uniform_int_distribution<int> q(0, 255);
           for (int64_t k = 0; k < s.k; ++k) {
             for (size_t i = 0; i < kSparseTile; ++i)
               col[k * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? 255 : i == 1 ? 0 : q(rng));
-            offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile);
+            offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile + 1);
             std::copy_n(col.begin() + k * kSparseTile, kSparseTile, tiles.begin() + offset[kperm[k]]);
           }
+          const SparseRows w =
+              pack_sparse(codes.data(), s.n, layout, kperm, reversed ? 128 : layout.padded_group, offset, "test");
           // Full tiles and short last tiles (one lane, half a vector, just over half).
           for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
             for (int64_t g = 0; g < layout.groups; ++g) {
               std::vector<int32_t> got(s.n * kSparseTile, 7), ref(got.size(), 8);
-              const int32_t* off = offset.data() + g * layout.padded_group;
-              kern.fn(tiles.data(), off, w, 0, s.n, g, lanes, got.data(), kSparseTile);
-              best_sparse_gemm(Isa::scalar).fn(tiles.data(), off, w, 0, s.n, g, lanes, ref.data(), kSparseTile);
+              kern.fn(tiles.data(), w, 0, s.n, g, lanes, got.data(), kSparseTile);
+              best_sparse_gemm(Isa::scalar).fn(tiles.data(), w, 0, s.n, g, lanes, ref.data(), kSparseTile);
               for (int64_t r = 0; r < s.n; ++r)
                 for (size_t i = 0; i < lanes; ++i) {
                   int32_t expect = 0;
@@ -329,11 +329,11 @@ TEST(SparseKernels, GemmExtremeOperands) {
     for (int sign : {1, -1}) {
       const std::vector<int8_t> codes(n * k, static_cast<int8_t>(sign));
       const ColumnLayout layout = column_layout(k, k, kSparseBlock);
-      const SparseRows w = pack_sparse(codes.data(), n, layout, column_order(layout, false), k, "test");
-      std::vector<uint8_t> at(kSparseTile + 64, 255);
       const std::vector<int32_t> offset(k, 0);  // every column is the same 64 bytes
+      const SparseRows w = pack_sparse(codes.data(), n, layout, column_order(layout, false), k, offset, "test");
+      std::vector<uint8_t> at(kSparseTile + 64, 255);
       std::vector<int32_t> got(n * kSparseTile);
-      kern.fn(at.data(), offset.data(), w, 0, n, 0, kSparseTile, got.data(), kSparseTile);
+      kern.fn(at.data(), w, 0, n, 0, kSparseTile, got.data(), kSparseTile);
       for (int32_t v : got) ASSERT_EQ(v, 255 * sign * k) << kern.name;
     }
   }

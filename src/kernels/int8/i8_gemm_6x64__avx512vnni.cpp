@@ -1,12 +1,12 @@
 // int8 GEMM with VPDPBUSD (uint8 activations broadcast, int8 weights), 6 rows x 4 panels =
 // 24 zmm accumulators: 10 loads (4 weight vectors, 6 broadcasts) per 24 VPDPBUSD, where the
 // 8 x 32 tile it replaced had 10 per 16 (1.1-1.15x on Ice Lake's two VNNI ports). The full
-// tile names its accumulators and updates them in place (kernels/dpbusd.h); partial tiles
+// tile names its accumulators and updates them in place (kernels/in_place.h); partial tiles
 // (fewer rows or panels) run the generic template below, panels in pairs.
 // |a * w| <= 255 * 127, so K <= 65536 keeps |raw| < 2^31. Reference: i8_gemm_4x16__scalar.cpp.
 #include <immintrin.h>
 
-#include "kernels/dpbusd.h"
+#include "kernels/in_place.h"
 #include "kernels/igemm.h"
 
 namespace stern::kernels {

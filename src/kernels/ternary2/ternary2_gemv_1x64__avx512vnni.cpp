@@ -7,7 +7,7 @@
 // Reference: ternary2_gemm_4x16__scalar.cpp.
 #include <immintrin.h>
 
-#include "kernels/dpbusd.h"
+#include "kernels/in_place.h"
 #include "kernels/igemm.h"
 
 namespace stern::kernels {

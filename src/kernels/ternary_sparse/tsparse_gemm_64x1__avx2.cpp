@@ -9,21 +9,21 @@ namespace stern::kernels {
 namespace {
 
 template <size_t Q>
-void rows(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t row0, size_t row1,
-          size_t g, int32_t* c, size_t ldc) {
+void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, int32_t* c,
+          size_t ldc) {
   for (size_t seg = 0; seg < w.segments; ++seg) {
     for (size_t r = row0; r < row1; ++r) {
       __m256i sum[2 * Q];
       for (auto& s : sum) s = _mm256_setzero_si256();
-      row_chunks(w, r, g, seg, [&](const uint16_t* idx, size_t npos, size_t n) {
+      row_chunks(w, r, g, seg, [&](const int32_t* off, size_t npos, size_t n) {
         __m256i s[Q];
         for (auto& v : s) v = _mm256_setzero_si256();
         for (size_t e = 0; e < npos; ++e) {
-          const __m128i* src = reinterpret_cast<const __m128i*>(at + offset[idx[e]]);
+          const __m128i* src = reinterpret_cast<const __m128i*>(at + off[e]);
           for (size_t q = 0; q < Q; ++q) s[q] = _mm256_add_epi16(s[q], _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q)));
         }
         for (size_t e = npos; e < n; ++e) {
-          const __m128i* src = reinterpret_cast<const __m128i*>(at + offset[idx[e]]);
+          const __m128i* src = reinterpret_cast<const __m128i*>(at + off[e]);
           for (size_t q = 0; q < Q; ++q) s[q] = _mm256_sub_epi16(s[q], _mm256_cvtepu8_epi16(_mm_loadu_si128(src + q)));
         }
         for (size_t q = 0; q < Q; ++q) {
@@ -40,13 +40,12 @@ void rows(const uint8_t* at, const int32_t* offset, const SparseRows& w, size_t 
 
 }  // namespace
 
-void tsparse_gemm_64x1__avx2(const uint8_t* at, const int32_t* offset, const SparseRows& w,
-                             size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
-                             size_t ldc) {
+void tsparse_gemm_64x1__avx2(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1,
+                             size_t g, size_t lanes, int32_t* c, size_t ldc) {
   if (lanes <= 32)
-    rows<2>(at, offset, w, row0, row1, g, c, ldc);
+    rows<2>(at, w, row0, row1, g, c, ldc);
   else
-    rows<4>(at, offset, w, row0, row1, g, c, ldc);
+    rows<4>(at, w, row0, row1, g, c, ldc);
 }
 
 }  // namespace stern::kernels
