@@ -386,16 +386,16 @@ void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel&
 // The sparse GEMM's epilogue: per 64-lane tile and channel, the tile's 14-pixel row runs.
 void BM_runs_epilogue_ukernel(benchmark::State& state, const kernels::RunsEpilogueKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
-  std::vector<int32_t> raw(kFixC * kernels::kSparseTile, 1000);
-  std::vector<float> out(kFixC * kFixHW);
+  std::vector<int32_t> raw(kFixC * kernels::kSparseTile, 1000), wsum(kFixC, 3);
+  std::vector<float> out(kFixC * kFixHW), scale(kFixC, 0.01f), bias(kFixC, 0.1f);
+  const kernels::EpilogueArgs e{wsum.data(), -5, nullptr, scale.data(), bias.data(), 0.0f, nullptr};
   std::vector<kernels::Run> runs;
   for (int32_t oh = 0; oh < int32_t(kFixH); ++oh)
     runs.push_back({oh % 4 * int32_t(kFixWp), oh * int32_t(kFixW), int32_t(kFixW)});
   for (auto _ : state) {
     for (size_t t = 0; t < runs.size(); t += 4)
-      for (size_t r = 0; r < kFixC; ++r)
-        kern.fn(raw.data() + r * kernels::kSparseTile, runs.data() + t, std::min<size_t>(4, runs.size() - t), -5,
-                0.01f, 0.1f, 0.0f, out.data() + r * kFixHW, 1);
+      kern.fn(raw.data(), kernels::kSparseTile, kFixC, runs.data() + t, std::min<size_t>(4, runs.size() - t), e,
+              out.data(), 1, kFixHW);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));

@@ -210,12 +210,14 @@ using EpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_
 struct Run {
   int32_t lane, pixel, length;
 };
-// The same epilogue for one output channel of a sparse GEMM tile (raw: its 64 lanes), one
-// part and one group: for every run and j < run.length,
-//   out[(run.pixel + j) * ldm] = max(float(raw[run.lane + j] + corr) * scale + bias, floor).
-using RunsEpilogueUkernel = void (*)(const int32_t* raw, const Run* runs, size_t nruns,
-                                     int32_t corr, float scale, float bias, float floor,
-                                     float* out, size_t ldm);
+// The same epilogue for the output channels j < n of a sparse GEMM tile (channel j's 64
+// lanes at raw + j * ldr), one part and one group (e.xsum and e.rows null): for every run
+// (runs of distinct lanes) and i < run.length,
+//   out[j * ldn + (run.pixel + i) * ldm] =
+//     max(float(raw[j * ldr + run.lane + i] + wc * wsum[j]) * scale[j] + bias[j], floor).
+using RunsEpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t n, const Run* runs,
+                                     size_t nruns, const EpilogueArgs& e, float* out, size_t ldm,
+                                     size_t ldn);
 
 enum class WeightFormat { ternary2, int8, ternary_sparse };
 // gemv: an optional specialization for one activation row; tile_gemm: an optional

@@ -836,13 +836,22 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         if (a.tile_runs[ti] == a.tile_runs[ti + 1]) return;
         const Run& last = a.runs[a.tile_runs[ti + 1] - 1];
         const size_t lanes = size_t(last.lane + last.length);
+        const float floor = relu ? 0.0f : -INFINITY;
+        const size_t run0 = a.tile_runs[ti], nruns = a.tile_runs[ti + 1] - run0;
+        if (nparts == 1 && ng == 1) {  // straight from the integer sums
+          sgemm->fn(a.tiles.data() + ti * a.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(),
+                    kSparseTile);
+          const EpilogueArgs e{ps[0].wsum.data() + r0, wcoef, nullptr, ps[0].scale.data() + r0,
+                               bias.data() + grp * og + r0, floor, nullptr};
+          runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), a.runs.data() + run0, nruns, e,
+                            out + (grp * og + r0) * ldn, ldm, ldn);
+          return;
+        }
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
             sgemm->fn(a.tiles.data() + ti * a.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(),
                       kSparseTile);
-            // raw is [row][lane]; the bytes are q + add: correct by add * sum(w). One part
-            // and one group go straight to the output below.
-            if (nparts == 1 && ng == 1) continue;
+            // raw is [row][lane]; the bytes are q + add: correct by add * sum(w).
             const bool first = part == 0 && gi == 0;
             for (int64_t r = 0; r < nn; ++r) {
               const float scale = ps[part].scale[(r0 + r) * ng + gi];
@@ -855,19 +864,11 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
               }
             }
           }
-        const float floor = relu ? 0.0f : -INFINITY;
         for (int64_t r = 0; r < nn; ++r) {
           const int64_t n = grp * og + r0 + r;
           const float b = bias[n];
           float* dst = out + n * ldn;
           const float* acc = tile.acc.data() + r * kSparseTile;
-          const int32_t* raw = tile.raw.data() + r * kSparseTile;
-          const size_t run0 = a.tile_runs[ti], nruns = a.tile_runs[ti + 1] - run0;
-          if (nparts == 1 && ng == 1) {  // straight from the integer sums
-            runs_epilogue->fn(raw, a.runs.data() + run0, nruns, wcoef * ps[0].wsum[r0 + r],
-                              ps[0].scale[r0 + r], b, floor, dst, ldm);
-            continue;
-          }
           for (size_t ri = run0; ri < run0 + nruns; ++ri) {
             const Run& run = a.runs[ri];
             float* d = dst + int64_t(run.pixel) * ldm;

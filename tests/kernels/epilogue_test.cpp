@@ -94,25 +94,41 @@ TEST(RunsEpilogueKernels, MatchTheScalarKernelOnOddShapes) {
       {{2, 3, 1}, {5, 9, 17}, {30, 40, 33}},
       {{0, 0, 64}},
       {{0, 5, 16}, {16, 30, 32}, {63, 100, 1}}};
+  // 9 channels of 64 lanes (raw rows 70 apart), each with its own correction, scale and bias:
+  // odd ones without a correction, NaN scale and -0 bias in two of them.
+  constexpr size_t kChannels = 9, kLdr = 70;
   for (const auto& runs : tilings)
     for (size_t ldm : {1, 3})
-      for (bool relu : {false, true})
-        for (int c = 0; c < 8; ++c) {
-          const EpilogueData d = epilogue_data(rng, 1, 64, 64);
-          const int32_t corr = c % 2 ? 0 : -128 * d.wsum[c];
-          const float scale = c == 6 ? std::numeric_limits<float>::quiet_NaN() : d.scale[c + 4];
-          const float bias = c == 5 ? -0.0f : d.bias[c + 4];
-          const float floor = relu ? 0.0f : -INFINITY;
-          const size_t size = 200 * ldm;
-          std::vector<float> ref(size, 7.0f);
-          scalar.fn(d.raw.data(), runs.data(), runs.size(), corr, scale, bias, floor, ref.data(), ldm);
-          for (const RunsEpilogueKernel& kern : runs_epilogue_kernels()) {
-            if (!runnable(kern)) continue;
-            std::vector<float> got(size, 7.0f);
-            kern.fn(d.raw.data(), runs.data(), runs.size(), corr, scale, bias, floor, got.data(), ldm);
-            expect_same_bits(got, ref, kern.name, "ldm " + std::to_string(ldm) + " case " + std::to_string(c));
+      for (bool relu : {false, true}) {
+        const EpilogueData d = epilogue_data(rng, 1, 16, kChannels * kLdr);
+        std::vector<int32_t> wsum(kChannels);
+        std::vector<float> scale(kChannels), bias(kChannels);
+        for (size_t c = 0; c < kChannels; ++c) {
+          wsum[c] = c % 2 ? 0 : d.wsum[c];
+          scale[c] = c == 6 ? std::numeric_limits<float>::quiet_NaN() : d.scale[c + 4];
+          bias[c] = c == 5 ? -0.0f : d.bias[c + 4];
+        }
+        const EpilogueArgs e{wsum.data(), -128, nullptr, scale.data(), bias.data(), relu ? 0.0f : -INFINITY, nullptr};
+        const size_t ldn = 200 * ldm, size = kChannels * ldn;
+        std::vector<float> ref(size, 7.0f);
+        scalar.fn(d.raw.data(), kLdr, kChannels, runs.data(), runs.size(), e, ref.data(), ldm, ldn);
+        // The reference against the formula (up to FMA contraction here), for the first
+        // channel's first run and the last channel's last.
+        for (size_t c : {size_t(0), kChannels - 1}) {
+          const kernels::Run& run = c ? runs.back() : runs.front();
+          for (int32_t i = 0; i < run.length; ++i) {
+            const float y =
+                static_cast<float>(d.raw[c * kLdr + run.lane + i] - 128 * wsum[c]) * scale[c] + bias[c];
+            ASSERT_FLOAT_EQ(ref[c * ldn + (run.pixel + i) * ldm], std::max(y, e.floor));
           }
         }
+        for (const RunsEpilogueKernel& kern : runs_epilogue_kernels()) {
+          if (!runnable(kern)) continue;
+          std::vector<float> got(size, 7.0f);
+          kern.fn(d.raw.data(), kLdr, kChannels, runs.data(), runs.size(), e, got.data(), ldm, ldn);
+          expect_same_bits(got, ref, kern.name, "ldm " + std::to_string(ldm) + (relu ? " relu" : ""));
+        }
+      }
 }
 
 }  // namespace

@@ -1,18 +1,22 @@
-// Scalar reference of the sparse GEMM's epilogue (igemm.h RunsEpilogueUkernel): one output
-// channel of a 64-lane tile, its lanes' runs of output pixels.
+// Scalar reference of the sparse GEMM's epilogue (igemm.h RunsEpilogueUkernel): the output
+// channels of a 64-lane tile, each over its lanes' runs of output pixels.
 #include <algorithm>
 
 #include "kernels/igemm.h"
 
 namespace stern::kernels {
 
-void runs_epilogue_f32__scalar(const int32_t* raw, const Run* runs, size_t nruns, int32_t corr,
-                               float scale, float bias, float floor, float* out, size_t ldm) {
-  for (size_t ri = 0; ri < nruns; ++ri) {
-    const Run& run = runs[ri];
-    float* d = out + size_t(run.pixel) * ldm;
-    for (int32_t j = 0; j < run.length; ++j)
-      d[j * ldm] = std::max(static_cast<float>(raw[run.lane + j] + corr) * scale + bias, floor);
+void runs_epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t n, const Run* runs, size_t nruns,
+                               const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
+  for (size_t j = 0; j < n; ++j) {
+    const int32_t corr = e.wc * e.wsum[j];
+    for (size_t ri = 0; ri < nruns; ++ri) {
+      const Run& run = runs[ri];
+      const int32_t* src = raw + j * ldr + run.lane;
+      float* d = out + j * ldn + size_t(run.pixel) * ldm;
+      for (int32_t i = 0; i < run.length; ++i)
+        d[i * ldm] = std::max(static_cast<float>(src[i] + corr) * e.scale[j] + e.bias[j], e.floor);
+    }
   }
 }
 

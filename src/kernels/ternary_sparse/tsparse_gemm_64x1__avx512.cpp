@@ -21,6 +21,14 @@ void store(int32_t* out, __m512i v, size_t seg) {
   _mm512_storeu_si512(out, seg ? _mm512_add_epi32(v, _mm512_loadu_si512(out)) : v);
 }
 
+// Entries [e0, e1) of a chunk, four loads ahead of their steps: step(offset...) for each.
+template <typename Step>
+void walk(const int32_t* off, size_t e0, size_t e1, Step step) {
+  size_t e = e0;
+  for (; e + 4 <= e1; e += 4) step(off[e], off[e + 1], off[e + 2], off[e + 3]);
+  for (; e < e1; ++e) step(off[e]);
+}
+
 // A tile of at most 32 lanes (the last tile of a layer): per entry 32 bytes zero-extended to
 // int16 (one load-and-extend op) and one add or subtract.
 void rows32(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, int32_t* c,
@@ -33,26 +41,13 @@ void rows32(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, si
       __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
       row_chunks(w, r, g, seg, [&](const int32_t* off, size_t npos, size_t n) {
         __m512i s = _mm512_setzero_si512();
-        for (size_t e = 0; e < npos; ++e) add_epi16(s, bytes(off[e]));
-        for (size_t e = npos; e < n; ++e) sub_epi16(s, bytes(off[e]));
+        walk(off, 0, npos, [&](auto... o) { (add_epi16(s, bytes(o)), ...); });
+        walk(off, npos, n, [&](auto... o) { (sub_epi16(s, bytes(o)), ...); });
         widen(s, sum[0], sum[1]);
       });
       int32_t* out = c + (r - row0) * ldc;
       for (size_t i = 0; i < 2; ++i) store(out + 16 * i, sum[i], seg);
     }
-}
-
-// Entries [e0, e1) of a 64-lane chunk into a and b (below), four loads ahead of their adds.
-template <void (*op)(__m512i&, __m512i)>
-void walk64(const uint8_t* at, const int32_t* off, size_t e0, size_t e1, __m512i& a, __m512i& b) {
-  const auto step = [&](__m512i v) { op(a, v), op(b, _mm512_srli_epi16(v, 8)); };
-  size_t e = e0;
-  for (; e + 4 <= e1; e += 4) {
-    const __m512i v0 = _mm512_loadu_si512(at + off[e]), v1 = _mm512_loadu_si512(at + off[e + 1]);
-    const __m512i v2 = _mm512_loadu_si512(at + off[e + 2]), v3 = _mm512_loadu_si512(at + off[e + 3]);
-    step(v0), step(v1), step(v2), step(v3);
-  }
-  for (; e < e1; ++e) step(_mm512_loadu_si512(at + off[e]));
 }
 
 // A tile of 64 lanes: its 64 bytes read as 32 words w = even + 256 odd (pixels 2i, 2i + 1).
@@ -73,8 +68,16 @@ void rows64(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, si
       __m512i odd[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
       row_chunks(w, r, g, seg, [&](const int32_t* off, size_t npos, size_t n) {
         __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
-        walk64<add_epi16>(at, off, 0, npos, a, b);
-        walk64<sub_epi16>(at, off, npos, n, a, b);
+        // All loads of a step first (GCC keeps their order).
+        const auto words = [at](int32_t o) { return _mm512_loadu_si512(at + o); };
+        walk(off, 0, npos, [&](auto... o) {
+          const __m512i v[] = {words(o)...};
+          for (const __m512i& x : v) add_epi16(a, x), add_epi16(b, _mm512_srli_epi16(x, 8));
+        });
+        walk(off, npos, n, [&](auto... o) {
+          const __m512i v[] = {words(o)...};
+          for (const __m512i& x : v) sub_epi16(a, x), sub_epi16(b, _mm512_srli_epi16(x, 8));
+        });
         widen(_mm512_sub_epi16(a, _mm512_slli_epi16(b, 8)), even[0], even[1]);
         widen(b, odd[0], odd[1]);
       });
