@@ -292,20 +292,29 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
                                                 benchmark::Counter::kIs1000);
 }
 
+// The sparse GEMM as the runtime runs the 3x3 256->256 layer at 14x14 (kUkK = 2304 columns):
+// shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 224 virtual pixels
+// (3 tiles of 64 lanes and one of 32), columns in two segments of 128 channels.
 void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr int64_t kChannels = 256, kBlock = 128, kTaps = 9, kWp = 16, kPlane = 320, kVirtual = 14 * kWp;
+  static_assert(kChannels * kTaps == kUkK);
   const WeightMatrix w = random_matrix(kUkN, kUkK, 0.9, false);
   const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kSparseBlock);
   std::vector<int64_t> kperm(kUkK);
-  for (int64_t k = 0; k < kUkK; ++k) kperm[k] = k;
-  const int64_t kp = layout.padded_cols(), tiles = (kUkM + 63) / 64;
-  std::vector<uint8_t> at(kp * kernels::kSparseTile, 3);
-  std::vector<int32_t> offset(kp), c(kUkN * kernels::kSparseTile);
-  for (int64_t k = 0; k < kp; ++k) offset[k] = int32_t(k * kernels::kSparseTile);
-  const kernels::SparseRows rows = kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kUkK, offset, "bench");
+  std::vector<int32_t> offset(layout.padded_cols(), 0), c(kUkN * kernels::kSparseTile);
+  for (int64_t t = 0; t < kTaps; ++t)
+    for (int64_t ch = 0; ch < kChannels; ++ch) {
+      const int64_t k = t * kChannels + ch;
+      kperm[k] = ch / kBlock * kTaps * kBlock + t * kBlock + ch % kBlock;
+      offset[kperm[k]] = int32_t(ch * kPlane + t / 3 * kWp + t % 3);
+    }
+  const kernels::SparseRows rows =
+      kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kTaps * kBlock, offset, "bench");
+  std::vector<uint8_t> at(kChannels * kPlane + kVirtual + 128, 3);
   for (auto _ : state) {
-    for (int64_t t = 0; t < tiles; ++t)
-      kern.fn(at.data(), rows, 0, kUkN, 0, std::min<int64_t>(64, kUkM - 64 * t), c.data(), kernels::kSparseTile);
+    for (int64_t t = 0; t < kVirtual; t += 64)
+      kern.fn(at.data() + t, rows, 0, kUkN, 0, std::min<int64_t>(64, kVirtual - t), c.data(), kernels::kSparseTile);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,

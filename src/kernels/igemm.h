@@ -127,6 +127,15 @@ void row_chunks(const SparseRows& w, size_t r, size_t g, size_t seg, F&& chunk) 
   }
 }
 
+// Entries [e0, e1) of a chunk four at a time (then one at a time): step(offsets...), so a
+// kernel can issue four loads ahead of their adds.
+template <typename Step>
+void walk_entries(const int32_t* off, size_t e0, size_t e1, Step step) {
+  size_t e = e0;
+  for (; e + 4 <= e1; e += 4) step(off[e], off[e + 1], off[e + 2], off[e + 3]);
+  for (; e < e1; ++e) step(off[e]);
+}
+
 // Sparse ternary rows for the GEMV, in bands of `band` rows (4, 8 or 16) that share each
 // 128-column block of activations: one byte permute gathers the entries of the whole band.
 // Per band and block, in one sequential stream: a header of `band` bytes, then the entries

@@ -1,4 +1,4 @@
-// Vector accumulators updated in place, for the AVX-512 micro-kernels. GCC 12 copied the
+// Vector accumulators updated in place, for the AVX2 and AVX-512 micro-kernels. GCC 12 copied the
 // accumulator of an intrinsic such as _mm512_dpbusd_epi32 or _mm512_add_epi16 to another
 // register and back around each instruction (a move on a vector port, and a longer
 // loop-carried chain), and spilled some to the stack when the accumulators were more than
@@ -16,8 +16,10 @@ inline void dpbusd(__m512i& acc, __m512i u8, __m512i s8) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
 }
 
-// acc += x and acc -= x in wrapping int16 lanes.
+// acc += x and acc -= x in wrapping int16 lanes (ymm: registers 0-15, as AVX2 files have).
 inline void add_epi16(__m512i& acc, __m512i x) { asm("vpaddw %1, %0, %0" : "+v"(acc) : "v"(x)); }
 inline void sub_epi16(__m512i& acc, __m512i x) { asm("vpsubw %1, %0, %0" : "+v"(acc) : "v"(x)); }
+inline void add_epi16(__m256i& acc, __m256i x) { asm("vpaddw %1, %0, %0" : "+x"(acc) : "x"(x)); }
+inline void sub_epi16(__m256i& acc, __m256i x) { asm("vpsubw %1, %0, %0" : "+x"(acc) : "x"(x)); }
 
 }  // namespace stern::kernels

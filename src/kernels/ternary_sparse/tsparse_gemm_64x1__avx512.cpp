@@ -21,14 +21,6 @@ void store(int32_t* out, __m512i v, size_t seg) {
   _mm512_storeu_si512(out, seg ? _mm512_add_epi32(v, _mm512_loadu_si512(out)) : v);
 }
 
-// Entries [e0, e1) of a chunk, four loads ahead of their steps: step(offset...) for each.
-template <typename Step>
-void walk(const int32_t* off, size_t e0, size_t e1, Step step) {
-  size_t e = e0;
-  for (; e + 4 <= e1; e += 4) step(off[e], off[e + 1], off[e + 2], off[e + 3]);
-  for (; e < e1; ++e) step(off[e]);
-}
-
 // A tile of at most 32 lanes (the last tile of a layer): per entry 32 bytes zero-extended to
 // int16 (one load-and-extend op) and one add or subtract.
 void rows32(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, int32_t* c,
@@ -41,8 +33,8 @@ void rows32(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, si
       __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
       row_chunks(w, r, g, seg, [&](const int32_t* off, size_t npos, size_t n) {
         __m512i s = _mm512_setzero_si512();
-        walk(off, 0, npos, [&](auto... o) { (add_epi16(s, bytes(o)), ...); });
-        walk(off, npos, n, [&](auto... o) { (sub_epi16(s, bytes(o)), ...); });
+        walk_entries(off, 0, npos, [&](auto... o) { (add_epi16(s, bytes(o)), ...); });
+        walk_entries(off, npos, n, [&](auto... o) { (sub_epi16(s, bytes(o)), ...); });
         widen(s, sum[0], sum[1]);
       });
       int32_t* out = c + (r - row0) * ldc;
@@ -70,11 +62,11 @@ void rows64(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, si
         __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
         // All loads of a step first (GCC keeps their order).
         const auto words = [at](int32_t o) { return _mm512_loadu_si512(at + o); };
-        walk(off, 0, npos, [&](auto... o) {
+        walk_entries(off, 0, npos, [&](auto... o) {
           const __m512i v[] = {words(o)...};
           for (const __m512i& x : v) add_epi16(a, x), add_epi16(b, _mm512_srli_epi16(x, 8));
         });
-        walk(off, npos, n, [&](auto... o) {
+        walk_entries(off, npos, n, [&](auto... o) {
           const __m512i v[] = {words(o)...};
           for (const __m512i& x : v) sub_epi16(a, x), sub_epi16(b, _mm512_srli_epi16(x, 8));
         });
