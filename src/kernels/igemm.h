@@ -219,6 +219,18 @@ using EpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_
 struct Run {
   int32_t lane, pixel, length;
 };
+// The runs cut into steps of at most `width` lanes (a kernel's vector), for the vector
+// epilogues: step k covers lanes lane[k] + [0, length[k]), pixels from pixel[k]. Returns the
+// number of steps: at most kSparseTile for runs of distinct lanes of a tile.
+inline size_t run_steps(const Run* runs, size_t nruns, int32_t width, int32_t* lane, int32_t* pixel,
+                        int32_t* length) {
+  size_t steps = 0;
+  for (size_t ri = 0; ri < nruns; ++ri)
+    for (int32_t i = 0; i < runs[ri].length; i += width, ++steps)
+      lane[steps] = runs[ri].lane + i, pixel[steps] = runs[ri].pixel + i,
+      length[steps] = std::min(width, runs[ri].length - i);
+  return steps;
+}
 // The same epilogue for the output channels j < n of a sparse GEMM tile (channel j's 64
 // lanes at raw + j * ldr), one part and one group (e.xsum and e.rows null): for every run
 // (runs of distinct lanes) and i < run.length,

@@ -367,28 +367,29 @@ const ActQuant kQuantizerActs[] = {ActQuant{8, 1.0f, false, 0, 255}, ActQuant{8,
                                    ActQuant{8, 3e38f, true, -128, 127}};
 
 TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
-  for (const ActQuant& act : kQuantizerActs) {
-    const std::vector<float> x = quantizer_inputs(act);
-    const int32_t add = act.is_signed ? 128 : 0;
-    std::vector<uint8_t> ref(x.size());
-    best_quantize(Isa::scalar).fn(x.data(), 1, x.size(), x.size(), act, add, ref.data(), x.size());
-    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ref[i], uint8_t(quantize_activation(x[i], act) + add));
-    for (const QuantizeKernel& kern : quantize_kernels()) {
-      if (!kern.needs.met()) continue;
-      for (size_t n : {size_t(1), size_t(15), size_t(17), x.size()}) {
-        std::vector<uint8_t> got(n);
-        kern.fn(x.data(), 1, n, n, act, add, got.data(), n);
-        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], ref[i]) << kern.name << " x=" << x[i];
+  // Offsets to uint8 bytes, and -128 (int8 bytes: 8-bit unsigned codes for the dense ternary kernels).
+  for (const ActQuant& act : kQuantizerActs)
+    for (int32_t add : {act.is_signed ? 128 : 0, -128}) {
+      const std::vector<float> x = quantizer_inputs(act);
+      std::vector<uint8_t> ref(x.size());
+      best_quantize(Isa::scalar).fn(x.data(), 1, x.size(), x.size(), act, add, ref.data(), x.size());
+      for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ref[i], uint8_t(quantize_activation(x[i], act) + add));
+      for (const QuantizeKernel& kern : quantize_kernels()) {
+        if (!kern.needs.met()) continue;
+        for (size_t n : {size_t(1), size_t(15), size_t(17), x.size()}) {
+          std::vector<uint8_t> got(n);
+          kern.fn(x.data(), 1, n, n, act, add, got.data(), n);
+          for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], ref[i]) << kern.name << " x=" << x[i] << " add " << add;
+        }
+        // Rows: 7 rows of 13 floats at stride 31 into rows of stride 19; the gaps stay untouched.
+        const size_t rows = 7, cols = 13, ldx = 31, ldo = 19;
+        std::vector<uint8_t> got(rows * ldo, 0xAB);
+        kern.fn(x.data() + 3, rows, cols, ldx, act, add, got.data(), ldo);
+        for (size_t i = 0; i < rows; ++i)
+          for (size_t j = 0; j < ldo; ++j)
+            ASSERT_EQ(got[i * ldo + j], j < cols ? ref[3 + i * ldx + j] : 0xAB) << kern.name << " row " << i;
       }
-      // Rows: 7 rows of 13 floats at stride 31 into rows of stride 19; the gaps stay untouched.
-      const size_t rows = 7, cols = 13, ldx = 31, ldo = 19;
-      std::vector<uint8_t> got(rows * ldo, 0xAB);
-      kern.fn(x.data() + 3, rows, cols, ldx, act, add, got.data(), ldo);
-      for (size_t i = 0; i < rows; ++i)
-        for (size_t j = 0; j < ldo; ++j)
-          ASSERT_EQ(got[i * ldo + j], j < cols ? ref[3 + i * ldx + j] : 0xAB) << kern.name << " row " << i;
     }
-  }
 }
 
 // Planes off the 16 x 16 blocks (channels, pixels across rows), wider strides than the data

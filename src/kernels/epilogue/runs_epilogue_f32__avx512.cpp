@@ -21,15 +21,10 @@ void runs_epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t n, const R
 void runs_epilogue_f32__avx512(const int32_t* raw, size_t ldr, size_t n, const Run* runs, size_t nruns,
                                const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
   if (ldm != 1) return runs_epilogue_f32__scalar(raw, ldr, n, runs, nruns, e, out, ldm, ldn);
-  // Distinct lanes of a 64-lane tile: at most 64 steps.
-  int32_t lane[kSparseTile], pixel[kSparseTile];
+  int32_t lane[kSparseTile], pixel[kSparseTile], length[kSparseTile];
+  const size_t steps = run_steps(runs, nruns, 16, lane, pixel, length);
   __mmask16 mask[kSparseTile];
-  size_t steps = 0;
-  for (size_t ri = 0; ri < nruns; ++ri)
-    for (int32_t i = 0; i < runs[ri].length; i += 16, ++steps) {
-      lane[steps] = runs[ri].lane + i, pixel[steps] = runs[ri].pixel + i;
-      mask[steps] = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(runs[ri].length - i)));
-    }
+  for (size_t k = 0; k < steps; ++k) mask[k] = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(length[k])));
   constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
   const __m512 f = _mm512_set1_ps(e.floor);
   for (size_t j = 0; j < n; ++j) {
