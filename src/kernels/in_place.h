@@ -10,15 +10,21 @@
 
 namespace stern::kernels {
 
+// 512-bit forms only where zmm registers exist: Clang checks the constraints of every inline
+// function, used or not, and AVX2 files include this header too.
+#ifdef __AVX512F__
 // acc += sum over each 4-byte group of u8[j] * s8[j] (unsigned by signed bytes, int32 lanes;
 // files built with -mavx512vnni only).
 inline void dpbusd(__m512i& acc, __m512i u8, __m512i s8) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
 }
 
-// acc += x and acc -= x in wrapping int16 lanes (ymm: registers 0-15, as AVX2 files have).
+// acc += x and acc -= x in wrapping int16 lanes.
 inline void add_epi16(__m512i& acc, __m512i x) { asm("vpaddw %1, %0, %0" : "+v"(acc) : "v"(x)); }
 inline void sub_epi16(__m512i& acc, __m512i x) { asm("vpsubw %1, %0, %0" : "+v"(acc) : "v"(x)); }
+#endif
+
+// The same on ymm (registers 0-15, as AVX2 files have).
 inline void add_epi16(__m256i& acc, __m256i x) { asm("vpaddw %1, %0, %0" : "+x"(acc) : "x"(x)); }
 inline void sub_epi16(__m256i& acc, __m256i x) { asm("vpsubw %1, %0, %0" : "+x"(acc) : "x"(x)); }
 
