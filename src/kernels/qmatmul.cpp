@@ -239,11 +239,11 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   // 98%-sparse 32->64 at 14x14 6.4 -> 12.4 us; the 256->256 layers at 14x14 gain 1.2-1.25x).
   // The estimate, fitted on those layers: 0.24 ns per input and output value (quantizer,
   // epilogue) plus 0.00047 ns per dense multiply-add on the tile unit (the cost model's
-  // kDenseGemmNsPerMac on VNNI) or 0.02 ns per sparse add. Linear layers always split:
+  // kAvx512Costs.dense_gemm_per_mac on VNNI) or 0.02 ns per sparse add. Linear layers always split:
   // the GEMV streams its weights and gains on 2 cores.
   if (!L.linear) {
     const double values = double(conv.in_c * conv.in_h * conv.in_w + conv.out_c * L.pixels);
-    const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : kDenseGemmNsPerMac;
+    const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : kAvx512Costs.dense_gemm_per_mac;
     const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
                                   : 0.02 * double(w.nonzeros()) * double(L.pixels);
     L.split_image = 0.24 * values + work >= options.split_min_ns;

@@ -8,6 +8,7 @@
 // 2..8; others fall through to the f32 reference.
 #include <cmath>
 
+#include "kernels/igemm.h"
 #include "kernels/qmatmul.h"
 #include "runtime/layer.h"
 #include "runtime/int_layers.h"
@@ -72,20 +73,29 @@ std::unique_ptr<Layer> create(const LayerDesc& d, const SessionOptions& o, Metho
 
 }  // namespace
 
-Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density) {
+TernaryCosts ternary_costs(Isa isa) {
+  // Plain AVX-512 runs the AVX2 dense kernels.
+  TernaryCosts c = isa >= Isa::avx512_vnni ? kAvx512Costs : kAvx2Costs;
+  // The vector sparse GEMV needs VBMI too (Cascade Lake has VNNI without it): else the scalar one.
+  if (kernels::best_sparse_gemv(isa).needs.isa == Isa::scalar)
+    c.sparse_gemv_per_nonzero = kAvx2Costs.sparse_gemv_per_nonzero, c.sparse_gemv_per_block = kAvx2Costs.sparse_gemv_per_block;
+  return c;
+}
+
+Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density, Isa isa) {
   const double m = double(g.out_h) * g.out_w;  // batch-1 rows
   const double n = double(g.out_c), k = double(cols);
   const double blocks = std::ceil(k / 128.0);
   // Measured costs in ns (docs/KERNELS.md "cost model"): dense per weight and activation
   // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
   // rows (GEMM) or one row (GEMV).
+  const TernaryCosts c = ternary_costs(isa);
   const bool gemv = m == 1;
-  const double gemm_mac = kernels::ternary_on_tile_gemm(g, cpu_features().best()) ? kTileGemmNsPerMac
-                                                                                  : kDenseGemmNsPerMac;
-  const double dense = n * k * (gemv ? kDenseGemvNsPerWeight : m * gemm_mac);
+  const double gemm_mac = kernels::ternary_on_tile_gemm(g, isa) ? kTileGemmNsPerMac : c.dense_gemm_per_mac;
+  const double dense = n * k * (gemv ? c.dense_gemv_per_weight : m * gemm_mac);
   const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
-  const double sparse = tiles * (density * n * k * (gemv ? kSparseGemvNsPerNonzero : kSparseGemmNsPerNonzero) +
-                                 n * blocks * (gemv ? kSparseGemvNsPerBlock : kSparseGemmNsPerBlock));
+  const double sparse = tiles * (density * n * k * (gemv ? c.sparse_gemv_per_nonzero : c.sparse_gemm_per_nonzero) +
+                                 n * blocks * (gemv ? c.sparse_gemv_per_block : c.sparse_gemm_per_block));
   return sparse < dense ? Method::ternary_sparse : Method::ternary_dense;
 }
 

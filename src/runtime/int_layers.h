@@ -7,11 +7,29 @@
 
 namespace stern {
 
-// bench_kernels, 1 thread, CPU time: gemv/4096x4096 and conv/conv3x3_256@14 at 90 and 98%
-// (sparse constants refitted for the banded GEMV and the flat-list GEMM; the dense GEMV's
-// 0.0083 scaled by its 108 -> 80-86 us on Zen 4 when its accumulators left the stack).
-inline constexpr double kDenseGemvNsPerWeight = 0.0063;
-inline constexpr double kDenseGemmNsPerMac = 0.0055;
+// Costs in ns of the kernels one ISA runs, measured by bench_kernels / stern bench; only
+// their ratios within one table matter.
+struct TernaryCosts {
+  double dense_gemv_per_weight, dense_gemm_per_mac;
+  double sparse_gemv_per_nonzero, sparse_gemv_per_block;  // per row and 128 columns
+  double sparse_gemm_per_nonzero, sparse_gemm_per_block;  // per 64-pixel tile; per row, 128 columns and tile
+};
+// AVX-512 (VNNI) kernels. bench_kernels, 1 thread, CPU time, Zen 4: gemv/4096x4096 and
+// conv/conv3x3_256@14 at 90 and 98% (sparse constants refitted for the banded GEMV and the
+// flat-list GEMM; the dense GEMV's 0.0083 scaled by its 108 -> 80-86 us on Zen 4 when its
+// accumulators left the stack). On Ice Lake (session 8) the conv crossover they give, ~78%,
+// is the measured one.
+inline constexpr TernaryCosts kAvx512Costs{0.0063, 0.0055, 0.03, 0.5, 1.1, 4.0};
+// AVX2 kernels (maddubs dense GEMM; the sparse GEMV is the scalar one): Ice Lake capped at
+// AVX2 (STERN_ISA=avx2, session 8; `stern bench --layer`, 1 thread, min): conv:256x256x3x3@14x14
+// dense 1292 us, sparse 253 us at 90% and 84 us at 98%; fc:4096x4096 dense ~250 us, sparse
+// 2.77 / 1.84 / 1.36 ms at 90 / 95 / 98%. Convolutions go sparse from ~41% sparsity, batch-1
+// linear layers never (the scalar GEMV's per-block cost alone exceeds the dense GEMV).
+inline constexpr TernaryCosts kAvx2Costs{0.015, 0.0112, 1.05, 7.7, 0.895, 2.27};
+// The costs of the kernels `isa` runs: AVX-512 VNNI's table or AVX2's (also for plain
+// AVX-512 and scalar, not measured on their own), with the scalar sparse GEMV's costs where
+// its vector kernel cannot run.
+TernaryCosts ternary_costs(Isa isa);
 // AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm):
 // fitted to the crossover with the sparse GEMM measured on the 3x3 256->256 layer at 14x14 on
 // a Xeon with AMX (1 thread, 2026-12-06 after the rows3 blocking: dense 67-77 us at 90-95%
@@ -21,13 +39,11 @@ inline constexpr double kDenseGemmNsPerMac = 0.0055;
 // does not take (channels not a multiple of 16, strides, FGQ groups) run the im2col GEMM,
 // ~1.6x this per MAC.
 inline constexpr double kTileGemmNsPerMac = 0.0011;
-inline constexpr double kSparseGemvNsPerNonzero = 0.03;
-inline constexpr double kSparseGemvNsPerBlock = 0.5;   // per row and 128 columns
-inline constexpr double kSparseGemmNsPerNonzero = 1.1;  // per 64-pixel tile
-inline constexpr double kSparseGemmNsPerBlock = 4.0;    // per row, 128 columns and tile
 
 // Dense or sparse ternary for a layer of this geometry (linear: a 1x1 convolution over 1x1
-// images) with `cols` weight columns of which this fraction is non-zero, at batch 1.
-kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density);
+// images) with `cols` weight columns of which this fraction is non-zero, at batch 1, on the
+// kernels of `isa`.
+kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density,
+                                      Isa isa = cpu_features().best());
 
 }  // namespace stern

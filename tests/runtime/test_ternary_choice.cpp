@@ -1,0 +1,66 @@
+// The automatic dense / sparse ternary choice (runtime/int_layers.h choose_ternary_method)
+// against the crossovers measured with `stern bench --layer ... --kernel
+// ternary_dense|ternary_sparse` (docs/KERNELS.md "cost model"), per ISA table.
+#include <gtest/gtest.h>
+
+#include "kernels/igemm.h"
+#include "runtime/int_layers.h"
+
+namespace stern {
+namespace {
+
+using kernels::Method;
+
+// The 3x3 256->256 layer at 14x14 (K = 2304).
+ConvGeometry conv256() {
+  ConvGeometry g;
+  g.in_c = g.out_c = 256, g.in_h = g.in_w = g.out_h = g.out_w = 14;
+  g.kernel_h = g.kernel_w = 3, g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+  return g;
+}
+
+// A linear layer at batch 1: a 1x1 convolution over a 1x1 image.
+ConvGeometry fc(int64_t n) {
+  ConvGeometry g;
+  g.in_c = g.out_c = n, g.in_h = g.in_w = g.out_h = g.out_w = 1;
+  return g;
+}
+
+// The lowest sparsity, in whole percent, at which the choice is sparse; 101 for never.
+int crossover_percent(const ConvGeometry& g, int64_t cols, Isa isa) {
+  for (int s = 0; s <= 100; ++s)
+    if (choose_ternary_method(g, cols, 1.0 - s / 100.0, isa) == Method::ternary_sparse) return s;
+  return 101;
+}
+
+TEST(TernaryChoice, VnniConvolutionsGoSparseBetween75And80Percent) {
+  // Ice Lake, session 8, min of 2 rounds: 75% dense 372 / sparse 470 us, 80% 385 / 356 us.
+  const int s = crossover_percent(conv256(), 2304, Isa::avx512_vnni);
+  EXPECT_GT(s, 75);
+  EXPECT_LE(s, 80);
+}
+
+TEST(TernaryChoice, Avx2ConvolutionsGoSparseFromAbout40Percent) {
+  // The maddubs dense GEMM is 3.4x the VNNI one's time; the AVX2 sparse GEMM 1.3x.
+  const int s = crossover_percent(conv256(), 2304, Isa::avx2);
+  EXPECT_GE(s, 35);
+  EXPECT_LE(s, 50);
+}
+
+TEST(TernaryChoice, LinearLayersAtBatchOneStayDenseWithoutTheVectorSparseGemv) {
+  // The scalar sparse GEMV took 1.36 ms at 98% on fc:4096x4096, the AVX2 dense GEMM ~0.25 ms.
+  EXPECT_EQ(crossover_percent(fc(4096), 4096, Isa::avx2), 101);
+  EXPECT_EQ(crossover_percent(fc(4096), 4096, Isa::scalar), 101);
+}
+
+TEST(TernaryChoice, LinearLayersAtBatchOneGoSparseAbove90PercentWithTheVbmiGemv) {
+  if (kernels::best_sparse_gemv(Isa::avx512_vnni).needs.isa == Isa::scalar)
+    GTEST_SKIP() << "this CPU runs the scalar sparse GEMV (no AVX-512 VBMI)";
+  // Zen 4 (docs/KERNELS.md): 4096^2 dense 80-86 us, sparse 118-127 us at 90%, 77 us at 98%.
+  const int s = crossover_percent(fc(4096), 4096, Isa::avx512_vnni);
+  EXPECT_GT(s, 90);
+  EXPECT_LE(s, 97);
+}
+
+}  // namespace
+}  // namespace stern
