@@ -91,8 +91,9 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   // rows (GEMM) or one row (GEMV).
   const TernaryCosts c = ternary_costs(isa);
   const bool gemv = m == 1;
-  const double gemm_mac = kernels::ternary_on_tile_gemm(g, isa) ? kTileGemmNsPerMac : c.dense_gemm_per_mac;
-  const double dense = n * k * (gemv ? c.dense_gemv_per_weight : m * gemm_mac);
+  const bool tile_gemm = kernels::ternary_on_tile_gemm(g, isa);
+  const double n_dense = tile_gemm ? n : std::ceil(n / double(c.dense_channels)) * double(c.dense_channels);
+  const double dense = n_dense * k * (gemv ? c.dense_gemv_per_weight : m * (tile_gemm ? kTileGemmNsPerMac : c.dense_gemm_per_mac));
   const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
   const double sparse = tiles * (density * n * k * (gemv ? c.sparse_gemv_per_nonzero : c.sparse_gemm_per_nonzero) +
                                  n * blocks * (gemv ? c.sparse_gemv_per_block : c.sparse_gemm_per_block));

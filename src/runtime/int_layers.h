@@ -10,6 +10,8 @@ namespace stern {
 // Costs in ns of the kernels one ISA runs, measured by bench_kernels / stern bench; only
 // their ratios within one table matter.
 struct TernaryCosts {
+  // The dense kernels' output channels per tile: a layer of fewer costs a whole tile.
+  int64_t dense_channels;
   double dense_gemv_per_weight, dense_gemm_per_mac;
   double sparse_gemv_per_nonzero, sparse_gemv_per_block;  // per row and 128 columns
   double sparse_gemm_per_nonzero, sparse_gemm_per_block;  // per 64-pixel tile; per row, 128 columns and tile
@@ -18,14 +20,16 @@ struct TernaryCosts {
 // conv/conv3x3_256@14 at 90 and 98% (sparse constants refitted for the banded GEMV and the
 // flat-list GEMM; the dense GEMV's 0.0083 scaled by its 108 -> 80-86 us on Zen 4 when its
 // accumulators left the stack). On Ice Lake (session 8) the conv crossover they give, ~78%,
-// is the measured one.
-inline constexpr TernaryCosts kAvx512Costs{0.0063, 0.0055, 0.03, 0.5, 1.1, 4.0};
+// is the measured one. Dense tiles of 64 channels (the 6 x 64 int8 and 1 x 64 GEMV
+// kernels): on Ice Lake the 16- and 32-channel layers of the Fashion VGG cost 2-5x per MAC
+// what the 256-channel layer does, and run faster sparse at 55-73% sparsity.
+inline constexpr TernaryCosts kAvx512Costs{64, 0.0063, 0.0055, 0.03, 0.5, 1.1, 4.0};
 // AVX2 kernels (maddubs dense GEMM; the sparse GEMV is the scalar one): Ice Lake capped at
 // AVX2 (STERN_ISA=avx2, session 8; `stern bench --layer`, 1 thread, min): conv:256x256x3x3@14x14
 // dense 1292 us, sparse 253 us at 90% and 84 us at 98%; fc:4096x4096 dense ~250 us, sparse
 // 2.77 / 1.84 / 1.36 ms at 90 / 95 / 98%. Convolutions go sparse from ~41% sparsity, batch-1
 // linear layers never (the scalar GEMV's per-block cost alone exceeds the dense GEMV).
-inline constexpr TernaryCosts kAvx2Costs{0.015, 0.0112, 1.05, 7.7, 0.895, 2.27};
+inline constexpr TernaryCosts kAvx2Costs{16, 0.015, 0.0112, 1.05, 7.7, 0.895, 2.27};
 // The costs of the kernels `isa` runs: AVX-512 VNNI's table or AVX2's (also for plain
 // AVX-512 and scalar, not measured on their own), with the scalar sparse GEMV's costs where
 // its vector kernel cannot run.

@@ -40,6 +40,24 @@ TEST(TernaryChoice, VnniConvolutionsGoSparseBetween75And80Percent) {
   EXPECT_LE(s, 80);
 }
 
+// A convolution of these channels at 14x14 (28x28 for the Fashion VGG's first ternary layer).
+ConvGeometry conv(int64_t in_c, int64_t out_c, int64_t hw) {
+  ConvGeometry g = conv256();
+  g.in_c = in_c, g.out_c = out_c, g.in_h = g.in_w = g.out_h = g.out_w = hw;
+  return g;
+}
+
+TEST(TernaryChoice, VnniLayersOfFewChannelsGoSparseSooner) {
+  // Ice Lake, session 8, `stern bench --layer conv:... --kernel ternary_dense|ternary_sparse`,
+  // min of 3 rounds: 16->16 at 28x28, 55%: dense 28.9 us, sparse 17.3; 32->32, 73%: 12.7 and
+  // 9.6; 64->64, 60%: 31.1 and 42.9; 128->128, 60%: 118 and 155.
+  const Isa isa = Isa::avx512_vnni;
+  EXPECT_EQ(choose_ternary_method(conv(16, 16, 28), 144, 0.45, isa), Method::ternary_sparse);
+  EXPECT_EQ(choose_ternary_method(conv(32, 32, 14), 288, 0.27, isa), Method::ternary_sparse);
+  EXPECT_EQ(choose_ternary_method(conv(64, 64, 14), 576, 0.40, isa), Method::ternary_dense);
+  EXPECT_EQ(choose_ternary_method(conv(128, 128, 14), 1152, 0.40, isa), Method::ternary_dense);
+}
+
 TEST(TernaryChoice, Avx2ConvolutionsGoSparseFromAbout40Percent) {
   // The maddubs dense GEMM is 3.4x the VNNI one's time; the AVX2 sparse GEMM 1.3x.
   const int s = crossover_percent(conv256(), 2304, Isa::avx2);
