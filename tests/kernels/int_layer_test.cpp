@@ -285,5 +285,27 @@ TEST(IntLayer, RejectsWhatItCannotRun) {
   EXPECT_THROW(IntLayer(w, linear(3, 2), kU8, ones, ones, false, sparse, "node 'fc'"), Error);
 }
 
+// The sparse GEMM addresses its activation planes by int32 byte offsets: a convolution whose
+// planes would pass 2 GiB is refused when the layer is made, naming it; one below is made.
+TEST(IntLayer, RejectsSparsePlanesPast2GiB) {
+  WeightMatrix w;
+  w.rows = 1, w.cols = 1024, w.group = 1024;
+  w.codes.assign(1024, 0);
+  w.codes[5] = 1;
+  w.scale_pos = w.scale_neg = {1.0f};
+  const std::vector<float> one(1, 1.0f);
+  const IntLayerOptions sparse{Method::ternary_sparse, Isa::scalar};
+  // 1024 planes of 1500 x 1500 bytes: 2.3 GB.
+  try {
+    IntLayer(w, conv(1024, 1500, 1500, 1, 1, 1, 0, 1), kU8, one, one, false, sparse, "node 'big'");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'big'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 GiB"), std::string::npos) << e.what();
+  }
+  // 1024 planes of 1000 x 1000 bytes: 1.0 GB.
+  EXPECT_NO_THROW(IntLayer(w, conv(1024, 1000, 1000, 1, 1, 1, 0, 1), kU8, one, one, false, sparse, "node 'ok'"));
+}
+
 }  // namespace
 }  // namespace stern::kernels
