@@ -28,4 +28,8 @@ inline void sub_epi16(__m512i& acc, __m512i x) { asm("vpsubw %1, %0, %0" : "+v"(
 inline void add_epi16(__m256i& acc, __m256i x) { asm("vpaddw %1, %0, %0" : "+x"(acc) : "x"(x)); }
 inline void sub_epi16(__m256i& acc, __m256i x) { asm("vpsubw %1, %0, %0" : "+x"(acc) : "x"(x)); }
 
+// The two as objects, for a walk that treats the +1 and the -1 entries alike.
+inline constexpr auto kAddEpi16 = [](auto& acc, auto x) { add_epi16(acc, x); };
+inline constexpr auto kSubEpi16 = [](auto& acc, auto x) { sub_epi16(acc, x); };
+
 }  // namespace stern::kernels

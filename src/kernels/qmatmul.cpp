@@ -830,7 +830,6 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         const int64_t r0 = og * rc / row_parts, r1 = og * (rc + 1) / row_parts, nn = r1 - r0;
         Tile& tile = tiles[t];
         tile.raw.resize(nn * kSparseTile);
-        tile.acc.resize(nn * kSparseTile);
         // Lanes up to the end of the tile's last output run (the last tile may be short). A
         // tile of dropped padding columns only (dilation wider than a tile) has no run.
         if (a.tile_runs[ti] == a.tile_runs[ti + 1]) return;
@@ -847,6 +846,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
                             out + (grp * og + r0) * ldn, ldm, ldn);
           return;
         }
+        tile.acc.resize(nn * kSparseTile);
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
             sgemm->fn(a.tiles.data() + ti * a.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(),

@@ -48,10 +48,8 @@ void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size
             for (const __m256i& x : hi) op(a1, x), op(b1, _mm256_srli_epi16(x, 8));
           }
         };
-        const auto add = [](__m256i& acc, __m256i x) { add_epi16(acc, x); };
-        const auto sub = [](__m256i& acc, __m256i x) { sub_epi16(acc, x); };
-        walk_entries(off, 0, npos, [&](auto... o) { step(add, o...); });
-        walk_entries(off, npos, n, [&](auto... o) { step(sub, o...); });
+        walk_entries(off, 0, npos, [&](auto... o) { step(kAddEpi16, o...); });
+        walk_entries(off, npos, n, [&](auto... o) { step(kSubEpi16, o...); });
         widen(_mm256_sub_epi16(a0, _mm256_slli_epi16(b0, 8)), even[0], even[1]);
         widen(b0, odd[0], odd[1]);
         if constexpr (H == 2) {
