@@ -635,9 +635,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   // Conv output is NCHW per image: out[n * M + m]; linear: out[m * O + n].
   const int64_t ldm = linear ? g.out_c : 1, ldn = linear ? 1 : m;
   const int threads = pool ? pool->size() : 1;
-  const auto parallel = [&](size_t n, const std::function<void(size_t, int)>& fn) {
-    if (pool)
-      pool->parallel_for(n, [&](size_t i, int t) { fn(i, t); });
+  // fixed: the same thread runs the same items on every call (ThreadPool::parallel_static).
+  const auto parallel = [&](size_t n, const std::function<void(size_t, int)>& fn, bool fixed = false) {
+    if (pool && fixed)
+      pool->parallel_static(n, fn);
+    else if (pool)
+      pool->parallel_for(n, fn);
     else
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
   };
@@ -822,11 +825,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       });
     } else {
       const int64_t ntiles = sparse_tiles(a, in, grp, m, [&](size_t n, const std::function<void(size_t)>& fn) {
-        parallel(n, [&](size_t i, int) { fn(i); });
+        parallel(n, [&](size_t i, int) { fn(i); }, true);
       });
       const int64_t row_parts = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
+      // Row part major: with fixed blocks each thread keeps its rows' weights and outputs.
       parallel(ntiles * row_parts, [&](size_t task, int t) {
-        const int64_t ti = task / row_parts, rc = task % row_parts;
+        const int64_t ti = task % ntiles, rc = task / ntiles;
         const int64_t r0 = og * rc / row_parts, r1 = og * (rc + 1) / row_parts, nn = r1 - r0;
         Tile& tile = tiles[t];
         tile.raw.resize(nn * kSparseTile);
@@ -875,7 +879,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
             for (int32_t j = 0; j < run.length; ++j) d[j * ldm] = std::max(acc[run.lane + j] + b, floor);
           }
         }
-      });
+      }, true);
     }
   }
 }

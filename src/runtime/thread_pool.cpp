@@ -48,8 +48,32 @@ ThreadPool::~ThreadPool() {
 // jobs still balance at the end): one claim per item made 2 threads slower than 1 on a
 // layer of 256 tiny items (the 98%-sparse 3x3 256->256 layer quantizes one plane per item:
 // 67 -> 90 us), the contended mutex putting the threads to sleep in the kernel.
-void ThreadPool::drain(int thread) {
+void ThreadPool::drain(int thread, uint64_t generation) {
   std::unique_lock lock(mutex_);
+  // A worker that woke late, for a job that is over, must not take part in the next one
+  // as if it had seen it: it would run a fixed block twice. It comes back for that job.
+  if (generation_ != generation) return;
+  const auto run = [&](const auto* job, size_t i) {
+    try {
+      (*job)(i, thread);
+    } catch (...) {
+      std::lock_guard guard(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  };
+  if (fixed_) {
+    // Every thread counts itself off, even with an empty block, so none is still on its
+    // way in when the job ends.
+    const auto* job = job_;
+    const size_t n = count_, threads = size_t(size()), t = size_t(thread);
+    lock.unlock();
+    item_thread = thread;
+    for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) run(job, i);
+    item_thread = -1;
+    lock.lock();
+    --left_;
+    return;
+  }
   const size_t share = 2 * static_cast<size_t>(size());
   while (next_ < count_) {
     const size_t begin = next_, end = begin + std::max<size_t>(1, (count_ - begin) / share);
@@ -57,14 +81,7 @@ void ThreadPool::drain(int thread) {
     const auto* job = job_;
     lock.unlock();
     item_thread = thread;
-    for (size_t i = begin; i < end; ++i) {
-      try {
-        (*job)(i, thread);
-      } catch (...) {
-        std::lock_guard guard(mutex_);
-        if (!error_) error_ = std::current_exception();
-      }
-    }
+    for (size_t i = begin; i < end; ++i) run(job, i);
     item_thread = -1;
     lock.lock();
   }
@@ -81,7 +98,7 @@ void ThreadPool::work(int thread) {
       seen = generation_;
       ++busy_;
     }
-    drain(thread);
+    drain(thread, seen);
     {
       std::lock_guard lock(mutex_);
       --busy_;
@@ -102,7 +119,9 @@ void ThreadPool::parallel_ranges(size_t n, const std::function<void(size_t, size
   });
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) {
+// Claims (fixed = false) or one block per thread (fixed = true). With claims, the caller
+// may run every item itself while the workers wake; with blocks, it waits for each of them.
+void ThreadPool::run_job(size_t n, const std::function<void(size_t, int)>& fn, bool fixed) {
   if (n == 0) return;
   if (workers_.empty() || n == 1 || item_thread >= 0) return run_inline(n, fn);
   {
@@ -110,17 +129,24 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& 
     job_ = &fn;
     count_ = n;
     next_ = 0;
+    fixed_ = fixed;
+    left_ = size_t(size());
     error_ = nullptr;
     ++generation_;
   }
   wake_.notify_all();
-  drain(0);
-  // next_ >= count_ holds once drain returns; only the workers' last items are left.
-  spin_until([&] { return busy_.load() == 0; });
+  drain(0, generation_);
+  // With claims, next_ >= count_ holds once drain(0) returns: only the workers' last items
+  // are left.
+  spin_until([&] { return busy_.load() == 0 && (!fixed || left_.load() == 0); });
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return busy_ == 0 && next_ >= count_; });
+  done_.wait(lock, [&] { return busy_ == 0 && (fixed ? left_ == 0 : next_ >= count_); });
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
+
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) { run_job(n, fn, false); }
+
+void ThreadPool::parallel_static(size_t n, const std::function<void(size_t, int)>& fn) { run_job(n, fn, true); }
 
 }  // namespace stern

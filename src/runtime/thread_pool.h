@@ -38,6 +38,10 @@ class ThreadPool {
   // few microseconds, more than a LeNet-sized layer takes.
   void parallel_for(size_t n, size_t cost_per_item, const std::function<void(size_t, int)>& fn);
   static constexpr size_t kMinParallelWork = size_t(1) << 18;
+  // Thread t runs items [n t / size(), n (t + 1) / size()) on every call: each core keeps
+  // touching the same weights and output lines, which stay in its own cache (with claims,
+  // lines the other core wrote on the last call have to be fetched from it first).
+  void parallel_static(size_t n, const std::function<void(size_t, int)>& fn);
   // Elementwise work: fn(begin, end) over [0, n) in ranges of kRange elements.
   void parallel_ranges(size_t n, const std::function<void(size_t, size_t)>& fn);
   static constexpr size_t kRange = 16384;
@@ -45,15 +49,18 @@ class ThreadPool {
 
  private:
   void work(int thread);
-  void drain(int thread);
+  void drain(int thread, uint64_t generation);
+  void run_job(size_t n, const std::function<void(size_t, int)>& fn, bool fixed);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(size_t, int)>* job_ = nullptr;
   size_t count_ = 0, next_ = 0;
+  bool fixed_ = false;  // parallel_static: no claims, each thread runs its own block of items
   // Written under mutex_, read without it by the spinning threads.
   std::atomic<int> busy_ = 0;
+  std::atomic<size_t> left_ = 0;  // parallel_static: threads that have not run their block
   std::atomic<uint64_t> generation_ = 0;
   std::atomic<bool> stop_ = false;
   std::exception_ptr error_;

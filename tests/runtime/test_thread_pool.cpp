@@ -1,5 +1,5 @@
 // ThreadPool: every item exactly once with a valid thread id, nested calls, exceptions,
-// the inline path for small jobs.
+// the inline path for small jobs, fixed blocks per thread.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -63,6 +63,49 @@ TEST(ThreadPool, SmallJobsRunInlineOnThreadZero) {
   std::atomic<size_t> covered{0};
   pool.parallel_ranges(ThreadPool::kRange * 3 + 5, [&](size_t b, size_t e) { covered += e - b; });
   EXPECT_EQ(covered.load(), ThreadPool::kRange * 3 + 5);
+}
+
+// parallel_static: every item once, on the thread whose block holds it, call after call,
+// also between dynamic jobs and with fewer items than threads (empty blocks).
+TEST(ThreadPool, StaticJobsRunEachBlockOnItsThread) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (size_t n : {size_t(2), size_t(5), size_t(1000)}) {
+      std::vector<std::atomic<int>> seen(n), owner(n);
+      for (auto& o : owner) o = -1;
+      std::atomic<bool> moved{false};
+      for (int round = 0; round < 50; ++round) {
+        pool.parallel_static(n, [&](size_t i, int t) {
+          seen[i]++;
+          int was = -1;
+          if (!owner[i].compare_exchange_strong(was, t) && was != t) moved = true;
+        });
+        pool.parallel_for(n, [](size_t, int) {});
+      }
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(seen[i].load(), 50);
+        // Thread t's block is [n t / T, n (t + 1) / T).
+        const size_t t = size_t(owner[i].load());
+        EXPECT_TRUE(n * t / threads <= i && i < n * (t + 1) / threads) << "item " << i << " ran on thread " << t;
+      }
+      EXPECT_FALSE(moved) << "an item changed threads between calls";
+    }
+  }
+}
+
+TEST(ThreadPool, StaticJobsRethrowAfterEveryBlock) {
+  ThreadPool pool(2);
+  std::atomic<int> done{0};
+  EXPECT_THROW(pool.parallel_static(10,
+                                    [&](size_t i, int) {
+                                      ++done;
+                                      if (i == 7) throw std::runtime_error("item failed");
+                                    }),
+               std::runtime_error);
+  EXPECT_EQ(done.load(), 10);
+  std::atomic<int> again{0};
+  pool.parallel_static(10, [&](size_t, int) { ++again; });
+  EXPECT_EQ(again.load(), 10);
 }
 
 }  // namespace
