@@ -330,7 +330,8 @@ void BM_sparse_gemv_ukernel(benchmark::State& state, const kernels::SparseGemvKe
   constexpr int64_t kN = 4096, kK = 4096;
   const WeightMatrix w = random_matrix(kN, kK, sparsity, false);
   const kernels::ColumnLayout layout = kernels::column_layout(kK, kK, kernels::kSparseBlock);
-  const kernels::SparseBands bands = kernels::pack_sparse_bands(w.codes.data(), kN, layout);
+  const kernels::SparseBands bands =
+      kernels::pack_sparse_bands(w.codes.data(), kN, layout, 0, kernels::sparse_gemv_pass_lanes(kern));
   std::vector<uint8_t> x(kK + 64, 3);
   std::vector<int32_t> y(bands.bands() * bands.band);
   for (auto _ : state) {

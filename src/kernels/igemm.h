@@ -269,6 +269,10 @@ struct Ukernel {
   Fn fn;
 };
 using SparseGemvKernel = Ukernel<SparseGemvUkernel>;
+// Entries a sparse GEMV kernel takes per pass over a band's block (pack_sparse_bands picks
+// the band by it): 64 with VBMI's byte permute, 32 on AVX2 (and for the scalar one, which
+// has no passes).
+inline size_t sparse_gemv_pass_lanes(const SparseGemvKernel& k) { return k.needs.vbmi ? 64 : 32; }
 using SparseGemmKernel = Ukernel<SparseGemmUkernel>;
 using QuantizeKernel = Ukernel<QuantizeUkernel>;
 using QuantizeNhwcKernel = Ukernel<QuantizeNhwcUkernel>;

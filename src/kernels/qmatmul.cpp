@@ -278,7 +278,8 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
         p.dense = pack_dense(codes.data(), L.og, L.layout, format);
       else
         p.sparse = pack_sparse(codes.data(), L.og, L.layout, L.kperm, L.span, L.column_offset, where);
-      if (!L.dense() && L.linear) p.bands = pack_sparse_bands(codes.data(), L.og, L.layout);
+      if (!L.dense() && L.linear)
+        p.bands = pack_sparse_bands(codes.data(), L.og, L.layout, 0, sparse_gemv_pass_lanes(*L.sgemv));
       L.parts[grp].push_back(std::move(p));
     }
   }

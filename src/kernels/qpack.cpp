@@ -92,18 +92,19 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
 }
 
 SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
-                              size_t band) {
+                              size_t band, size_t pass_lanes) {
   SparseBands s;
   s.rows = rows;
   s.blocks = layout.padded_cols() / kSparseBlock;
   s.blocks_per_group = layout.padded_group / kSparseBlock;
   if (band == 0) {
-    // The widest band whose block holds at most 56 entries on average (one 64-lane pass
-    // about 97% of the time): 4 rows at 90% sparsity, 8 at 95%, 16 at 98%.
+    // The widest band whose block holds at most 7/8 of a pass on average (one 64-lane pass
+    // about 97% of the time): 4 rows at 90% sparsity, 8 at 95%, 16 at 98%; for 32-lane
+    // passes 4 rows up to 95%, 8 at 98%. A wider band costs every pass a step per row.
     const int64_t nonzeros = std::count_if(codes, codes + rows * layout.cols, [](int8_t c) { return c != 0; });
     const double per_row_block = double(nonzeros) / double(std::max<int64_t>(1, rows * layout.cols)) * kSparseBlock;
     band = 4;
-    while (band < kMaxBandRows && 2 * band * per_row_block <= 56.0) band *= 2;
+    while (band < kMaxBandRows && 2 * band * per_row_block <= 0.875 * double(pass_lanes)) band *= 2;
   }
   s.band = band;
   const int64_t bands = (rows + band - 1) / band;

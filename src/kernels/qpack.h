@@ -37,8 +37,9 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
                        std::span<const int32_t> column_offset, const std::string& where);
 
 // The GEMV layout (igemm.h SparseBands) of the same codes (64-bit offsets: no size limit).
-// band = 0 picks the band from the density; tests force 4, 8 or 16.
+// band = 0 picks the band from the density, for a kernel that takes pass_lanes entries per
+// pass (sparse_gemv_pass_lanes); tests force 4, 8 or 16.
 SparseBands pack_sparse_bands(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
-                              size_t band = 0);
+                              size_t band = 0, size_t pass_lanes = 64);
 
 }  // namespace stern::kernels

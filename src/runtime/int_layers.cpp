@@ -76,8 +76,12 @@ std::unique_ptr<Layer> create(const LayerDesc& d, const SessionOptions& o, Metho
 TernaryCosts ternary_costs(Isa isa) {
   // Plain AVX-512 runs the AVX2 dense kernels.
   TernaryCosts c = isa >= Isa::avx512_vnni ? kAvx512Costs : kAvx2Costs;
-  // The vector sparse GEMV needs VBMI too (Cascade Lake has VNNI without it): else the scalar one.
-  if (kernels::best_sparse_gemv(isa).needs.isa == Isa::scalar)
+  // The VBMI sparse GEMV needs VBMI too (Cascade Lake has VNNI without it): else the AVX2 one,
+  // or without AVX2 the scalar one.
+  const kernels::SparseGemvKernel& gemv = kernels::best_sparse_gemv(isa);
+  if (gemv.needs.isa == Isa::scalar)
+    c.sparse_gemv_per_nonzero = kScalarSparseGemvPerNonzero, c.sparse_gemv_per_block = kScalarSparseGemvPerBlock;
+  else if (!gemv.needs.vbmi)
     c.sparse_gemv_per_nonzero = kAvx2Costs.sparse_gemv_per_nonzero, c.sparse_gemv_per_block = kAvx2Costs.sparse_gemv_per_block;
   return c;
 }

@@ -24,15 +24,18 @@ struct TernaryCosts {
 // kernels): on Ice Lake the 16- and 32-channel layers of the Fashion VGG cost 2-5x per MAC
 // what the 256-channel layer does, and run faster sparse at 55-73% sparsity.
 inline constexpr TernaryCosts kAvx512Costs{64, 0.0063, 0.0055, 0.03, 0.5, 1.1, 4.0};
-// AVX2 kernels (maddubs dense GEMM; the sparse GEMV is the scalar one): Ice Lake capped at
-// AVX2 (STERN_ISA=avx2, session 8; `stern bench --layer`, 1 thread, min): conv:256x256x3x3@14x14
-// dense 1292 us, sparse 253 us at 90% and 84 us at 98%; fc:4096x4096 dense ~250 us, sparse
-// 2.77 / 1.84 / 1.36 ms at 90 / 95 / 98%. Convolutions go sparse from ~41% sparsity, batch-1
-// linear layers never (the scalar GEMV's per-block cost alone exceeds the dense GEMV).
-inline constexpr TernaryCosts kAvx2Costs{16, 0.015, 0.0112, 1.05, 7.7, 0.895, 2.27};
+// AVX2 kernels: Ice Lake capped at AVX2 (STERN_ISA=avx2, session 8; `stern bench --layer`,
+// 1 thread, min): conv:256x256x3x3@14x14 dense 1292 us, sparse 253 us at 90% and 84 us at
+// 98%: convolutions go sparse from ~41% sparsity. The sparse GEMV (session 9, bench_kernels
+// gemv/4096x4096, medians): dense 272 us, sparse 644 / 303 / 205 us at 90 / 95 / 98%: batch-1
+// linear layers go sparse from ~97%.
+inline constexpr TernaryCosts kAvx2Costs{16, 0.015, 0.0112, 0.33, 0.73, 0.895, 2.27};
+// The scalar sparse GEMV (fc:4096x4096 on Ice Lake: 2.77 / 1.84 / 1.36 ms at 90 / 95 / 98%):
+// its per-block cost alone exceeds the dense GEMV's, so batch-1 linear layers stay dense.
+inline constexpr double kScalarSparseGemvPerNonzero = 1.05, kScalarSparseGemvPerBlock = 7.7;
 // The costs of the kernels `isa` runs: AVX-512 VNNI's table or AVX2's (also for plain
-// AVX-512 and scalar, not measured on their own), with the scalar sparse GEMV's costs where
-// its vector kernel cannot run.
+// AVX-512 and scalar, not measured on their own), with the sparse GEMV's costs of the kernel
+// that runs (the VBMI one needs VBMI, the AVX2 one AVX2).
 TernaryCosts ternary_costs(Isa isa);
 // AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm):
 // fitted to the crossover with the sparse GEMM measured on the 3x3 256->256 layer at 14x14 on

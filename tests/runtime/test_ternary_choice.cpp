@@ -65,15 +65,23 @@ TEST(TernaryChoice, Avx2ConvolutionsGoSparseFromAbout40Percent) {
   EXPECT_LE(s, 50);
 }
 
-TEST(TernaryChoice, LinearLayersAtBatchOneStayDenseWithoutTheVectorSparseGemv) {
+TEST(TernaryChoice, LinearLayersAtBatchOneGoSparseAbove96PercentWithTheAvx2Gemv) {
+  if (kernels::best_sparse_gemv(Isa::avx2).needs.isa != Isa::avx2) GTEST_SKIP() << "this CPU lacks AVX2";
+  // Ice Lake capped at AVX2, bench_kernels gemv/4096x4096 medians: dense 272 us; sparse 303 us
+  // at 95%, 205 us at 98%.
+  const int s = crossover_percent(fc(4096), 4096, Isa::avx2);
+  EXPECT_GT(s, 95);
+  EXPECT_LE(s, 98);
+}
+
+TEST(TernaryChoice, LinearLayersAtBatchOneStayDenseWithTheScalarGemv) {
   // The scalar sparse GEMV took 1.36 ms at 98% on fc:4096x4096, the AVX2 dense GEMM ~0.25 ms.
-  EXPECT_EQ(crossover_percent(fc(4096), 4096, Isa::avx2), 101);
   EXPECT_EQ(crossover_percent(fc(4096), 4096, Isa::scalar), 101);
 }
 
 TEST(TernaryChoice, LinearLayersAtBatchOneGoSparseAbove90PercentWithTheVbmiGemv) {
-  if (kernels::best_sparse_gemv(Isa::avx512_vnni).needs.isa == Isa::scalar)
-    GTEST_SKIP() << "this CPU runs the scalar sparse GEMV (no AVX-512 VBMI)";
+  if (!kernels::best_sparse_gemv(Isa::avx512_vnni).needs.vbmi)
+    GTEST_SKIP() << "this CPU runs another sparse GEMV (no AVX-512 VBMI)";
   // Zen 4 (docs/KERNELS.md): 4096^2 dense 80-86 us, sparse 118-127 us at 90%, 77 us at 98%.
   const int s = crossover_percent(fc(4096), 4096, Isa::avx512_vnni);
   EXPECT_GT(s, 90);
