@@ -8,6 +8,8 @@
 #include <cstring>
 #include <thread>
 
+#include "kernels/vnni_throughput.h"
+
 namespace stern {
 namespace {
 
@@ -58,6 +60,12 @@ CpuFeatures detect() {
   // Asked only when it may be used: the permission enlarges every signal frame.
   f.amx_int8 = f.avx512_vnni && amx_cpu && limit >= Isa::amx && request_amx_permission();
   if (limit < Isa::avx512_vnni) f.avx512_vnni = false;
+  if (f.avx512_vnni) {
+    const char* dual = std::getenv("STERN_VNNI_DUAL");
+    // Ice Lake server (two ports) measures 1.33 (its multiplies run at a lower clock than its
+    // adds); one port makes it 2 or more.
+    f.vnni_dual = dual ? std::strcmp(dual, "0") != 0 : kernels::vnni_dot_to_add_time() < 1.65;
+  }
   if (limit < Isa::avx512) f.avx512 = f.avx512_vpopcntdq = f.avx512_vbmi = false;
   if (limit < Isa::avx2) f.avx2 = false;
   return f;

@@ -50,6 +50,11 @@ bool ternary_on_tile_gemm(const ConvGeometry& conv, Isa cap);
 // Ice Lake, docs/KERNELS.md). Linear layers and small convolutions keep 2 bits: the GEMV
 // streams its weights.
 bool ternary_as_int8(const ConvGeometry& conv, Isa cap);
+// Whether a signed-binary or binary convolution runs faster on the ternary provider, its
+// {-1, 0, 1} codes as int8 weights, than on the bitmap / lut kernels: on AMX's tile GEMM, and
+// on the VNNI GEMM of a core that issues two VPDPBUSD per cycle (CpuFeatures::vnni_dual)
+// while the int8 weights stay in L2.
+bool bitmap_conv_runs_as_int8(const ConvGeometry& conv, Isa cap, bool vnni_dual);
 
 class IntLayer {
  public:

@@ -59,12 +59,13 @@ bool supports_bitmap(const LayerDesc& d, Encoding e) {
   return m.group == m.cols && m.cols <= sbin::kMaxCols;
 }
 
-// Convolutions the ternary provider runs on an AMX tile GEMM (the same {-1, 0, 1} codes as
-// int8 weights) go there: on the Xeon with AMX, 2-5x faster than bitmap or lut on every 3x3
-// layer measured at 69% sparsity (docs/BENCHMARKS.md "Signed-binary on AMX").
-bool defers_to_tile_gemm(const LayerDesc& d) {
+// Convolutions the ternary provider runs faster (the same {-1, 0, 1} codes as int8 weights)
+// go there: on the Xeon with AMX, 2-5x faster than bitmap or lut on every 3x3 layer measured
+// at 69% sparsity (docs/BENCHMARKS.md "Signed-binary on AMX"); on two VNNI ports (Ice Lake)
+// 1.4-1.8x while the int8 weights fit L2 (kernels::bitmap_conv_runs_as_int8).
+bool defers_to_int8(const LayerDesc& d) {
   if (d.op != OpType::conv2d) return false;
-  return kernels::ternary_on_tile_gemm(d.conv, cpu_features().best());
+  return kernels::bitmap_conv_runs_as_int8(d.conv, cpu_features().best(), cpu_features().vnni_dual);
 }
 
 class BitmapLayer final : public Layer {
@@ -287,7 +288,7 @@ extern const LayerProvider layer_provider_signed_binary = {
     [](const LayerDesc& d, const SessionOptions&) {
       return std::unique_ptr<Layer>(std::make_unique<BitmapLayer>(d, false));
     },
-    defers_to_tile_gemm,
+    defers_to_int8,
 };
 
 extern const LayerProvider layer_provider_binary = {
@@ -296,7 +297,7 @@ extern const LayerProvider layer_provider_binary = {
     [](const LayerDesc& d, const SessionOptions&) {
       return std::unique_ptr<Layer>(std::make_unique<BitmapLayer>(d, true));
     },
-    defers_to_tile_gemm,
+    defers_to_int8,
 };
 
 }  // namespace stern

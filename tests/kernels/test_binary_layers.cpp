@@ -181,29 +181,53 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
   }
 }
 
-// The automatic choice: convolutions that the ternary provider runs on a tile GEMM (a CPU
-// with AMX, >= 16 output pixels) go there, faster than bitmap or lut; the others, and every
-// linear layer, stay on the bitmap providers.
-TEST(BinaryLayers, ConvolutionsGoToTheTileGemmWhereTheCpuHasOne) {
+// The automatic choice: convolutions that the ternary provider runs faster as int8 (a tile
+// GEMM on a CPU with AMX; the VNNI GEMM on a core with two VNNI ports, these small weights
+// fitting L2) go there; the others, and every linear layer, stay on the bitmap providers.
+TEST(BinaryLayers, ConvolutionsGoToTheInt8GemmWhereItIsFaster) {
   for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
     const Graph g = model(e);
     const std::string family = e == Encoding::signed_binary ? "signed_binary" : "binary";
     // Every convolution of model() has 6 x 5 output pixels.
     ConvGeometry conv;
     conv.out_h = 6, conv.out_w = 5;
-    const bool tile = kernels::ternary_on_tile_gemm(conv, cpu_features().best());
+    const Isa isa = cpu_features().best();
+    const bool int8 = kernels::ternary_on_tile_gemm(conv, isa) ||
+                      (cpu_features().vnni_dual && isa >= Isa::avx512_vnni);
     Session s(g, test::options(1));
     int convs = 0;
     for (const LayerPlan& p : s.plan()) {
       if (p.op.rfind("conv2d", 0) == 0) {
         ++convs;
-        EXPECT_EQ(p.kernel.rfind(tile ? "ternary" : family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
+        EXPECT_EQ(p.kernel.rfind(int8 ? "ternary" : family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
       } else if (p.op.rfind("linear", 0) == 0) {
         EXPECT_EQ(p.kernel.rfind(family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
       }
     }
     EXPECT_EQ(convs, 3);
   }
+}
+
+// On two VNNI ports, by the measurements of kernels::bitmap_conv_runs_as_int8 (Ice Lake): the
+// int8 GEMM while the weights fit L2, lut / bitmap for 512->512 (2.4 MB of int8 weights), and
+// never with one port (Zen 4: lut 1.27x faster than the int8 GEMM at 256->256).
+TEST(BinaryLayers, TwoVnniPortsTakeTheInt8GemmWhileItsWeightsFitL2) {
+  if (!cpu_features().supports(Isa::avx512_vnni) || cpu_features().supports(Isa::amx))
+    GTEST_SKIP() << "needs AVX-512 VNNI without AMX";
+  const auto conv = [](int64_t c_in, int64_t c_out, int64_t hw) {
+    ConvGeometry g;
+    g.in_c = c_in, g.out_c = c_out, g.in_h = g.in_w = g.out_h = g.out_w = hw;
+    g.kernel_h = g.kernel_w = 3, g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+    return g;
+  };
+  const Isa vnni = Isa::avx512_vnni;
+  for (const ConvGeometry& g : {conv(16, 16, 28), conv(64, 64, 56), conv(128, 128, 28), conv(256, 256, 14)}) {
+    EXPECT_TRUE(kernels::bitmap_conv_runs_as_int8(g, vnni, true)) << g.in_c << "->" << g.out_c;
+    EXPECT_FALSE(kernels::bitmap_conv_runs_as_int8(g, vnni, false)) << g.in_c << "->" << g.out_c;
+  }
+  EXPECT_FALSE(kernels::bitmap_conv_runs_as_int8(conv(512, 512, 14), vnni, true));
+  EXPECT_FALSE(kernels::bitmap_conv_runs_as_int8(conv(512, 512, 7), vnni, true));
+  EXPECT_FALSE(kernels::bitmap_conv_runs_as_int8(conv(256, 256, 14), Isa::avx2, true));
 }
 
 // What the bitmap kernels do not take falls through to the next provider: per-group scales
