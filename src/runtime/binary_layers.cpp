@@ -225,13 +225,22 @@ class BitmapLayer final : public Layer {
       const uint8_t* image = nhwc + img * g_.in_h * g_.in_w * g_.in_c + grp * cg_;
       for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
         const int64_t ih = oh * g_.stride_h - g_.pad_top + kh * g_.dilation_h;
-        for (int64_t kw = 0; kw < g_.kernel_w; ++kw) {
+        for (int64_t kw = 0; kw < g_.kernel_w;) {
           const int64_t iw = ow * g_.stride_w - g_.pad_left + kw * g_.dilation_w;
           uint8_t* dst = row + (kh * g_.kernel_w + kw) * cg_;
-          if (ih >= 0 && ih < g_.in_h && iw >= 0 && iw < g_.in_w)
-            std::memcpy(dst, image + (ih * g_.in_w + iw) * g_.in_c, size_t(cg_));
-          else
+          if (ih >= 0 && ih < g_.in_h && iw >= 0 && iw < g_.in_w) {
+            // With one group and no dilation the taps inside the image are adjacent pixels,
+            // contiguous in NHWC: one copy for them all (one per tap, 16 bytes each on a
+            // 16-channel layer, cost more than the kernel).
+            int64_t taps = 1;
+            if (cg_ == g_.in_c && g_.dilation_w == 1)
+              taps = std::min(g_.kernel_w - kw, g_.in_w - iw);
+            std::memcpy(dst, image + (ih * g_.in_w + iw) * g_.in_c, size_t(taps * cg_));
+            kw += taps;
+          } else {
             std::memset(dst, 0, size_t(cg_));
+            ++kw;
+          }
         }
       }
     }

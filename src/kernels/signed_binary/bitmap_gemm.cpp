@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <type_traits>
@@ -179,9 +180,16 @@ void gemm(const BitmapWeights& w, Method method, Isa isa, const QuantizedRows& a
   if (a.is_signed || a.cols % 64 != 0) {
     ldx = size_t(b.words * 64);
     copy.assign(size_t(rows) * ldx, 0);
-    const uint8_t flip = a.is_signed ? 0x80 : 0;
-    for (int64_t m = 0; m < rows; ++m)
-      for (int64_t k = 0; k < a.cols; ++k) copy[m * ldx + k] = src[m * a.ld + k] ^ flip;
+    // memcpy where no flip is needed: the byte loop (not vectorized at -O2) took 3.5x the
+    // micro-kernel's time on a 3x3 16->16 layer at 28x28.
+    for (int64_t m = 0; m < rows; ++m) {
+      uint8_t* to = copy.data() + m * ldx;
+      const uint8_t* from = src + m * a.ld;
+      if (!a.is_signed)
+        std::memcpy(to, from, size_t(a.cols));
+      else
+        for (int64_t k = 0; k < a.cols; ++k) to[k] = from[k] ^ 0x80;
+    }
     x = copy.data();
   }
   std::vector<int32_t> row_sum(size_t(rows), 0);
