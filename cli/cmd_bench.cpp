@@ -181,11 +181,14 @@ void bench(const BenchOptions& o) {
   for (const LayerPlan& p : Session(graph, so).plan())
     j["layers"].push_back({{"node", p.node}, {"op", p.op}, {"encoding", p.encoding}, {"kernel", p.kernel}});
   j["isa"] = isa_name(cpu_features().best());
+  // Whether signed-binary and binary convolutions may run on the int8 VNNI GEMM here.
+  j["vnni_dual"] = cpu_features().vnni_dual;
   if (o.json) {
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("%s  (%s)\n", o.layer.empty() ? o.model.c_str() : o.layer.c_str(), j["isa"].get<std::string>().c_str());
+  std::printf("%s  (%s%s)\n", o.layer.empty() ? o.model.c_str() : o.layer.c_str(), j["isa"].get<std::string>().c_str(),
+              cpu_features().vnni_dual ? ", two VNNI ports" : "");
   for (const auto& l : j["layers"])
     if (l["kernel"] != "") std::printf("  %-20s %-34s %-15s %s\n", l["node"].get<std::string>().c_str(),
                                        l["op"].get<std::string>().c_str(), l["encoding"].get<std::string>().c_str(),

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "data/test_files.h"
+#include "stern/cpu_features.h"
 #include "stern/dataset.h"
 #include "stern/encoding.h"
 #include "stern/format.h"
@@ -310,6 +311,9 @@ void expect_bench_json(const nlohmann::json& j, size_t configs, bool profile) {
   ASSERT_FALSE(j.is_discarded());
   ASSERT_EQ(j["results"].size(), configs);
   ASSERT_FALSE(j["layers"].empty());
+  ASSERT_TRUE(j["isa"].is_string());
+  // As the runtime detected it (cpu_features, STERN_VNNI_DUAL honoured).
+  EXPECT_EQ(j["vnni_dual"].get<bool>(), cpu_features().vnni_dual);
   for (const auto& r : j["results"]) {
     EXPECT_GT(r["median_ms"].get<double>(), 0.0);
     EXPECT_LE(r["min_ms"].get<double>(), r["median_ms"].get<double>());
