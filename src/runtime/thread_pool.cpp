@@ -19,9 +19,9 @@ void run_inline(size_t n, const std::function<void(size_t, int)>& fn) {
 }
 
 // Spins until `ready()` or kSpin has passed; the caller then blocks as usual, so this only
-// saves the wake-up when the next event comes soon.
-// ready() after every PAUSE: one takes ~140 cycles on Intel cores since Skylake, so
-// checking only after 64 of them let a job or its end wait ~3 us to be seen.
+// saves the wake-up when the next event comes soon. ready() is tested after every PAUSE:
+// one takes ~140 cycles on Intel cores since Skylake, and testing after 64 of them let a
+// job or its end wait ~3 us to be seen.
 template <typename Ready>
 void spin_until(Ready&& ready) {
   const auto end = std::chrono::steady_clock::now() + ThreadPool::kSpin;
