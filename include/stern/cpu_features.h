@@ -17,9 +17,9 @@ struct CpuFeatures {
   bool avx512_vpopcntdq = false;
   bool avx512_vbmi = false;  // VPERMB / VPERMI2B (byte permutes across a zmm)
   bool amx_int8 = false;     // AMX-TILE + AMX-INT8, tile state enabled and permitted (Isa::amx)
-  // Two VPDPBUSD zmm per cycle (Intel Xeons since Skylake-SP), timed against plain adds when
-  // detected (kernels/vnni_throughput.h); Zen 4 and client cores issue one. STERN_VNNI_DUAL=0
-  // or 1 overrides the measurement.
+  // Two VPDPBUSD zmm per cycle (Xeons with two 512-bit FMA units, e.g. Ice Lake-SP), timed
+  // against plain adds when detected (kernels/vnni_throughput.h); Zen 4 and cores with one
+  // 512-bit FMA unit issue one. STERN_VNNI_DUAL=0 or 1 overrides the measurement.
   bool vnni_dual = false;
   int cores = 1;
 

@@ -1,7 +1,8 @@
 // How many VPDPBUSD zmm a core issues per cycle, relative to a plain 512-bit add: Intel Xeons
-// since Skylake-SP (two 512-bit FMA ports) issue two of each per cycle; Zen 4, which splits
-// 512-bit work over 256-bit units, and Intel client cores with one 512-bit FMA port issue
-// one VPDPBUSD where they issue two adds. Which decides whether the int8 VNNI GEMM or the
+// with two 512-bit FMA units (Ice Lake-SP; Gold 6xxx / Platinum since Skylake-SP) issue two
+// of each per cycle; Zen 4, which splits 512-bit work over 256-bit units, and Intel cores
+// with one 512-bit FMA unit issue one VPDPBUSD where they issue two adds. The model name
+// does not tell them apart reliably, so it is timed. Which decides whether the int8 VNNI GEMM or the
 // bitmap / lut kernels run signed-binary and binary convolutions faster (cpu_features.h
 // vnni_dual). Timed with the TSC, the only clock a VM always has: only the ratio counts.
 #include <x86intrin.h>
