@@ -18,6 +18,7 @@
 #include "kernels/igemm.h"
 #include "kernels/qmatmul.h"
 #include "kernels/signed_binary/bitmap_gemm.h"
+#include "runtime/int_layers.h"
 #include "runtime/layer.h"
 #include "stern/error.h"
 
@@ -59,13 +60,15 @@ bool supports_bitmap(const LayerDesc& d, Encoding e) {
   return m.group == m.cols && m.cols <= sbin::kMaxCols;
 }
 
-// Convolutions the ternary provider runs faster (the same {-1, 0, 1} codes as int8 weights)
-// go there: on the Xeon with AMX, 2-5x faster than bitmap or lut on every 3x3 layer measured
-// at 69% sparsity (docs/BENCHMARKS.md "Signed-binary on AMX"); on two VNNI ports (Ice Lake)
-// 1.4-1.8x while the int8 weights fit L2 (kernels::bitmap_conv_runs_as_int8).
-bool defers_to_int8(const LayerDesc& d) {
+// Convolutions the ternary provider runs faster go there (bitmap_conv_defers): on the Xeon
+// with AMX 2-5x on every 3x3 layer measured at 69% sparsity (docs/BENCHMARKS.md
+// "Signed-binary on AMX"); on two VNNI ports (Ice Lake) 1.4-1.8x while the int8 weights fit
+// L2; and wherever the ternary provider picks the sparse GEMM, 2.6-6x.
+bool defers_to_ternary(const LayerDesc& d) {
   if (d.op != OpType::conv2d) return false;
-  return kernels::bitmap_conv_runs_as_int8(d.conv, cpu_features().best(), cpu_features().vnni_dual);
+  const WeightMatrix m = weight_matrix(d);
+  const double density = double(m.nonzeros()) / double(std::max<int64_t>(1, m.rows * m.cols));
+  return bitmap_conv_defers(d.conv, m.cols, density, cpu_features().best(), cpu_features().vnni_dual);
 }
 
 class BitmapLayer final : public Layer {
@@ -297,7 +300,7 @@ extern const LayerProvider layer_provider_signed_binary = {
     [](const LayerDesc& d, const SessionOptions&) {
       return std::unique_ptr<Layer>(std::make_unique<BitmapLayer>(d, false));
     },
-    defers_to_int8,
+    defers_to_ternary,
 };
 
 extern const LayerProvider layer_provider_binary = {
@@ -306,7 +309,7 @@ extern const LayerProvider layer_provider_binary = {
     [](const LayerDesc& d, const SessionOptions&) {
       return std::unique_ptr<Layer>(std::make_unique<BitmapLayer>(d, true));
     },
-    defers_to_int8,
+    defers_to_ternary,
 };
 
 }  // namespace stern

@@ -104,6 +104,14 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   return sparse < dense ? Method::ternary_sparse : Method::ternary_dense;
 }
 
+// Ice Lake, 69% sparse, 1 thread, bitmap / lut against the sparse GEMM where the cost model
+// picks it: 3x3 16->16 at 28x28 72 / 14 us, 16->32 at 28x28 82 / 23, 32->32 at 14x14 28 / 11;
+// capped at AVX2 (sparse from ~41%): 256->256 at 14x14 1181 / 684, 64->64 at 28x28 669 / 174.
+bool bitmap_conv_defers(const ConvGeometry& g, int64_t cols, double density, Isa isa, bool vnni_dual) {
+  return kernels::bitmap_conv_runs_as_int8(g, isa, vnni_dual) ||
+         choose_ternary_method(g, cols, density, isa) == Method::ternary_sparse;
+}
+
 extern const LayerProvider layer_provider_ternary = {
     "ternary",
     supports_ternary,

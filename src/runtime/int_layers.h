@@ -53,4 +53,11 @@ inline constexpr double kTileGemmNsPerMac = 0.0011;
 kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density,
                                       Isa isa = cpu_features().best());
 
+// Whether a signed-binary or binary convolution runs faster on the ternary provider, its
+// {-1, 0, 1} codes as ternary weights, than on the bitmap / lut kernels: where that provider
+// picks the sparse GEMM (whose walk needs no VNNI), or runs int8 by
+// kernels::bitmap_conv_runs_as_int8 (AMX, or two VNNI ports). docs/BENCHMARKS.md
+// "Signed-binary on two VNNI ports".
+bool bitmap_conv_defers(const ConvGeometry& g, int64_t cols, double density, Isa isa, bool vnni_dual);
+
 }  // namespace stern

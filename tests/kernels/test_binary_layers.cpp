@@ -9,6 +9,7 @@
 #include <random>
 
 #include "kernels/qmatmul.h"
+#include "runtime/int_layers.h"
 #include "runtime/reference.h"
 #include "stern/cpu_features.h"
 #include "stern/encoding.h"
@@ -181,31 +182,48 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
   }
 }
 
-// The automatic choice: convolutions that the ternary provider runs faster as int8 (a tile
-// GEMM on a CPU with AMX; the VNNI GEMM on a core with two VNNI ports, these small weights
-// fitting L2) go there; the others, and every linear layer, stay on the bitmap providers.
-TEST(BinaryLayers, ConvolutionsGoToTheInt8GemmWhereItIsFaster) {
+// The automatic choice: linear layers stay on the bitmap providers; convolutions go to the
+// ternary provider where bitmap_conv_defers says (tested on its own below). model()'s
+// signed-binary conv1 and conv3 (9 and 7 filters, 31% dense) are ones it runs on its sparse
+// GEMM on either cost table (a dense tile of 16 or 64 channels would mostly compute nothing).
+TEST(BinaryLayers, ConvolutionsGoToTheTernaryProviderWhereItIsFaster) {
   for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
     const Graph g = model(e);
     const std::string family = e == Encoding::signed_binary ? "signed_binary" : "binary";
-    // Every convolution of model() has 6 x 5 output pixels.
-    ConvGeometry conv;
-    conv.out_h = 6, conv.out_w = 5;
-    const Isa isa = cpu_features().best();
-    const bool int8 = kernels::ternary_on_tile_gemm(conv, isa) ||
-                      (cpu_features().vnni_dual && isa >= Isa::avx512_vnni);
     Session s(g, test::options(1));
     int convs = 0;
     for (const LayerPlan& p : s.plan()) {
       if (p.op.rfind("conv2d", 0) == 0) {
         ++convs;
-        EXPECT_EQ(p.kernel.rfind(int8 ? "ternary" : family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
+        if (e == Encoding::signed_binary && (p.node == "conv1" || p.node == "conv3"))
+          EXPECT_EQ(p.kernel.rfind("ternary_sparse:", 0), 0u) << p.node << " ran on " << p.kernel;
+        else
+          EXPECT_TRUE(p.kernel.rfind("ternary", 0) == 0 || p.kernel.rfind(family + ":", 0) == 0) << p.kernel;
       } else if (p.op.rfind("linear", 0) == 0) {
         EXPECT_EQ(p.kernel.rfind(family + ":", 0), 0u) << p.node << " ran on " << p.kernel;
       }
     }
     EXPECT_EQ(convs, 3);
   }
+}
+
+// The rule itself, against the measurements of its comments (int_layers.cpp, qmatmul.cpp).
+TEST(BinaryLayers, DeferralFollowsTheMeasurements) {
+  const auto conv = [](int64_t c_in, int64_t c_out, int64_t hw) {
+    ConvGeometry g;
+    g.in_c = c_in, g.out_c = c_out, g.in_h = g.in_w = g.out_h = g.out_w = hw;
+    g.kernel_h = g.kernel_w = 3, g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+    return g;
+  };
+  const double dense69 = 0.31;  // 69% sparse
+  // Sparse GEMM on any ISA for small layers; on AVX2 (sparse from ~41%) for the big ones too.
+  for (Isa isa : {Isa::avx2, Isa::avx512_vnni}) {
+    EXPECT_TRUE(bitmap_conv_defers(conv(16, 16, 28), 144, dense69, isa, false)) << isa_name(isa);
+    EXPECT_TRUE(bitmap_conv_defers(conv(32, 32, 14), 288, dense69, isa, false)) << isa_name(isa);
+  }
+  EXPECT_TRUE(bitmap_conv_defers(conv(256, 256, 14), 2304, dense69, Isa::avx2, false));
+  // One VNNI port (Zen 4): lut stays, 1.27x faster than the dense ternary GEMM there.
+  EXPECT_FALSE(bitmap_conv_defers(conv(256, 256, 14), 2304, dense69, Isa::avx512_vnni, false));
 }
 
 // On two VNNI ports, by the measurements of kernels::bitmap_conv_runs_as_int8 (Ice Lake): the
