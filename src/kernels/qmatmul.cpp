@@ -787,8 +787,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // layer ~10% at 1 thread), pixel row tiles in about 4 tasks per thread.
     const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), threads);
       const int64_t m_chunks = std::min(ceil_div(m, mr), ceil_div(4 * threads, n_chunks));
+      // Channel chunk major, in fixed blocks: each thread keeps one chunk's weights in its
+      // L2 call after call (3x3 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
       parallel(n_chunks * m_chunks, [&](size_t task, int t) {
-        const int64_t nc = task % n_chunks, mc = task / n_chunks;
+        const int64_t nc = task / m_chunks, mc = task % m_chunks;
         const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
         const int64_t mt = ceil_div(m, mr);
         const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(m, mt * (mc + 1) / m_chunks * mr);
@@ -810,7 +812,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
             }
           store(tile.acc.data(), grp, i0, rows, n0, nn, out, ldm, ldn);
         }
-      });
+      }, true);
     } else if (sparse_gemv(m)) {
       // Tasks of whole row bands; the kernel returns one sum per (row, scale group).
       const int64_t band = ps[0].bands.band, bands = ps[0].bands.bands();
