@@ -1,6 +1,7 @@
 // CPU feature detection, done once. Kernel selection asks only this; no other file tests
 // the CPU or contains ISA #ifdefs in function bodies.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace stern {
@@ -22,6 +23,9 @@ struct CpuFeatures {
   // 512-bit FMA unit issue one. STERN_VNNI_DUAL=0 or 1 overrides the measurement.
   bool vnni_dual = false;
   int cores = 1;
+  // Last-level cache as the OS reports it (8 MiB when it does not): weights beyond it stream
+  // from DRAM, which the kernel choice prices differently.
+  int64_t llc_bytes = int64_t(8) << 20;
 
   bool supports(Isa isa) const;
   Isa best() const;

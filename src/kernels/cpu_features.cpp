@@ -40,6 +40,11 @@ Isa isa_cap() {
 CpuFeatures detect() {
   CpuFeatures f;
   f.cores = std::max(1u, std::thread::hardware_concurrency());
+  for (int level : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE})
+    if (const long bytes = sysconf(level); bytes > 0) {
+      f.llc_bytes = bytes;
+      break;
+    }
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = c & bit_OSXSAVE, fma = c & bit_FMA, popcnt = c & bit_POPCNT;

@@ -86,7 +86,7 @@ TernaryCosts ternary_costs(Isa isa) {
   return c;
 }
 
-Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density, Isa isa) {
+Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density, Isa isa, int64_t llc_bytes) {
   const double m = double(g.out_h) * g.out_w;  // batch-1 rows
   const double n = double(g.out_c), k = double(cols);
   const double blocks = std::ceil(k / 128.0);
@@ -97,7 +97,11 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   const bool gemv = m == 1;
   const bool tile_gemm = kernels::ternary_on_tile_gemm(g, isa);
   const double n_dense = tile_gemm ? n : std::ceil(n / double(c.dense_channels)) * double(c.dense_channels);
-  const double dense = n_dense * k * (gemv ? c.dense_gemv_per_weight : m * (tile_gemm ? kTileGemmNsPerMac : c.dense_gemm_per_mac));
+  // A GEMV whose 2-bit weights pass the last-level cache streams them from DRAM: 2-2.5x its
+  // cost per weight from L3 (the sparse GEMV, compute-bound, much less).
+  const bool dram = gemv && n * k / 4 > double(llc_bytes);
+  const double gemv_per_weight = dram ? c.dense_gemv_per_weight_dram : c.dense_gemv_per_weight;
+  const double dense = n_dense * k * (gemv ? gemv_per_weight : m * (tile_gemm ? kTileGemmNsPerMac : c.dense_gemm_per_mac));
   const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
   const double sparse = tiles * (density * n * k * (gemv ? c.sparse_gemv_per_nonzero : c.sparse_gemm_per_nonzero) +
                                  n * blocks * (gemv ? c.sparse_gemv_per_block : c.sparse_gemm_per_block));

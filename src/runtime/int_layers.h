@@ -13,6 +13,8 @@ struct TernaryCosts {
   // The dense kernels' output channels per tile: a layer of fewer costs a whole tile.
   int64_t dense_channels;
   double dense_gemv_per_weight, dense_gemm_per_mac;
+  // The dense GEMV when its 2-bit weights exceed the last-level cache (DRAM-bound).
+  double dense_gemv_per_weight_dram;
   double sparse_gemv_per_nonzero, sparse_gemv_per_block;  // per row and 128 columns
   double sparse_gemm_per_nonzero, sparse_gemm_per_block;  // per 64-pixel tile; per row, 128 columns and tile
 };
@@ -23,13 +25,16 @@ struct TernaryCosts {
 // is the measured one. Dense tiles of 64 channels (the 6 x 64 int8 and 1 x 64 GEMV
 // kernels): on Ice Lake the 16- and 32-channel layers of the Fashion VGG cost 2-5x per MAC
 // what the 256-channel layer does, and run faster sparse at 55-73% sparsity.
-inline constexpr TernaryCosts kAvx512Costs{64, 0.0063, 0.0055, 0.03, 0.5, 1.1, 4.0};
+// In DRAM (16384^2, 64 MB of 2-bit weights, Ice Lake, 1 thread, session 9): the dense GEMV
+// 4.29 ms (0.016 ns per weight), sparse 2.08 / 1.60 / 1.04 ms at 90 / 95 / 98%.
+inline constexpr TernaryCosts kAvx512Costs{64, 0.0063, 0.0055, 0.016, 0.03, 0.5, 1.1, 4.0};
 // AVX2 kernels: Ice Lake capped at AVX2 (STERN_ISA=avx2, session 8; `stern bench --layer`,
 // 1 thread, min): conv:256x256x3x3@14x14 dense 1292 us, sparse 253 us at 90% and 84 us at
 // 98%: convolutions go sparse from ~41% sparsity. The sparse GEMV (session 9, bench_kernels
 // gemv/4096x4096, medians): dense 272 us, sparse 644 / 303 / 205 us at 90 / 95 / 98%: batch-1
-// linear layers go sparse from ~97%.
-inline constexpr TernaryCosts kAvx2Costs{16, 0.015, 0.0112, 0.33, 0.73, 0.895, 2.27};
+// linear layers go sparse from ~97%. In DRAM (16384^2): dense 7.4-8.1 ms (0.028 ns per weight),
+// sparse 4.5 ms at 95%, 2.74 at 98%.
+inline constexpr TernaryCosts kAvx2Costs{16, 0.015, 0.0112, 0.028, 0.33, 0.73, 0.895, 2.27};
 // The scalar sparse GEMV (fc:4096x4096 on Ice Lake: 2.77 / 1.84 / 1.36 ms at 90 / 95 / 98%):
 // its per-block cost alone exceeds the dense GEMV's, so batch-1 linear layers stay dense.
 inline constexpr double kScalarSparseGemvPerNonzero = 1.05, kScalarSparseGemvPerBlock = 7.7;
@@ -51,7 +56,8 @@ inline constexpr double kTileGemmNsPerMac = 0.0011;
 // images) with `cols` weight columns of which this fraction is non-zero, at batch 1, on the
 // kernels of `isa`.
 kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density,
-                                      Isa isa = cpu_features().best());
+                                      Isa isa = cpu_features().best(),
+                                      int64_t llc_bytes = cpu_features().llc_bytes);
 
 // Whether a signed-binary or binary convolution runs faster on the ternary provider, its
 // {-1, 0, 1} codes as ternary weights, than on the bitmap / lut kernels: where that provider
