@@ -79,7 +79,7 @@ std::vector<TensorRow> tensor_rows(const Graph& g) {
   for (const Tensor& t : g.tensors) {
     const WeightMatrix m = encoding_traits(t.encoding).unpack(t.payload, t.rows(), t.cols(), t.name);
     const int64_t n = t.numel();
-    rows.push_back({&t, n, n > 0 ? 1.0 - static_cast<double>(m.nonzeros()) / static_cast<double>(n) : 0.0});
+    rows.push_back({&t, n, n > 0 ? 1.0 - m.density() : 0.0});
   }
   return rows;
 }

@@ -50,6 +50,7 @@ struct WeightMatrix {
   }
   float weight(int64_t r, int64_t c) const;  // dequantized value
   int64_t nonzeros() const;                  // codes != 0 (or values != 0 for f32)
+  double density() const;                    // nonzeros() / (rows * cols); 0 when empty
 };
 
 struct EncodingTraits {

@@ -26,6 +26,10 @@ int64_t WeightMatrix::nonzeros() const {
   return n;
 }
 
+double WeightMatrix::density() const {
+  return rows * cols > 0 ? double(nonzeros()) / double(rows * cols) : 0.0;
+}
+
 namespace encoding_detail {
 
 void write_scales(PayloadWriter& w, const WeightMatrix& m) {

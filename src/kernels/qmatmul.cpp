@@ -96,9 +96,10 @@ bool ternary_as_int8(const ConvGeometry& conv, Isa cap) {
 
 // Ice Lake (two VNNI ports), 69% sparse, 1 thread, `stern bench --layer ... --encoding
 // signed-binary` against `--kernel ternary`, min: 3x3 16->16 at 28x28 129 (72 with the later
-// im2col fix) -> 14 us (the sparse GEMM), 64->64 at 56x56 959 (900) -> 538, 128->128 at 28x28 710 -> 431, 256->256 at 14x14 520 ->
-// 369, 256->256 at 7x7 145 -> 96; but with 2.4 MB of int8 weights (512->512) 1945 -> 2788 at
-// 14x14 and 514 -> 829 at 7x7, and 256->512 (1.2 MB) about even.
+// im2col fix) -> 14 us (the sparse GEMM), 64->64 at 56x56 959 (900) -> 538, 128->128 at
+// 28x28 710 -> 431, 256->256 at 14x14 520 -> 369, 256->256 at 7x7 145 -> 96; but with 2.4 MB
+// of int8 weights (512->512) 1945 -> 2788 at 14x14 and 514 -> 829 at 7x7, and 256->512
+// (1.2 MB) about even.
 bool bitmap_conv_runs_as_int8(const ConvGeometry& conv, Isa cap, bool vnni_dual) {
   if (ternary_on_tile_gemm(conv, cap)) return true;
   const int64_t int8_weight_bytes = conv.out_c * (conv.in_c / conv.groups) * conv.kernel_h * conv.kernel_w;

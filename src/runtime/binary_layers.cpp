@@ -67,8 +67,7 @@ bool supports_bitmap(const LayerDesc& d, Encoding e) {
 bool defers_to_ternary(const LayerDesc& d) {
   if (d.op != OpType::conv2d) return false;
   const WeightMatrix m = weight_matrix(d);
-  const double density = double(m.nonzeros()) / double(std::max<int64_t>(1, m.rows * m.cols));
-  return bitmap_conv_defers(d.conv, m.cols, density, cpu_features().best(), cpu_features().vnni_dual);
+  return bitmap_conv_defers(d.conv, m.cols, m.density(), cpu_features().best(), cpu_features().vnni_dual);
 }
 
 class BitmapLayer final : public Layer {

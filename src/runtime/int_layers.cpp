@@ -121,8 +121,7 @@ extern const LayerProvider layer_provider_ternary = {
     supports_ternary,
     [](const LayerDesc& d, const SessionOptions& o) {
       const WeightMatrix w = weight_matrix(d);
-      const double density = double(w.nonzeros()) / double(std::max<int64_t>(1, w.rows * w.cols));
-      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(geometry(d), w.cols, density), o));
+      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(geometry(d), w.cols, w.density()), o));
     },
     nullptr,
 };

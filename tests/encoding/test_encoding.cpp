@@ -104,6 +104,19 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(c.cols) + "_g" + std::to_string(c.group) + (c.asym ? "_asym" : "");
     });
 
+// density(): non-zero codes (or values) over rows * cols, by counting here; 0 when empty.
+TEST(Encoding, DensityCountsTheNonZeroWeights) {
+  WeightMatrix m;
+  m.rows = 2, m.cols = 4, m.group = 4;
+  m.codes = {0, 1, -1, 0, 0, 0, 1, 0};
+  EXPECT_DOUBLE_EQ(m.density(), 3.0 / 8.0);
+  WeightMatrix f;
+  f.rows = 1, f.cols = 4;
+  f.values = {0.0f, 2.5f, 0.0f, -1.0f};
+  EXPECT_DOUBLE_EQ(f.density(), 0.5);
+  EXPECT_EQ(WeightMatrix{}.density(), 0.0);
+}
+
 TEST(Encoding, PayloadSizesFollowTheDocumentedLayout) {
   const int64_t rows = 3, cols = 10, header = 8, scales = rows * 4;
   auto size = [&](Encoding e, double density) {
