@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -67,9 +68,13 @@ CpuFeatures detect() {
   if (limit < Isa::avx512_vnni) f.avx512_vnni = false;
   if (f.avx512_vnni) {
     const char* dual = std::getenv("STERN_VNNI_DUAL");
+    const bool forced = dual && (!std::strcmp(dual, "0") || !std::strcmp(dual, "1"));
+    // Detection has no caller to throw to: a value it cannot read is said once and measured.
+    if (dual && !forced)
+      std::fprintf(stderr, "stern: STERN_VNNI_DUAL=%s ignored: expected 0 or 1; the VNNI ports are timed\n", dual);
     // Ice Lake server (two ports) measures 1.33 (its multiplies run at a lower clock than its
     // adds); one port makes it 2 or more.
-    f.vnni_dual = dual ? std::strcmp(dual, "0") != 0 : kernels::vnni_dot_to_add_time() < 1.65;
+    f.vnni_dual = forced ? *dual == '1' : kernels::vnni_dot_to_add_time() < 1.65;
   }
   if (limit < Isa::avx512) f.avx512 = f.avx512_vpopcntdq = f.avx512_vbmi = false;
   if (limit < Isa::avx2) f.avx2 = false;

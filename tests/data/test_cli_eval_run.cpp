@@ -346,6 +346,12 @@ TEST(CliBench, SynthesizedLayerWithProfile) {
     const nlohmann::json oj = nlohmann::json::parse(o.output, nullptr, false);
     EXPECT_EQ(oj["vnni_dual"].get<bool>(), *dual == '1' && cpu_features().avx512_vnni) << dual;
   }
+  // A value it cannot read is named on stderr, and the command still runs.
+  if (cpu_features().avx512_vnni) {
+    const CommandResult o = stern_cli("bench --layer conv:8x16x3x3@10x10 --threads 1 --min-time 0", "STERN_VNNI_DUAL=yes");
+    ASSERT_EQ(o.status, 0) << o.output;
+    EXPECT_THAT(o.output, ::testing::HasSubstr("STERN_VNNI_DUAL=yes ignored: expected 0 or 1"));
+  }
   r = stern_cli("bench --layer conv:8x16x3x3@10x10 --encoding ternary --threads 1 --min-time 0 --profile");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_THAT(r.output, AllOf(HasSubstr("median ms per step"), HasSubstr("layer")));
