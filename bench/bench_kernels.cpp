@@ -10,11 +10,12 @@
 //   ukernel/<name>     every micro-kernel of kernels.inc the CPU runs (scalar, AVX2, AVX-512)
 //                      alone on the 256->256 3x3 layer's GEMM (M = 196 or 1, K = 2304, N = 256;
 //                      sparse at 90%), so ISAs compare in one run; the quantize (NCHW and
-//                      NHWC) and epilogue kernels on that layer's image (256 x 14 x 14).
+//                      NHWC), row copy and epilogue kernels on that layer's image (256 x 14 x 14).
 // stern entries run the whole layer as the runtime does (float NCHW in, quantize, im2col,
-// integer kernels, float epilogue, NCHW out). oneDNN entries get their input already
-// quantized to u8 and reordered to their preferred layout, weights reordered once, both
-// outside the timing: their best case.
+// integer kernels, float epilogue, NCHW out); the target layer's *_codes_in entries take
+// their input already quantized, as a layer does after a requantizing one. oneDNN entries
+// get their input already quantized to u8 and reordered to their preferred layout, weights
+// reordered once, both outside the timing: their best case.
 //
 //   bench_kernels --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -120,13 +121,17 @@ void counters(benchmark::State& state, const Shape& s) {
                                               benchmark::Counter::kIs1000);
 }
 
-void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity) {
+// codes_in: the layer takes its input already quantized, in its own format (as the previous
+// layer of a model hands it over, docs/RUNTIME.md "Codes between layers"): the start oneDNN's
+// entries get.
+void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity, bool codes_in) {
   const int threads = int(state.range(0));
   struct Setup {
     std::unique_ptr<IntLayer> layer;
     std::vector<float> x, y;
   };
-  Setup& st = cached<Setup>(std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity), [&] {
+  Setup& st = cached<Setup>(std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity) +
+                                (codes_in ? "codes" : ""), [&] {
     auto p = std::make_unique<Setup>();
     const WeightMatrix w = random_matrix(s.o, s.c * s.k * s.k, sparsity, method == Method::int8);
     const std::vector<float> scale(s.o, 1.0f), bias(s.o, 0.1f);
@@ -135,8 +140,22 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
                                           kernels::IntLayerOptions{method, cpu_features().best()}, s.name);
     p->x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
     p->y.resize(s.o * s.oh() * s.ow());
+    if (codes_in) {
+      const std::optional<CodeFormat> format = p->layer->code_input();
+      if (!format) return p;
+      p->layer->take_codes();
+      std::vector<float> x = std::move(p->x);
+      p->x.assign(x.size(), 0.0f);
+      auto* bytes = reinterpret_cast<uint8_t*>(p->x.data());
+      const int64_t hw = s.h * s.w;
+      for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t i = 0; i < hw; ++i)
+          bytes[format->layout == CodeLayout::nchw ? c * hw + i : i * s.c + c] =
+              uint8_t(quantize_activation(x[c * hw + i], format->act) + format->add);
+    }
     return p;
   });
+  if (codes_in && !st.layer->code_input()) return state.SkipWithError("the layer takes no codes");
   ThreadPool pool(threads);
   for (auto _ : state) {
     st.layer->run(st.x.data(), st.y.data(), 1, pool);
@@ -144,6 +163,12 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
   }
   counters(state, s);
   state.SetLabel(st.layer->kernel_name(1));
+}
+void BM_stern_floats(benchmark::State& state, const Shape& s, Method method, double sparsity) {
+  BM_stern(state, s, method, sparsity, false);
+}
+void BM_stern_codes(benchmark::State& state, const Shape& s, Method method, double sparsity) {
+  BM_stern(state, s, method, sparsity, true);
 }
 
 // oneDNN convolution (or matmul for the linear shapes) at u8s8 -> f32 or f32, ReLU fused.
@@ -363,6 +388,20 @@ void BM_quantize_ukernel(benchmark::State& state, const kernels::QuantizeKernel&
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
 }
 
+// The image's codes (handed over by the previous layer) into the same padded planes.
+void BM_copy_rows_ukernel(benchmark::State& state, const kernels::CopyRowsKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  std::vector<uint8_t> x(kFixC * kFixHW, 7);
+  constexpr size_t kPlane = 320;
+  std::vector<uint8_t> out(kFixC * kPlane);
+  for (auto _ : state) {
+    for (size_t c = 0; c < kFixC; ++c)
+      kern.fn(x.data() + c * kFixHW, kFixH, kFixW, kFixW, out.data() + c * kPlane + kFixWp + 1, kFixWp);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
+}
+
 // The image into the padded NHWC bytes of the implicit convolution, as the dense layer does it.
 void BM_quantize_nhwc_ukernel(benchmark::State& state, const kernels::QuantizeNhwcKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
@@ -427,27 +466,32 @@ const int kRegistered = [] {
   benchmark::RegisterBenchmark("dram/read", BM_dram)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : kGemv) {
     const std::string n = std::string("gemv/") + s.name + "/";
-    add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0);
+    add(n + "stern_ternary_dense", BM_stern_floats, s, Method::ternary_dense, 0.0);
     for (double sp : kSparsities)
-      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp);
-    add(n + "stern_int8", BM_stern, s, Method::int8, 0.0);
+      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern_floats, s, Method::ternary_sparse, sp);
+    add(n + "stern_int8", BM_stern_floats, s, Method::int8, 0.0);
     add(n + "tq2_0", BM_tq2, s);
     add(n + "dnnl_u8s8", BM_dnnl, s, true);
     add(n + "dnnl_f32", BM_dnnl, s, false);
   }
   for (const Shape& s : kConv) {
     const std::string n = std::string("conv/") + s.name + "/";
-    add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0);
+    add(n + "stern_ternary_dense", BM_stern_floats, s, Method::ternary_dense, 0.0);
     for (double sp : kSparsities)
       if (sp > 0) {
-        add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp);
+        add(n + "stern_ternary_sparse_" + pct(sp), BM_stern_floats, s, Method::ternary_sparse, sp);
         // What the runtime runs for a ternary layer of this sparsity (its label names the kernel).
-        add(n + "stern_ternary_auto_" + pct(sp), BM_stern, s,
+        add(n + "stern_ternary_auto_" + pct(sp), BM_stern_floats, s,
             choose_ternary_method(geometry(s), s.c * s.k * s.k, 1.0 - sp), sp);
       }
-    add(n + "stern_int8", BM_stern, s, Method::int8, 0.0);
+    add(n + "stern_int8", BM_stern_floats, s, Method::int8, 0.0);
     add(n + "dnnl_u8s8", BM_dnnl, s, true);
     add(n + "dnnl_f32", BM_dnnl, s, false);
+    if (&s == &kConv[0]) {  // the target layer, from codes as oneDNN's entries start
+      add(n + "stern_ternary_dense_codes_in", BM_stern_codes, s, Method::ternary_dense, 0.0);
+      for (double sp : {0.9, 0.98})
+        add(n + "stern_ternary_sparse_" + pct(sp) + "_codes_in", BM_stern_codes, s, Method::ternary_sparse, sp);
+    }
   }
   for (const kernels::DenseKernel& k : kernels::dense_kernels())
     benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_dense_ukernel, k)
@@ -459,6 +503,7 @@ const int kRegistered = [] {
   add_ukernels(kernels::sparse_gemm_kernels(), BM_sparse_gemm_ukernel);
   add_ukernels(kernels::quantize_kernels(), BM_quantize_ukernel);
   add_ukernels(kernels::quantize_nhwc_kernels(), BM_quantize_nhwc_ukernel);
+  add_ukernels(kernels::copy_rows_kernels(), BM_copy_rows_ukernel);
   add_ukernels(kernels::epilogue_kernels(), BM_epilogue_ukernel);
   add_ukernels(kernels::runs_epilogue_kernels(), BM_runs_epilogue_ukernel);
   return 0;

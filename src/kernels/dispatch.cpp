@@ -13,6 +13,7 @@ using sparse_gemv = std::remove_pointer_t<SparseGemvUkernel>;
 using sparse_gemm = std::remove_pointer_t<SparseGemmUkernel>;
 using quantize = std::remove_pointer_t<QuantizeUkernel>;
 using quantize_nhwc = std::remove_pointer_t<QuantizeNhwcUkernel>;
+using copy_rows = std::remove_pointer_t<CopyRowsUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
@@ -45,6 +46,7 @@ struct Row {
   SparseGemmUkernel sparse_gemm = nullptr;
   QuantizeUkernel quantize = nullptr;
   QuantizeNhwcUkernel quantize_nhwc = nullptr;
+  CopyRowsUkernel copy_rows = nullptr;
   EpilogueUkernel epilogue = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
@@ -77,6 +79,7 @@ constexpr auto kSparseGemv = table<&Row::sparse_gemv>();
 constexpr auto kSparseGemm = table<&Row::sparse_gemm>();
 constexpr auto kQuantize = table<&Row::quantize>();
 constexpr auto kQuantizeNhwc = table<&Row::quantize_nhwc>();
+constexpr auto kCopyRows = table<&Row::copy_rows>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
@@ -111,6 +114,7 @@ std::span<const SparseGemvKernel> sparse_gemv_kernels() { return kSparseGemv; }
 std::span<const SparseGemmKernel> sparse_gemm_kernels() { return kSparseGemm; }
 std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels() { return kQuantizeNhwc; }
+std::span<const CopyRowsKernel> copy_rows_kernels() { return kCopyRows; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
@@ -127,6 +131,7 @@ const SparseGemvKernel& best_sparse_gemv(Isa cap) { return best_of(sparse_gemv_k
 const SparseGemmKernel& best_sparse_gemm(Isa cap) { return best_of(sparse_gemm_kernels(), cap); }
 const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_nhwc_kernels(), cap); }
+const CopyRowsKernel& best_copy_rows(Isa cap) { return best_of(copy_rows_kernels(), cap); }
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }

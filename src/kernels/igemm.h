@@ -196,6 +196,10 @@ using QuantizeNhwcUkernel = void (*)(const float* x, size_t channels, size_t row
                                      size_t ldx, const ActQuant& act, int32_t add, uint8_t* out,
                                      size_t ldp, size_t ldo);
 
+// Activation bytes already quantized (codes handed over by the previous layer) into the
+// rows of padded planes: out[i * ldo + j] = x[i * ldx + j] for j < cols; nothing else written.
+using CopyRowsUkernel = void (*)(const uint8_t* x, size_t rows, size_t cols, size_t ldx, uint8_t* out, size_t ldo);
+
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),
 //   out[i * ldm + j * ldn] =
@@ -276,6 +280,7 @@ inline size_t sparse_gemv_pass_lanes(const SparseGemvKernel& k) { return k.needs
 using SparseGemmKernel = Ukernel<SparseGemmUkernel>;
 using QuantizeKernel = Ukernel<QuantizeUkernel>;
 using QuantizeNhwcKernel = Ukernel<QuantizeNhwcUkernel>;
+using CopyRowsKernel = Ukernel<CopyRowsUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
@@ -286,6 +291,7 @@ std::span<const SparseGemvKernel> sparse_gemv_kernels();
 std::span<const SparseGemmKernel> sparse_gemm_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
+std::span<const CopyRowsKernel> copy_rows_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
@@ -296,6 +302,7 @@ const SparseGemvKernel& best_sparse_gemv(Isa cap);
 const SparseGemmKernel& best_sparse_gemm(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
+const CopyRowsKernel& best_copy_rows(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);

@@ -129,14 +129,15 @@ struct IntLayer::Impl {
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
   const QuantizeNhwcKernel* quantize_nhwc = nullptr;
+  const CopyRowsKernel* copy_rows = nullptr;
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
   bool split_image = true;        // one image's work pays to split across threads (run)
-  bool codes_in = false;          // the input is NHWC bytes in code_input()'s format
-  std::optional<CodeFormat> codes_out;  // the output is NHWC bytes in this format
+  bool codes_in = false;          // the input is bytes in code_input()'s format
+  std::optional<CodeFormat> codes_out;  // the output is bytes in this format
 
   bool dense() const { return method != Method::ternary_sparse; }
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
@@ -176,6 +177,8 @@ struct IntLayer::Impl {
               int64_t ldm, int64_t ldn, const uint32_t* rows = nullptr) const;
   void store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
              float* out, int64_t ldm, int64_t ldn) const;
+  void requantize(const float* planes, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn, float* out,
+                  int64_t ldn) const;
 };
 
 bool IntLayer::supports(const WeightMatrix& w, const ActQuant& act, Method method) {
@@ -210,6 +213,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
   L.quantize_nhwc = &best_quantize_nhwc(cap);
+  L.copy_rows = &best_copy_rows(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
   const WeightFormat format =
@@ -301,15 +305,17 @@ IntLayer::~IntLayer() = default;
 
 std::optional<CodeFormat> IntLayer::code_input() const {
   const Impl& L = *impl_;
-  // Both paths are convolutions (padded_rows: !linear; implicit_dense: implicit_tiles).
-  if (!(L.padded_rows() || L.implicit_dense())) return std::nullopt;
-  return CodeFormat{L.act, L.add};
+  // All three paths are convolutions (padded_rows: !linear; implicit_dense: implicit_tiles).
+  if (L.padded_rows() || L.implicit_dense()) return CodeFormat{L.act, L.add, CodeLayout::nhwc};
+  if (!L.dense() && L.implicit_tiles()) return CodeFormat{L.act, L.add, CodeLayout::nchw};
+  return std::nullopt;
 }
 
 bool IntLayer::emit_codes(const CodeFormat& format) {
   Impl& L = *impl_;
-  // The paths through finish(): dense, one part, one scale group.
-  if (L.linear || !L.dense() || L.layout.groups != 1) return false;
+  // The paths through finish() (dense) and the sparse GEMM's runs epilogue: one part, one
+  // scale group.
+  if (L.linear || L.layout.groups != 1) return false;
   for (const auto& ps : L.parts)
     if (ps.size() != 1) return false;
   L.codes_out = format;
@@ -403,10 +409,9 @@ void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
   const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
   if (a.padded.size() != bytes) a.padded.assign(bytes, static_cast<uint8_t>(add));
   uint8_t* origin = a.padded.data() + (g.pad_top * wp + g.pad_left) * c;
-  if (codes_in) {
-    const auto* codes = reinterpret_cast<const uint8_t*>(in);
-    for (int64_t y = 0; y < g.in_h; ++y) std::memcpy(origin + y * wp * c, codes + y * g.in_w * c, size_t(g.in_w * c));
-  } else if (c == 1)
+  if (codes_in)
+    copy_rows->fn(reinterpret_cast<const uint8_t*>(in), g.in_h, g.in_w * c, g.in_w * c, origin, wp * c);
+  else if (c == 1)
     quantize->fn(in, g.in_h, g.in_w, g.in_w, act, add, origin, wp);
   else
     quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, origin, c, wp * c);
@@ -549,9 +554,12 @@ int64_t IntLayer::Impl::sparse_tiles(
     a.tile_runs.push_back(a.runs.size());
   }
   parallel(cg, [&](size_t ch) {
-    const float* src = in + (grp * cg + ch) * g.in_h * g.in_w;
+    const int64_t at = (grp * cg + ch) * g.in_h * g.in_w;
     uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
-    quantize->fn(src, g.in_h, g.in_w, g.in_w, act, add, dst, wp);
+    if (codes_in)
+      copy_rows->fn(reinterpret_cast<const uint8_t*>(in) + at, g.in_h, g.in_w, g.in_w, dst, wp);
+    else
+      quantize->fn(in + at, g.in_h, g.in_w, g.in_w, act, add, dst, wp);
   });
   return ntiles;
 }
@@ -619,15 +627,25 @@ void IntLayer::Impl::finish(const Part& p, int32_t wc, const int32_t* raw, size_
     epilogue_kernel->fn(raw, ldr, mr, nn, e, out + m0 * ldm + (grp * og + n0) * ldn, ldm, ldn);
     return;
   }
-  // Requantized output: the same epilogue into a tile of channel planes, then the reader's
-  // quantizer on it into NHWC bytes, so the codes are those the reader would have made from
-  // the floats (the round trip's bits, by construction).
   thread_local std::vector<float> planes;
   planes.resize(size_t(mr * nn));
   epilogue_kernel->fn(raw, ldr, mr, nn, e, planes.data(), 1, mr);
-  uint8_t* codes = reinterpret_cast<uint8_t*>(out) + m0 * g.out_c + grp * og + n0;
-  quantize_nhwc->fn(planes.data(), size_t(nn), 1, size_t(mr), size_t(mr), codes_out->act, codes_out->add, codes,
-                    size_t(g.out_c), size_t(mr * g.out_c));
+  requantize(planes.data(), grp, m0, mr, n0, nn, out, ldn);
+}
+
+// Requantized output: the float epilogue's tile of channel planes (nn channels of mr
+// consecutive pixels from m0) through the reader's quantizer into its bytes, so the codes are
+// those the reader would have made from the floats (the round trip's bits, by construction).
+// The bytes of a convolution's output: NCHW planes ldn bytes apart, or NHWC.
+void IntLayer::Impl::requantize(const float* planes, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn,
+                                float* out, int64_t ldn) const {
+  uint8_t* bytes = reinterpret_cast<uint8_t*>(out);
+  if (codes_out->layout == CodeLayout::nchw)
+    quantize->fn(planes, size_t(nn), size_t(mr), size_t(mr), codes_out->act, codes_out->add,
+                 bytes + (grp * og + n0) * ldn + m0, size_t(ldn));
+  else
+    quantize_nhwc->fn(planes, size_t(nn), 1, size_t(mr), size_t(mr), codes_out->act, codes_out->add,
+                      bytes + m0 * g.out_c + grp * og + n0, size_t(g.out_c), size_t(mr * g.out_c));
 }
 
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
@@ -861,8 +879,22 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
                     kSparseTile);
           const EpilogueArgs e{ps[0].wsum.data() + r0, wcoef, nullptr, ps[0].scale.data() + r0,
                                bias.data() + grp * og + r0, floor, nullptr};
-          runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), a.runs.data() + run0, nruns, e,
-                            out + (grp * og + r0) * ldn, ldm, ldn);
+          if (!codes_out) {
+            runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), a.runs.data() + run0, nruns, e,
+                              out + (grp * og + r0) * ldn, ldm, ldn);
+            return;
+          }
+          // The tile's runs are consecutive output pixels, [p0, p0 + width): their floats into
+          // channel planes of that width, then requantized.
+          const int32_t p0 = a.runs[run0].pixel, width = last.pixel + last.length - p0;
+          thread_local std::vector<Run> local;
+          thread_local std::vector<float> planes;
+          local.assign(a.runs.begin() + run0, a.runs.begin() + run0 + nruns);
+          for (Run& r : local) r.pixel -= p0;
+          planes.resize(size_t(nn * width));
+          runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), local.data(), nruns, e, planes.data(), 1,
+                            size_t(width));
+          requantize(planes.data(), grp, p0, width, r0, nn, out, ldn);
           return;
         }
         tile.acc.resize(nn * kSparseTile);

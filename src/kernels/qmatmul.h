@@ -77,8 +77,9 @@ class IntLayer {
   const char* kernel_name(int64_t batch) const;
 
   // Codes between layers (runtime/layer.h Layer::code_input): a convolution that builds a
-  // padded NHWC image (dense methods) takes its input as bytes in its own format; a dense
-  // convolution with one weight part and one scale group can write its output so.
+  // padded NHWC image (dense methods) or padded channel planes (the sparse GEMM, stride 1)
+  // takes its input as bytes in its own format; a convolution with one weight part and one
+  // scale group can write its output so.
   std::optional<CodeFormat> code_input() const;
   bool emit_codes(const CodeFormat& format);
   void take_codes();

@@ -93,12 +93,15 @@ struct LayerDesc {
 };
 
 // The bytes an integer layer wants its input activations in when the previous layer hands
-// them over already quantized (Layer::code_input): NHWC, byte = clamp(nearbyint(x /
-// act.scale), act.qmin, act.qmax) + add, i.e. quantize_activation with `act` (centred on the
-// zero point) plus an offset.
+// them over already quantized (Layer::code_input): byte = clamp(nearbyint(x / act.scale),
+// act.qmin, act.qmax) + add, i.e. quantize_activation with `act` (centred on the zero point)
+// plus an offset; by pixel (NHWC: the dense methods' images) or by channel plane (NCHW: the
+// sparse GEMM's planes).
+enum class CodeLayout { nhwc, nchw };
 struct CodeFormat {
   ActQuant act;
   int32_t add = 0;
+  CodeLayout layout = CodeLayout::nhwc;
 };
 
 class Layer {

@@ -83,9 +83,9 @@ struct Session::Impl {
 
   // Requantization in the epilogue: a conv2d whose output is read by exactly one step, a
   // conv2d taking it as its input, hands it over as that reader's activation codes when both
-  // layers can (the reader builds a padded NHWC image of codes, the writer has the plain
-  // dense epilogue). The value's buffer, sized for floats, holds the bytes. Not a graph
-  // output, so no caller ever sees it.
+  // layers can (the reader builds a padded NHWC image or padded channel planes of codes, the
+  // writer has a plain epilogue: one weight part, one scale group). The value's buffer, sized
+  // for floats, holds the bytes. Not a graph output, so no caller ever sees it.
   void link_codes() {
     std::vector<int> readers(plan.values.size(), 0);
     for (const Step& s : plan.steps)

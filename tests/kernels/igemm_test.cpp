@@ -398,6 +398,28 @@ TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
     }
 }
 
+// Rows of every width up to past two 64-byte vectors, at strides wider than the rows (the
+// gaps, and the bytes around the rows, stay untouched).
+TEST(CopyRowsKernels, MatchTheReferenceOnOddShapes) {
+  std::mt19937 rng(9);
+  for (size_t cols = 0; cols <= 140; ++cols)
+    for (size_t rows : {size_t(1), size_t(3)}) {
+      const size_t ldx = cols + 5, ldo = cols + 3 + cols % 7;
+      std::vector<uint8_t> x(rows * ldx);
+      for (auto& b : x) b = uint8_t(rng());
+      for (const CopyRowsKernel& kern : copy_rows_kernels()) {
+        if (!kern.needs.met()) continue;
+        std::vector<uint8_t> got(rows * ldo + 2, 0xAB);
+        kern.fn(x.data(), rows, cols, ldx, got.data() + 1, ldo);
+        for (size_t i = 0; i < got.size(); ++i) {
+          const size_t at = i - 1, row = at / ldo, j = at % ldo;
+          const bool copied = i >= 1 && row < rows && j < cols;
+          ASSERT_EQ(got[i], copied ? x[row * ldx + j] : uint8_t(0xAB)) << kern.name << " cols " << cols << " byte " << i;
+        }
+      }
+    }
+}
+
 // Planes off the 16 x 16 blocks (channels, pixels across rows), wider strides than the data
 // (planes, pixels, rows) with untouched gaps, offsets that wrap the bytes (-128 on signed
 // codes) and the quantizer inputs above.

@@ -161,5 +161,53 @@ TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
     }
 }
 
+// Sparse convolutions in the hand-off (the "ternary_sparse" override puts every ternary
+// layer on the sparse GEMM): sparse to sparse (NCHW codes), sparse to dense int8 (NHWC) and
+// dense int8 to sparse (NCHW), the readers stride 1; zero points and signed 4-bit codes.
+Graph sparse_chain_model() {
+  GraphBuilder b;
+  b.input("x", {-1, 16, 9, 11});
+  b.g.tensors.push_back(quantized("w1", Encoding::ternary2, {32, 3, 3, 16}, 0, false, 0.9, 41));
+  b.g.tensors.push_back(quantized("w2", Encoding::ternary2, {24, 3, 3, 32}, 0, false, 0.8, 42));
+  b.g.tensors.push_back(quantized("w3", Encoding::i8, {16, 3, 3, 24}, 0, false, 0.0, 43));
+  b.g.tensors.push_back(quantized("w4", Encoding::ternary2, {8, 3, 3, 16}, 0, false, 0.7, 44));
+  const Attributes pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  b.node(OpType::conv2d, "conv1", {"x", "w1"}, "c1", act_attrs(8, 0.01, false, pad1));
+  b.node(OpType::relu, "relu1", {"c1"}, "r1");
+  Attributes zp = act_attrs(8, 0.02, false, pad1);
+  zp["act_zero_point"] = int64_t{5};
+  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2", zp);
+  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "c3", act_attrs(8, 0.03, true, pad1));
+  b.node(OpType::conv2d, "conv4", {"c3", "w4"}, "y", act_attrs(4, 0.4, true, pad1));
+  return b.done({"y"});
+}
+
+TEST(IntModel, SparseConvolutionsHandOffCodes) {
+  const Graph g = sparse_chain_model();
+  Session s(g, test::options(1, false, "ternary_sparse"));
+  std::map<std::string, LayerPlan> plan;
+  for (const LayerPlan& p : s.plan()) plan[p.node] = p;
+  EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
+  EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
+  EXPECT_EQ(plan["conv3"].op, "conv2d+requantize");
+  EXPECT_EQ(plan["conv4"].op, "conv2d");
+  for (const char* sparse : {"conv1", "conv2", "conv4"})
+    EXPECT_NE(plan[sparse].kernel.find("tsparse"), std::string::npos) << sparse << " ran " << plan[sparse].kernel;
+  EXPECT_EQ(plan["conv3"].kernel.find("tsparse"), std::string::npos) << plan["conv3"].kernel;
+  for (int64_t batch : {1, 3})
+    for (int threads : {1, 2}) {
+      const FloatTensor x = test::random_tensor({batch, 16, 9, 11}, uint32_t(51 + batch));
+      SessionOptions floats = test::options(threads, false, "ternary_sparse");
+      floats.requantize = false;
+      const FloatTensor want = Session(g, floats).run({x})[0];
+      const FloatTensor got = Session(g, test::options(threads, false, "ternary_sparse")).run({x})[0];
+      ASSERT_EQ(got.shape, want.shape);
+      EXPECT_EQ(0, std::memcmp(got.data.data(), want.data.data(), got.data.size() * sizeof(float)))
+          << "batch " << batch << " threads " << threads;
+      const FloatTensor ref = Session(g, test::options(1, true)).run({x})[0];
+      EXPECT_LT(test::max_rel_diff(got, ref), 1e-5);
+    }
+}
+
 }  // namespace
 }  // namespace stern
