@@ -135,7 +135,8 @@ struct IntLayer::Impl {
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
-  bool split_image = true;        // one image's work pays to split across threads (run)
+  double image_ns = 0;            // estimated time of one image (linear: one batch row), 1 thread
+  double split_min_ns = 0;        // work splits across threads from this estimate (run)
   bool codes_in = false;          // the input is bytes in code_input()'s format
   std::optional<CodeFormat> codes_out;  // the output is bytes in this format
 
@@ -255,14 +256,19 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   // 98%-sparse 32->64 at 14x14 6.4 -> 12.4 us; the 256->256 layers at 14x14 gain 1.2-1.25x).
   // The estimate, fitted on those layers: 0.24 ns per input and output value (quantizer,
   // epilogue) plus 0.00047 ns per dense multiply-add on the tile unit (the cost model's
-  // kAvx512Costs.dense_gemm_per_mac on VNNI) or 0.02 ns per sparse add. Linear layers always split:
-  // the GEMV streams its weights and gains on 2 cores.
-  if (!L.linear) {
+  // kAvx512Costs.dense_gemm_per_mac on VNNI) or 0.02 ns per sparse add. Linear layers split
+  // their batch rows by the same estimate, plus the sparse GEMV's 0.5 ns per row and 128
+  // columns (kAvx512Costs): a batch-1 GEMV of 4096^2 weights splits, where the Fashion VGG's
+  // 1568->128 layer at 95% sparsity (~1.4 us estimated) took 3.0 us on 1 thread and 4.8-5.0 on
+  // 2 (Ice Lake).
+  {
     const double values = double(conv.in_c * conv.in_h * conv.in_w + conv.out_c * L.pixels);
     const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : kAvx512Costs.dense_gemm_per_mac;
+    const double headers = L.linear && !L.dense() ? kAvx512Costs.sparse_gemv_per_block * double(w.rows) * std::ceil(double(w.cols) / 128.0) : 0.0;
     const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
-                                  : 0.02 * double(w.nonzeros()) * double(L.pixels);
-    L.split_image = 0.24 * values + work >= options.split_min_ns;
+                                  : 0.02 * double(w.nonzeros()) * double(L.pixels) + headers;
+    L.image_ns = 0.24 * values + work;
+    L.split_min_ns = options.split_min_ns;
   }
   const int64_t ng = L.layout.groups;
   const bool asym = w.asymmetric;
@@ -937,7 +943,7 @@ void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool)
   if (L.tiles.size() < size_t(threads)) L.tiles.resize(threads);
   if (L.linear) {
     if (L.acts.empty()) L.acts.resize(1);
-    L.compute(in, batch, out, &pool, L.acts[0], 0);
+    L.compute(in, batch, out, double(batch) * L.image_ns >= L.split_min_ns ? &pool : nullptr, L.acts[0], 0);
     return;
   }
   const int64_t in_image = L.g.in_c * L.g.in_h * L.g.in_w, out_image = L.g.out_c * L.pixels;
@@ -951,7 +957,7 @@ void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool)
   }
   // One Activations per thread: a split implicit convolution gives each thread its own image.
   if (L.acts.size() < size_t(threads)) L.acts.resize(threads);
-  ThreadPool* split = L.split_image ? &pool : nullptr;
+  ThreadPool* split = L.image_ns >= L.split_min_ns ? &pool : nullptr;
   for (int64_t n = 0; n < batch; ++n) L.compute(in + n * in_image, 1, out + n * out_image, split, L.acts[0], 0);
 }
 

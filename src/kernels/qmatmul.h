@@ -34,8 +34,9 @@ inline constexpr int64_t kMaxCols = 65536;
 struct IntLayerOptions {
   Method method = Method::ternary_dense;
   Isa isa = Isa::amx;  // cap: the best kernel the CPU supports at or below it
-  // A convolution splits one image's work across threads only when its estimated time on
-  // one thread is at least this (qmatmul.cpp); 0 splits every one (tests).
+  // A convolution splits one image's work across threads, a linear layer its batch rows, only
+  // when the estimated time on one thread is at least this (qmatmul.cpp); 0 splits every one
+  // (tests).
   double split_min_ns = 30000;
 };
 
