@@ -30,6 +30,10 @@ ENTRIES = {
     # GEMM or the sparse add/sub GEMM, int_layers.cpp choose_ternary_method).
     "conv256_auto90": (KERNELS, "conv/conv3x3_256@14/stern_ternary_auto_90/{t}/real_time"),
     "conv256_auto98": (KERNELS, "conv/conv3x3_256@14/stern_ternary_auto_98/{t}/real_time"),
+    # The same layers from input codes (as after a requantizing layer): where oneDNN's start.
+    "conv256_dense_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_dense_codes_in/{t}/real_time"),
+    "conv256_sparse90_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_90_codes_in/{t}/real_time"),
+    "conv256_sparse98_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_98_codes_in/{t}/real_time"),
     "conv256_dnnl_u8s8": (KERNELS, "conv/conv3x3_256@14/dnnl_u8s8/{t}/real_time"),
     # oneDNN capped at AVX-512 VNNI: on CPUs with AMX its int8 conv runs on the tile unit,
     # which stern does not use; this peer is the like-for-like ISA comparison.
@@ -59,6 +63,12 @@ RATIOS = [
     ("conv 256@14: oneDNN u8s8 / sparse ternary 98% (target >= 5)", "conv256_sparse98", "conv256_dnnl_u8s8", 5),
     ("conv 256@14: oneDNN u8s8 / runtime's choice at 90% (target >= 2)", "conv256_auto90", "conv256_dnnl_u8s8", 2),
     ("conv 256@14: oneDNN u8s8 / runtime's choice at 98% (target >= 5)", "conv256_auto98", "conv256_dnnl_u8s8", 5),
+    ("conv 256@14, input codes: oneDNN u8s8 / dense ternary (target >= 0.8)", "conv256_dense_codes",
+     "conv256_dnnl_u8s8", 0.8),
+    ("conv 256@14, input codes: oneDNN u8s8 / sparse ternary 90% (target >= 2)", "conv256_sparse90_codes",
+     "conv256_dnnl_u8s8", 2),
+    ("conv 256@14, input codes: oneDNN u8s8 / sparse ternary 98% (target >= 5)", "conv256_sparse98_codes",
+     "conv256_dnnl_u8s8", 5),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / dense ternary", "conv256_dense", "conv256_dnnl_u8s8_vnni", 0.8),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / sparse ternary 90%", "conv256_sparse90",
      "conv256_dnnl_u8s8_vnni", 2),
