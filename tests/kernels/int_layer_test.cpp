@@ -272,6 +272,72 @@ TEST(IntLayer, EveryIsaGivesTheScalarLayersBits) {
       }
 }
 
+// x's codes in format f, per image in the first bytes of the image's float slot (as the
+// session hands them over).
+std::vector<float> codes_of(const std::vector<float>& x, int64_t batch, int64_t channels, int64_t hw,
+                            const CodeFormat& f) {
+  std::vector<float> buf(x.size(), 0.0f);
+  for (int64_t n = 0; n < batch; ++n) {
+    auto* bytes = reinterpret_cast<uint8_t*>(buf.data() + n * channels * hw);
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t p = 0; p < hw; ++p)
+        bytes[f.layout == CodeLayout::nchw ? c * hw + p : p * channels + c] =
+            static_cast<uint8_t>(quantize_activation(x[(n * channels + c) * hw + p], f.act) + f.add);
+  }
+  return buf;
+}
+
+// Codes between layers, every method as reader and as writer, split across 2 threads however
+// small (each thread then copies the sparse planes for itself): a reader given its input as
+// codes in its own format gives the outputs it gives from the floats, bit for bit; a writer
+// asked for codes writes those the reader's quantizer makes of its float outputs, in either
+// layout.
+TEST(IntLayer, CodesBetweenLayersAreTheFloatRoundTrip) {
+  uint32_t seed = 1700;
+  int readers[2] = {0, 0}, writers = 0;
+  for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
+    for (const Case& c : kCases)
+      for (int64_t batch : {1, 3})
+        for (int threads : {1, 2}) {
+          std::mt19937 rng(seed++);
+          const ConvGeometry& g = c.g;
+          const auto [w, in] = weights_and_input(rng, c, method, 0.8, batch);
+          const std::vector<float> scale(g.out_c, 0.7f), bias(g.out_c, 0.1f);
+          const IntLayerOptions split{method, cpu_features().best(), 0.0};
+          const std::string what = std::string(c.name) + " " + method_name(method) + " batch " +
+                                   std::to_string(batch) + " threads " + std::to_string(threads);
+          ThreadPool pool(threads);
+          IntLayer plain(w, g, c.act, scale, bias, true, split, c.name);
+          const int64_t ohw = g.out_h * g.out_w;
+          std::vector<float> want(batch * g.out_c * ohw);
+          plain.run(in.data(), want.data(), batch, pool);
+          if (const std::optional<CodeFormat> f = plain.code_input()) {
+            IntLayer reader(w, g, c.act, scale, bias, true, split, c.name);
+            reader.take_codes();
+            const std::vector<float> codes = codes_of(in, batch, g.in_c, g.in_h * g.in_w, *f);
+            std::vector<float> got(want.size(), NAN);
+            reader.run(codes.data(), got.data(), batch, pool);
+            ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0)
+                << what << " reading codes via " << reader.kernel_name(batch);
+            ++readers[f->layout == CodeLayout::nchw];
+          }
+          for (const CodeFormat& f : {CodeFormat{kU8, 0, CodeLayout::nchw}, CodeFormat{kS8, 128, CodeLayout::nhwc}}) {
+            IntLayer writer(w, g, c.act, scale, bias, true, split, c.name);
+            if (!writer.emit_codes(f)) continue;
+            std::vector<float> got(want.size(), 0.0f);
+            writer.run(in.data(), got.data(), batch, pool);
+            const std::vector<float> expect = codes_of(want, batch, g.out_c, ohw, f);
+            for (int64_t n = 0; n < batch; ++n)
+              ASSERT_EQ(std::memcmp(got.data() + n * g.out_c * ohw, expect.data() + n * g.out_c * ohw, size_t(g.out_c * ohw)), 0)
+                  << what << " writing " << (f.layout == CodeLayout::nchw ? "NCHW" : "NHWC") << " codes, image " << n;
+            ++writers;
+          }
+        }
+  EXPECT_GT(readers[0], 20);  // dense readers (NHWC)
+  EXPECT_GT(readers[1], 20);  // sparse readers (NCHW planes)
+  EXPECT_GT(writers, 100);
+}
+
 TEST(IntLayer, RejectsWhatItCannotRun) {
   WeightMatrix w;
   w.rows = 2, w.cols = 3, w.group = 3;
