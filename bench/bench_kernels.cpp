@@ -123,19 +123,24 @@ void counters(benchmark::State& state, const Shape& s) {
 
 // codes_in: the layer takes its input already quantized, in its own format (as the previous
 // layer of a model hands it over, docs/RUNTIME.md "Codes between layers"): the start oneDNN's
-// entries get.
-void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity, bool codes_in) {
+// entries get. act_bits: 8, or 4 (unsigned 4-bit codes: the sparse GEMM's u4 kernels).
+struct Variant {
+  bool codes_in = false;
+  int act_bits = 8;
+};
+void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity, Variant v) {
+  const bool codes_in = v.codes_in;
   const int threads = int(state.range(0));
   struct Setup {
     std::unique_ptr<IntLayer> layer;
     std::vector<float> x, y;
   };
   Setup& st = cached<Setup>(std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity) +
-                                (codes_in ? "codes" : ""), [&] {
+                                (codes_in ? "codes" : "") + std::to_string(v.act_bits), [&] {
     auto p = std::make_unique<Setup>();
     const WeightMatrix w = random_matrix(s.o, s.c * s.k * s.k, sparsity, method == Method::int8);
     const std::vector<float> scale(s.o, 1.0f), bias(s.o, 0.1f);
-    const ActQuant act{8, 0.02f, false, 0, 255};
+    const ActQuant act = v.act_bits == 4 ? ActQuant{4, 0.3f, false, 0, 15} : ActQuant{8, 0.02f, false, 0, 255};
     p->layer = std::make_unique<IntLayer>(w, geometry(s), act, scale, bias, true,
                                           kernels::IntLayerOptions{method, cpu_features().best()}, s.name);
     p->x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
@@ -163,12 +168,6 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
   }
   counters(state, s);
   state.SetLabel(st.layer->kernel_name(1));
-}
-void BM_stern_floats(benchmark::State& state, const Shape& s, Method method, double sparsity) {
-  BM_stern(state, s, method, sparsity, false);
-}
-void BM_stern_codes(benchmark::State& state, const Shape& s, Method method, double sparsity) {
-  BM_stern(state, s, method, sparsity, true);
 }
 
 // oneDNN convolution (or matmul for the linear shapes) at u8s8 -> f32 or f32, ReLU fused.
@@ -466,31 +465,35 @@ const int kRegistered = [] {
   benchmark::RegisterBenchmark("dram/read", BM_dram)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : kGemv) {
     const std::string n = std::string("gemv/") + s.name + "/";
-    add(n + "stern_ternary_dense", BM_stern_floats, s, Method::ternary_dense, 0.0);
+    add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0, Variant{});
     for (double sp : kSparsities)
-      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern_floats, s, Method::ternary_sparse, sp);
-    add(n + "stern_int8", BM_stern_floats, s, Method::int8, 0.0);
+      if (sp > 0) add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp, Variant{});
+    add(n + "stern_int8", BM_stern, s, Method::int8, 0.0, Variant{});
     add(n + "tq2_0", BM_tq2, s);
     add(n + "dnnl_u8s8", BM_dnnl, s, true);
     add(n + "dnnl_f32", BM_dnnl, s, false);
   }
   for (const Shape& s : kConv) {
     const std::string n = std::string("conv/") + s.name + "/";
-    add(n + "stern_ternary_dense", BM_stern_floats, s, Method::ternary_dense, 0.0);
+    add(n + "stern_ternary_dense", BM_stern, s, Method::ternary_dense, 0.0, Variant{});
     for (double sp : kSparsities)
       if (sp > 0) {
-        add(n + "stern_ternary_sparse_" + pct(sp), BM_stern_floats, s, Method::ternary_sparse, sp);
+        add(n + "stern_ternary_sparse_" + pct(sp), BM_stern, s, Method::ternary_sparse, sp, Variant{});
         // What the runtime runs for a ternary layer of this sparsity (its label names the kernel).
-        add(n + "stern_ternary_auto_" + pct(sp), BM_stern_floats, s,
-            choose_ternary_method(geometry(s), s.c * s.k * s.k, 1.0 - sp), sp);
+        add(n + "stern_ternary_auto_" + pct(sp), BM_stern, s,
+            choose_ternary_method(geometry(s), s.c * s.k * s.k, 1.0 - sp), sp, Variant{});
       }
-    add(n + "stern_int8", BM_stern_floats, s, Method::int8, 0.0);
+    add(n + "stern_int8", BM_stern, s, Method::int8, 0.0, Variant{});
     add(n + "dnnl_u8s8", BM_dnnl, s, true);
     add(n + "dnnl_f32", BM_dnnl, s, false);
-    if (&s == &kConv[0]) {  // the target layer, from codes as oneDNN's entries start
-      add(n + "stern_ternary_dense_codes_in", BM_stern_codes, s, Method::ternary_dense, 0.0);
-      for (double sp : {0.9, 0.98})
-        add(n + "stern_ternary_sparse_" + pct(sp) + "_codes_in", BM_stern_codes, s, Method::ternary_sparse, sp);
+    if (&s == &kConv[0]) {  // the target layer, from codes as oneDNN's entries start; 4-bit codes
+      add(n + "stern_ternary_dense_codes_in", BM_stern, s, Method::ternary_dense, 0.0, Variant{true});
+      for (double sp : {0.9, 0.98}) {
+        add(n + "stern_ternary_sparse_" + pct(sp) + "_codes_in", BM_stern, s, Method::ternary_sparse, sp, Variant{true});
+        add(n + "stern_ternary_sparse_" + pct(sp) + "_a4", BM_stern, s, Method::ternary_sparse, sp, Variant{false, 4});
+        add(n + "stern_ternary_sparse_" + pct(sp) + "_a4_codes_in", BM_stern, s, Method::ternary_sparse, sp,
+            Variant{true, 4});
+      }
     }
   }
   for (const kernels::DenseKernel& k : kernels::dense_kernels())
@@ -501,6 +504,10 @@ const int kRegistered = [] {
       benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)
           ->UseRealTime()->Unit(benchmark::kMicrosecond);
   add_ukernels(kernels::sparse_gemm_kernels(), BM_sparse_gemm_ukernel);
+  // The u4 table (its scalar entry is the sparse_gemm one): the activation bytes are 3.
+  for (const kernels::SparseGemmKernel& k : kernels::sparse_gemm_u4_kernels())
+    benchmark::RegisterBenchmark((std::string("ukernel/u4/") + k.name).c_str(), BM_sparse_gemm_ukernel, k)
+        ->UseRealTime()->Unit(benchmark::kMicrosecond);
   add_ukernels(kernels::quantize_kernels(), BM_quantize_ukernel);
   add_ukernels(kernels::quantize_nhwc_kernels(), BM_quantize_nhwc_ukernel);
   add_ukernels(kernels::copy_rows_kernels(), BM_copy_rows_ukernel);

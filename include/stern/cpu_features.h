@@ -26,6 +26,8 @@ struct CpuFeatures {
   // Last-level cache as the OS reports it (8 MiB when it does not): weights beyond it stream
   // from DRAM, which the kernel choice prices differently.
   int64_t llc_bytes = int64_t(8) << 20;
+  // L1 data cache of one core as the OS reports it (32 KiB when it does not).
+  int64_t l1d_bytes = int64_t(32) << 10;
 
   bool supports(Isa isa) const;
   Isa best() const;

@@ -46,6 +46,7 @@ CpuFeatures detect() {
       f.llc_bytes = bytes;
       break;
     }
+  if (const long bytes = sysconf(_SC_LEVEL1_DCACHE_SIZE); bytes > 0) f.l1d_bytes = bytes;
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = c & bit_OSXSAVE, fma = c & bit_FMA, popcnt = c & bit_POPCNT;

@@ -11,6 +11,7 @@ namespace stern::kernels {
 namespace kind {
 using sparse_gemv = std::remove_pointer_t<SparseGemvUkernel>;
 using sparse_gemm = std::remove_pointer_t<SparseGemmUkernel>;
+using sparse_gemm_u4 = sparse_gemm;
 using quantize = std::remove_pointer_t<QuantizeUkernel>;
 using quantize_nhwc = std::remove_pointer_t<QuantizeNhwcUkernel>;
 using copy_rows = std::remove_pointer_t<CopyRowsUkernel>;
@@ -44,6 +45,7 @@ struct Row {
   KernelRequirement needs;
   SparseGemvUkernel sparse_gemv = nullptr;
   SparseGemmUkernel sparse_gemm = nullptr;
+  SparseGemmUkernel sparse_gemm_u4 = nullptr;
   QuantizeUkernel quantize = nullptr;
   QuantizeNhwcUkernel quantize_nhwc = nullptr;
   CopyRowsUkernel copy_rows = nullptr;
@@ -77,6 +79,7 @@ constexpr auto table() {
 }
 constexpr auto kSparseGemv = table<&Row::sparse_gemv>();
 constexpr auto kSparseGemm = table<&Row::sparse_gemm>();
+constexpr auto kSparseGemmU4 = table<&Row::sparse_gemm_u4>();
 constexpr auto kQuantize = table<&Row::quantize>();
 constexpr auto kQuantizeNhwc = table<&Row::quantize_nhwc>();
 constexpr auto kCopyRows = table<&Row::copy_rows>();
@@ -112,6 +115,7 @@ bool KernelRequirement::met() const {
 std::span<const DenseKernel> dense_kernels() { return kDense; }
 std::span<const SparseGemvKernel> sparse_gemv_kernels() { return kSparseGemv; }
 std::span<const SparseGemmKernel> sparse_gemm_kernels() { return kSparseGemm; }
+std::span<const SparseGemmKernel> sparse_gemm_u4_kernels() { return kSparseGemmU4; }
 std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels() { return kQuantizeNhwc; }
 std::span<const CopyRowsKernel> copy_rows_kernels() { return kCopyRows; }
@@ -129,6 +133,7 @@ const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
 }
 const SparseGemvKernel& best_sparse_gemv(Isa cap) { return best_of(sparse_gemv_kernels(), cap); }
 const SparseGemmKernel& best_sparse_gemm(Isa cap) { return best_of(sparse_gemm_kernels(), cap); }
+const SparseGemmKernel& best_sparse_gemm_u4(Isa cap) { return best_of(sparse_gemm_u4_kernels(), cap); }
 const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_nhwc_kernels(), cap); }
 const CopyRowsKernel& best_copy_rows(Isa cap) { return best_of(copy_rows_kernels(), cap); }

@@ -289,6 +289,8 @@ using ConvKernel = Ukernel<ConvUkernel>;
 std::span<const DenseKernel> dense_kernels();
 std::span<const SparseGemvKernel> sparse_gemv_kernels();
 std::span<const SparseGemmKernel> sparse_gemm_kernels();
+// The sparse GEMM for activation bytes of at most 15 (codes of at most 4 bits).
+std::span<const SparseGemmKernel> sparse_gemm_u4_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
 std::span<const CopyRowsKernel> copy_rows_kernels();
@@ -300,6 +302,7 @@ std::span<const ConvKernel> conv_kernels();
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
 const SparseGemvKernel& best_sparse_gemv(Isa cap);
 const SparseGemmKernel& best_sparse_gemm(Isa cap);
+const SparseGemmKernel& best_sparse_gemm_u4(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const CopyRowsKernel& best_copy_rows(Isa cap);

@@ -166,7 +166,7 @@ struct IntLayer::Impl {
   int64_t implicit_tile_count() const {
     return ceil_div(g.out_h * (g.in_w + g.pad_left + g.pad_right), int64_t(kSparseTile));
   }
-  void sparse_columns(double nonzeros_per_row, const std::string& where);
+  void sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where);
   // Implicit tiles: bytes between the padded channel planes.
   int64_t plane_bytes() const;
   int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
@@ -229,6 +229,10 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     // int8 bytes q - 128 when 8-bit unsigned codes would not fit, else q itself.
     L.add = !act.is_signed && act.bits == 8 ? -128 : 0;
     L.xcoef = 1;
+  } else if (!L.dense() && act.qmax - act.qmin <= 15) {
+    // Codes of at most 4 bits as bytes q - qmin, at most 15, for the sparse GEMM's u4 kernels.
+    L.add = -act.qmin;
+    L.xcoef = 0;
   } else {
     L.add = act.is_signed ? 128 : 0;  // uint8 bytes
     L.xcoef = 0;
@@ -250,8 +254,13 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     L.panels = ceil_div(L.og, kPanel);
   } else {
     L.sgemv = &best_sparse_gemv(cap);
-    L.sgemm = &best_sparse_gemm(cap);
-    L.sparse_columns(double(w.nonzeros()) / double(w.rows), where);
+    // Codes of at most 4 bits take the u4 kernel of the general one's ISA where there is one
+    // (AVX2: the 3x3 256->256 layer's GEMM at 90% 242 -> 187 us on Ice Lake).
+    const SparseGemmKernel& general = best_sparse_gemm(cap);
+    const SparseGemmKernel& u4 = best_sparse_gemm_u4(cap);
+    L.sgemm = act.qmax - act.qmin <= 15 && u4.needs.isa == general.needs.isa ? &u4 : &general;
+    L.sparse_columns(double(w.nonzeros()) / double(w.rows),
+                     options.l1d_bytes ? options.l1d_bytes : cpu_features().l1d_bytes, where);
   }
 
   // Splitting one image of a convolution across threads costs the hand-offs and moving its
@@ -346,22 +355,29 @@ const char* IntLayer::kernel_name(int64_t batch) const {
 }
 
 // The sparse GEMM's column order. Stride-1 convolutions with one scale group and more
-// channels than kChannelBlock run channel block by channel block (segments of kernel_h
+// channels than kChannelBlock can run channel block by channel block (segments of kernel_h
 // kernel_w kChannelBlock columns, channel-block-major): the shifted windows of a block's
-// planes (about 3 cache lines per channel and tile) then stay in L1 while every row walks
-// them, where the whole layer's (256 channels: 48 KiB) did not. Measured 1.2x faster on the
-// 3x3 256->256 layer at 90% sparsity (Zen 4, 32 KiB L1; 1.0x on the Xeon with 48 KiB). Each
-// segment costs every row a pass (its sums widened, stored, reloaded): with few non-zeros per
-// row and segment that costs more than the windows' L1 misses, so rows averaging fewer than
-// kMinSegmentEntries per segment keep one segment (98% sparsity: 46 per row; on the Xeon
-// 77 -> 70 us for the layer, and 90% unchanged). Otherwise the layout's own order, one segment.
-void IntLayer::Impl::sparse_columns(double nonzeros_per_row, const std::string& where) {
+// planes then stay in L1 while every row walks them. Each segment costs every row a pass (its
+// sums widened, stored, reloaded), so blocks pay only when the windows one tile reads across
+// all channels (per channel the lines of 64 lanes plus the kernel's reach) fill the L1 data
+// cache. 90% sparse, 1 thread, blocked against one segment: Ice Lake (48 KiB L1), 3x3 layers
+// whose windows take 64 KiB: 512->512 at 7x7 231 / 277 us, at 14x14 775 / 875; 48 KiB:
+// 384->384 at 14x14 424 / 416; below: 320->320 (40 KiB) 332 / 282, 256->256 (32 KiB)
+// 184 / 168, 192->192 (24 KiB) 111 / 101, 256->256 at 28x28 (32 KiB) 765 / 750. Zen 4 (32
+// KiB L1): 256->256 at 14x14 1.2x faster blocked (session 6). With few non-zeros per row and
+// segment the passes cost more than the windows' L1 misses, so rows averaging fewer than
+// kMinSegmentEntries per segment keep one segment too (98% sparsity: 46 per row; on the Xeon
+// 77 -> 70 us for the layer). One segment: the layout's own order.
+void IntLayer::Impl::sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where) {
   constexpr int64_t kChannelBlock = 128;
   constexpr double kMinSegmentEntries = 64;
   kperm.resize(layout.cols);
   span = layout.padded_group;
   const double segments = double(ceil_div(cg, kChannelBlock));
-  if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock ||
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right;
+  const int64_t reach = (g.kernel_h - 1) * g.dilation_h * wp + (g.kernel_w - 1) * g.dilation_w;
+  const int64_t tile_window_bytes = cg * ceil_div(int64_t(kSparseTile) + reach, 64) * 64;
+  if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock || tile_window_bytes < l1d_bytes ||
       nonzeros_per_row / segments < kMinSegmentEntries) {
     for (int64_t k = 0; k < layout.cols; ++k) kperm[k] = layout.map(k);
   } else {
@@ -376,7 +392,7 @@ void IntLayer::Impl::sparse_columns(double nonzeros_per_row, const std::string& 
   // Where each column's activations are in a tile (sparse_tiles): row k of a k-major tile,
   // or the window of channel plane c shifted by kh * dilation rows and kw * dilation columns.
   column_offset.assign(layout.padded_cols(), 0);
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = implicit_tiles() ? plane_bytes() : 0;
+  const int64_t plane = implicit_tiles() ? plane_bytes() : 0;
   if (implicit_tiles() && (cg + 1) * plane > std::numeric_limits<int32_t>::max())
     fail(where, "the sparse kernel's activation planes exceed 2 GiB (" + std::to_string(cg) + " channels of " +
                     std::to_string(plane) + " bytes)");

@@ -38,6 +38,9 @@ struct IntLayerOptions {
   // when the estimated time on one thread is at least this (qmatmul.cpp); 0 splits every one
   // (tests).
   double split_min_ns = 30000;
+  // L1 data cache for the sparse GEMM's channel blocking (qmatmul.cpp sparse_columns); 0:
+  // the CPU's (tests pass sizes to take both paths).
+  int64_t l1d_bytes = 0;
 };
 
 // Whether a dense ternary layer of this geometry runs on a tile GEMM (AMX) under `cap`: a

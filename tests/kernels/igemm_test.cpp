@@ -280,8 +280,16 @@ std::vector<int64_t> column_order(const ColumnLayout& layout, bool reversed) {
   return kperm;
 }
 
+// The sparse GEMM tables with the largest activation byte each takes.
+struct SparseGemmTable {
+  std::span<const SparseGemmKernel> kernels;
+  int max_byte;
+};
+const SparseGemmTable kSparseGemmTables[] = {{sparse_gemm_kernels(), 255}, {sparse_gemm_u4_kernels(), 15}};
+
 TEST(SparseKernels, GemmMatchesBruteForce) {
-  for (const SparseGemmKernel& kern : sparse_gemm_kernels()) {
+  for (const auto& [table, max_byte] : kSparseGemmTables)
+  for (const SparseGemmKernel& kern : table) {
     if (!runnable(kern)) continue;
     uint32_t seed = 200;
     for (const Shape& s : kShapes)
@@ -291,15 +299,15 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
           const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
           const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
           const std::vector<int64_t> kperm = column_order(layout, reversed);
-          // Column k's 64 bytes (extremes 0 and 255 plus random) are stored in reverse order,
-          // one byte off the cache lines, and reached through their offsets, as shifted
-          // windows are.
+          // Column k's 64 bytes (extremes 0 and max_byte plus random) are stored in reverse
+          // order, one byte off the cache lines, and reached through their offsets, as
+          // shifted windows are.
           std::vector<uint8_t> col(s.k * kSparseTile), tiles(col.size() + kSparseTile + 1);
           std::vector<int32_t> offset(layout.padded_cols(), 0);
-          std::uniform_int_distribution<int> q(0, 255);
+          std::uniform_int_distribution<int> q(0, max_byte);
           for (int64_t k = 0; k < s.k; ++k) {
             for (size_t i = 0; i < kSparseTile; ++i)
-              col[k * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? 255 : i == 1 ? 0 : q(rng));
+              col[k * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? max_byte : i == 1 ? 0 : q(rng));
             offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile + 1);
             std::copy_n(col.begin() + k * kSparseTile, kSparseTile, tiles.begin() + offset[kperm[k]]);
           }
@@ -326,10 +334,12 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
   }
 }
 
-// Rows of one sign over K = 4096 with all-255 activations: 32 chunks of 128 entries, each
-// at the int16 limit of the partial sums.
+// Rows of one sign over K = 4096 with all-255 activations (all-15 for the u4 kernels, whose
+// byte sums of 16 entries then reach 240): 32 chunks of 128 entries, each at the int16 limit
+// of the partial sums; full and half tiles.
 TEST(SparseKernels, GemmExtremeOperands) {
-  for (const SparseGemmKernel& kern : sparse_gemm_kernels()) {
+  for (const auto& [table, max_byte] : kSparseGemmTables)
+  for (const SparseGemmKernel& kern : table) {
     if (!runnable(kern)) continue;
     const int64_t n = 3, k = 4096;
     for (int sign : {1, -1}) {
@@ -337,10 +347,13 @@ TEST(SparseKernels, GemmExtremeOperands) {
       const ColumnLayout layout = column_layout(k, k, kSparseBlock);
       const std::vector<int32_t> offset(k, 0);  // every column is the same 64 bytes
       const SparseRows w = pack_sparse(codes.data(), n, layout, column_order(layout, false), k, offset, "test");
-      std::vector<uint8_t> at(kSparseTile + 64, 255);
-      std::vector<int32_t> got(n * kSparseTile);
-      kern.fn(at.data(), w, 0, n, 0, kSparseTile, got.data(), kSparseTile);
-      for (int32_t v : got) ASSERT_EQ(v, 255 * sign * k) << kern.name;
+      std::vector<uint8_t> at(kSparseTile + 64, static_cast<uint8_t>(max_byte));
+      for (size_t lanes : {size_t(64), size_t(32)}) {
+        std::vector<int32_t> got(n * kSparseTile);
+        kern.fn(at.data(), w, 0, n, 0, lanes, got.data(), kSparseTile);
+        for (int64_t r = 0; r < n; ++r)
+          for (size_t i = 0; i < lanes; ++i) ASSERT_EQ(got[r * kSparseTile + i], max_byte * sign * k) << kern.name;
+      }
     }
   }
 }

@@ -5,6 +5,9 @@
 // two loads. On Ice Lake capped at AVX2 (ukernel bench, the 3x3 256->256 layer's GEMM at
 // 90%, 40 alternating runs): 312-334 -> 234-250 us (min-p25). Sums widened into int32 once
 // per chunk of 128 entries. H = 1 half for a tile of at most 32 lanes, 2 otherwise.
+// The _u4 kernel takes activation bytes of at most 15: the bytes of up to 16 entries of one
+// sign are summed in uint8 lanes first (16 x 15 < 256), one add per entry and half, and the
+// three ops come once per group.
 // Reference: tsparse_gemm_64x1__scalar.cpp.
 #include <immintrin.h>
 
@@ -26,7 +29,30 @@ void store(int32_t* out, __m256i v, size_t seg) {
   _mm256_storeu_si256(p, seg ? _mm256_add_epi32(v, _mm256_loadu_si256(p)) : v);
 }
 
-template <size_t H>
+// Entries [e0, e1) of a chunk in groups of up to 16: group(sums) with sums[h] half h's byte
+// sums (two partial sums per half, so loads issue ahead).
+template <size_t H, typename Group>
+void walk_small(const uint8_t* at, const int32_t* off, size_t e0, size_t e1, Group group) {
+  const auto load = [at](int32_t o, size_t h) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + o) + h); };
+  for (size_t e = e0; e < e1; e += 16) {
+    const size_t end = std::min(e1, e + 16);
+    // Named sums: an array of them went to the stack.
+    __m256i s0{}, s1{}, t0{}, t1{};  // half 0, half 1
+    size_t i = e;
+    for (; i + 2 <= end; i += 2) {
+      s0 = _mm256_add_epi8(s0, load(off[i], 0)), s1 = _mm256_add_epi8(s1, load(off[i + 1], 0));
+      if constexpr (H == 2) t0 = _mm256_add_epi8(t0, load(off[i], 1)), t1 = _mm256_add_epi8(t1, load(off[i + 1], 1));
+    }
+    if (i < end) {
+      s0 = _mm256_add_epi8(s0, load(off[i], 0));
+      if constexpr (H == 2) t0 = _mm256_add_epi8(t0, load(off[i], 1));
+    }
+    const __m256i sums[2] = {_mm256_add_epi8(s0, s1), _mm256_add_epi8(t0, t1)};
+    group(sums);
+  }
+}
+
+template <size_t H, bool kSmall>
 void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, int32_t* c,
           size_t ldc) {
   for (size_t seg = 0; seg < w.segments; ++seg)
@@ -48,8 +74,19 @@ void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size
             for (const __m256i& x : hi) op(a1, x), op(b1, _mm256_srli_epi16(x, 8));
           }
         };
-        walk_entries(off, 0, npos, [&](auto... o) { step(kAddEpi16, o...); });
-        walk_entries(off, npos, n, [&](auto... o) { step(kSubEpi16, o...); });
+        if constexpr (kSmall) {
+          const auto group = [&](auto op) {
+            return [&, op](const __m256i* x) {
+              op(a0, x[0]), op(b0, _mm256_srli_epi16(x[0], 8));
+              if constexpr (H == 2) op(a1, x[1]), op(b1, _mm256_srli_epi16(x[1], 8));
+            };
+          };
+          walk_small<H>(at, off, 0, npos, group(kAddEpi16));
+          walk_small<H>(at, off, npos, n, group(kSubEpi16));
+        } else {
+          walk_entries(off, 0, npos, [&](auto... o) { step(kAddEpi16, o...); });
+          walk_entries(off, npos, n, [&](auto... o) { step(kSubEpi16, o...); });
+        }
         widen(_mm256_sub_epi16(a0, _mm256_slli_epi16(b0, 8)), even[0], even[1]);
         widen(b0, odd[0], odd[1]);
         if constexpr (H == 2) {
@@ -68,14 +105,25 @@ void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size
     }
 }
 
+template <bool kSmall>
+void gemm(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
+          size_t ldc) {
+  if (lanes <= 32)
+    rows<1, kSmall>(at, w, row0, row1, g, c, ldc);
+  else
+    rows<2, kSmall>(at, w, row0, row1, g, c, ldc);
+}
+
 }  // namespace
 
 void tsparse_gemm_64x1__avx2(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1,
                              size_t g, size_t lanes, int32_t* c, size_t ldc) {
-  if (lanes <= 32)
-    rows<1>(at, w, row0, row1, g, c, ldc);
-  else
-    rows<2>(at, w, row0, row1, g, c, ldc);
+  gemm<false>(at, w, row0, row1, g, lanes, c, ldc);
+}
+
+void tsparse_gemm_64x1_u4__avx2(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1,
+                                size_t g, size_t lanes, int32_t* c, size_t ldc) {
+  gemm<true>(at, w, row0, row1, g, lanes, c, ldc);
 }
 
 }  // namespace stern::kernels
