@@ -29,6 +29,7 @@ struct BenchOptions {
   std::string encoding = "sparse-ternary";
   std::string kernel;
   double sparsity = 0.0;
+  int act_bits = 8;
   int threads = 0;  // 0: 1 and 2
   int batch = 0;    // 0: 1 and 64
   double min_time_s = 0.5;
@@ -100,7 +101,7 @@ WeightMatrix random_weights(Encoding e, int64_t rows, int64_t cols, double spars
   return m;
 }
 
-Graph synthesize(const SyntheticLayer& l, Encoding e, double sparsity) {
+Graph synthesize(const SyntheticLayer& l, Encoding e, double sparsity, int act_bits) {
   Graph g;
   const int64_t cols = l.in * l.kh * l.kw;
   const WeightMatrix w = random_weights(e, l.out, cols, sparsity);
@@ -114,7 +115,7 @@ Graph synthesize(const SyntheticLayer& l, Encoding e, double sparsity) {
   n.name = "layer";
   n.inputs = {"x", "w", "b"};
   n.outputs = {"y"};
-  n.attrs["act_bits"] = int64_t(8);
+  n.attrs["act_bits"] = int64_t(act_bits);
   n.attrs["act_scale"] = 0.02;
   n.attrs["activation"] = std::string("relu");
   if (l.conv) {
@@ -151,11 +152,12 @@ void bench(const BenchOptions& o) {
   if (!o.layer.empty()) {
     const SyntheticLayer l = parse_layer(o.layer);
     const Encoding e = parse_encoding(o.encoding);
-    graph = synthesize(l, e, o.sparsity);
+    graph = synthesize(l, e, o.sparsity, o.act_bits);
     macs = l.macs();
     j["layer"] = o.layer;
     j["encoding"] = encoding_traits(e).name;
     j["sparsity"] = o.sparsity;
+    j["act_bits"] = o.act_bits;
   } else {
     graph = open_model(o.model);
     if (graph.inputs.size() != 1) fail(o.model, "stern bench feeds models with exactly one input");
@@ -221,6 +223,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--encoding", o->encoding,
                   "Weights of the synthesized layer: ternary, sparse-ternary, int8, signed-binary, binary, f32");
   cmd->add_option("--sparsity", o->sparsity, "Fraction of zero weights in the synthesized layer");
+  cmd->add_option("--act-bits", o->act_bits, "Activation bits of the synthesized layer (unsigned codes)")
+      ->check(CLI::Range(2, 8));
   cmd->add_option("--kernel", o->kernel, "Force a kernel provider (e.g. ternary_dense, ternary_sparse, int8)");
   cmd->add_option("--threads", o->threads, "Threads (default: 1 and 2)")->check(CLI::Range(1, 256));
   cmd->add_option("--batch", o->batch, "Batch size (default: 1 and 64 for models, 1 for --layer)")->check(CLI::Range(1, 65536));

@@ -355,6 +355,13 @@ TEST(CliBench, SynthesizedLayerWithProfile) {
   r = stern_cli("bench --layer conv:8x16x3x3@10x10 --encoding ternary --threads 1 --min-time 0 --profile");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_THAT(r.output, AllOf(HasSubstr("median ms per step"), HasSubstr("layer")));
+  // 4-bit activations: the layer runs and says so; bits outside 2..8 are refused.
+  r = stern_cli("bench --layer conv:8x16x3x3@10x10 --act-bits 4 --threads 1 --min-time 0 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output, nullptr, false)["act_bits"], 4);
+  r = stern_cli("bench --layer conv:8x16x3x3@10x10 --act-bits 12");
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.output, HasSubstr("--act-bits"));
   r = stern_cli("bench --layer conv:8x16x3x3@10x10 --sparsity 1.5");
   EXPECT_NE(r.status, 0);
   EXPECT_THAT(r.output, AllOf(HasSubstr("--sparsity"), HasSubstr("expected a fraction in [0, 1]")));
