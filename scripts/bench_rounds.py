@@ -5,14 +5,18 @@ Each round runs every entry once, each in its own process (Google Benchmark, 3 r
 median wall time), at 1 and at 2 threads, so a peer is timed seconds apart from stern in the
 same machine state; ratios are taken per round, then the median over rounds is reported.
 
-usage: scripts/bench_rounds.py [BUILD_DIR] [--rounds R] [--threads 1,2] [--model M.stern] [--json]
+usage: scripts/bench_rounds.py [BUILD_DIR] [--rounds R] [--threads 1,2] [--model M.stern]
+                               [--entries REGEX] [--json]
 
 --model: the trained sparse-ternary Fashion-MNIST VGG for the end-to-end entries
 (bench_end_to_end, STERN_E2E_MODEL); without it those entries are skipped.
+--entries: only the entries whose key matches (re.search), e.g. '^conv256' for the target
+layer: more rounds in a quiet spell of a shared machine.
 """
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -114,6 +118,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--model", default="")
+    ap.add_argument("--entries", default="")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     # OpenMP's default wait policy (spin, then sleep) for the peers: forcing PASSIVE made
@@ -124,6 +129,7 @@ def main():
         env["STERN_E2E_MODEL"] = os.path.abspath(args.model)
     else:
         entries = {k: v for k, v in entries.items() if v[0] != E2E}
+    entries = {k: v for k, v in entries.items() if re.search(args.entries, k)}
     threads = [int(t) for t in args.threads.split(",")]
     times = {(k, t): [] for k in entries for t in threads}
     for r in range(args.rounds):
@@ -136,7 +142,7 @@ def main():
     for (key, t), v in times.items():
         result["median_us"][f"{key}/{t}"] = statistics.median(v)
     for label, fast, slow, target in RATIOS:
-        if fast not in entries:
+        if fast not in entries or slow not in entries:
             continue
         for t in threads:
             per_round = [s / f for f, s in zip(times[(fast, t)], times[(slow, t)])]
@@ -147,6 +153,8 @@ def main():
     # Dense 2-bit GEMV in DRAM against the streaming read: weight bytes per second over the
     # read's bytes per second (the read streams DRAM_READ_BYTES).
     for t in threads:
+        if f"gemv16k_dense/{t}" not in result["median_us"] or f"dram_read/{t}" not in result["median_us"]:
+            continue
         dense_gbps = DENSE_BYTES_16K / (result["median_us"][f"gemv16k_dense/{t}"] * 1e3)
         read_gbps = DRAM_READ_BYTES / (result["median_us"][f"dram_read/{t}"] * 1e3)
         result["ratios"].append({"label": "GEMV 16384^2 dense ternary: weight bytes/s over the DRAM read's (target >= 0.8)",
