@@ -132,8 +132,13 @@ const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
   return k ? *k : *of(KernelOp::gemm);
 }
 const SparseGemvKernel& best_sparse_gemv(Isa cap) { return best_of(sparse_gemv_kernels(), cap); }
-const SparseGemmKernel& best_sparse_gemm(Isa cap) { return best_of(sparse_gemm_kernels(), cap); }
-const SparseGemmKernel& best_sparse_gemm_u4(Isa cap) { return best_of(sparse_gemm_u4_kernels(), cap); }
+// The u4 kernel only at the general one's ISA: there is none for AVX-512 (its walk is bound
+// by the split loads, and summing bytes first was 6% slower), and the AVX2 one is slower there.
+const SparseGemmKernel& best_sparse_gemm(Isa cap, bool small_codes) {
+  const SparseGemmKernel& general = best_of(sparse_gemm_kernels(), cap);
+  const SparseGemmKernel& u4 = best_of(sparse_gemm_u4_kernels(), cap);
+  return small_codes && u4.needs.isa == general.needs.isa ? u4 : general;
+}
 const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_nhwc_kernels(), cap); }
 const CopyRowsKernel& best_copy_rows(Isa cap) { return best_of(copy_rows_kernels(), cap); }

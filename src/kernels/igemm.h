@@ -301,8 +301,9 @@ std::span<const ConvKernel> conv_kernels();
 // The best kernel the CPU supports at or below `cap` (the scalar one always qualifies).
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
 const SparseGemvKernel& best_sparse_gemv(Isa cap);
-const SparseGemmKernel& best_sparse_gemm(Isa cap);
-const SparseGemmKernel& best_sparse_gemm_u4(Isa cap);
+// small_codes: activation bytes of at most 15, which take the u4 kernel where there is one
+// for the general kernel's ISA (AVX2), else the general kernel.
+const SparseGemmKernel& best_sparse_gemm(Isa cap, bool small_codes = false);
 const QuantizeKernel& best_quantize(Isa cap);
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const CopyRowsKernel& best_copy_rows(Isa cap);

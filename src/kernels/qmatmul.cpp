@@ -229,7 +229,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     // int8 bytes q - 128 when 8-bit unsigned codes would not fit, else q itself.
     L.add = !act.is_signed && act.bits == 8 ? -128 : 0;
     L.xcoef = 1;
-  } else if (!L.dense() && act.qmax - act.qmin <= 15) {
+  } else if (!L.dense() && small_codes(act)) {
     // Codes of at most 4 bits as bytes q - qmin, at most 15, for the sparse GEMM's u4 kernels.
     L.add = -act.qmin;
     L.xcoef = 0;
@@ -254,11 +254,9 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     L.panels = ceil_div(L.og, kPanel);
   } else {
     L.sgemv = &best_sparse_gemv(cap);
-    // Codes of at most 4 bits take the u4 kernel of the general one's ISA where there is one
-    // (AVX2: the 3x3 256->256 layer's GEMM at 90% 242 -> 187 us on Ice Lake).
-    const SparseGemmKernel& general = best_sparse_gemm(cap);
-    const SparseGemmKernel& u4 = best_sparse_gemm_u4(cap);
-    L.sgemm = act.qmax - act.qmin <= 15 && u4.needs.isa == general.needs.isa ? &u4 : &general;
+    // Codes of at most 4 bits: the u4 kernel on AVX2 (the 3x3 256->256 layer's GEMM at 90%
+    // 242 -> 187 us on Ice Lake).
+    L.sgemm = &best_sparse_gemm(cap, small_codes(act));
     L.sparse_columns(double(w.nonzeros()) / double(w.rows),
                      options.l1d_bytes ? options.l1d_bytes : cpu_features().l1d_bytes, where);
   }

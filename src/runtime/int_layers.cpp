@@ -86,14 +86,17 @@ TernaryCosts ternary_costs(Isa isa) {
   return c;
 }
 
-Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density, Isa isa, int64_t llc_bytes) {
+Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density, Isa isa, int64_t llc_bytes,
+                             bool small_codes) {
   const double m = double(g.out_h) * g.out_w;  // batch-1 rows
   const double n = double(g.out_c), k = double(cols);
   const double blocks = std::ceil(k / 128.0);
   // Measured costs in ns (docs/KERNELS.md "cost model"): dense per weight and activation
   // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
   // rows (GEMM) or one row (GEMV).
-  const TernaryCosts c = ternary_costs(isa);
+  TernaryCosts c = ternary_costs(isa);
+  if (kernels::best_sparse_gemm(isa, small_codes).fn != kernels::best_sparse_gemm(isa).fn)
+    c.sparse_gemm_per_nonzero *= kU4SparseGemmFactor;
   const bool gemv = m == 1;
   const bool tile_gemm = kernels::ternary_on_tile_gemm(g, isa);
   const double n_dense = tile_gemm ? n : std::ceil(n / double(c.dense_channels)) * double(c.dense_channels);
@@ -121,7 +124,9 @@ extern const LayerProvider layer_provider_ternary = {
     supports_ternary,
     [](const LayerDesc& d, const SessionOptions& o) {
       const WeightMatrix w = weight_matrix(d);
-      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, choose_ternary_method(geometry(d), w.cols, w.density()), o));
+      const Method m = choose_ternary_method(geometry(d), w.cols, w.density(), cpu_features().best(),
+                                             cpu_features().llc_bytes, small_codes(d.act));
+      return std::unique_ptr<Layer>(std::make_unique<IntKernelLayer>(d, w, m, o));
     },
     nullptr,
 };

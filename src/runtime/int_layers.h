@@ -52,12 +52,18 @@ TernaryCosts ternary_costs(Isa isa);
 // ~1.6x this per MAC.
 inline constexpr double kTileGemmNsPerMac = 0.0011;
 
+// The AVX2 sparse GEMM for codes of at most 4 bits (tsparse_gemm_64x1_u4__avx2) per non-zero,
+// against the general one: the 3x3 256->256 layer at 14x14 under STERN_ISA=avx2, Ice Lake,
+// 4- against 8-bit activations at 70% and 60% density: 1196 / 1572 and 1071 / 1397 us.
+inline constexpr double kU4SparseGemmFactor = 0.77;
+
 // Dense or sparse ternary for a layer of this geometry (linear: a 1x1 convolution over 1x1
 // images) with `cols` weight columns of which this fraction is non-zero, at batch 1, on the
-// kernels of `isa`.
+// kernels of `isa`; small_codes: activation codes of at most 4 bits (the sparse GEMM's u4
+// kernel where `isa` has one).
 kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density,
                                       Isa isa = cpu_features().best(),
-                                      int64_t llc_bytes = cpu_features().llc_bytes);
+                                      int64_t llc_bytes = cpu_features().llc_bytes, bool small_codes = false);
 
 // Whether a signed-binary or binary convolution runs faster on the ternary provider, its
 // {-1, 0, 1} codes as ternary weights, than on the bitmap / lut kernels: where that provider

@@ -54,6 +54,9 @@ inline int32_t quantize_activation(float x, const ActQuant& q) {
   if (r > static_cast<float>(q.qmax)) return q.qmax;
   return static_cast<int32_t>(r);
 }
+// At most 16 levels (codes of at most 4 bits): bytes q - qmin fit in 4 bits, which the sparse
+// GEMM's u4 kernel sums in bytes.
+inline bool small_codes(const ActQuant& q) { return q.qmax - q.qmin <= 15; }
 inline float fake_quantize_activation(float x, const ActQuant& q) {
   return static_cast<float>(quantize_activation(x, q) - q.zero_point) * q.scale;
 }
