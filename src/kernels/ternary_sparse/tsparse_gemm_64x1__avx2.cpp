@@ -29,11 +29,16 @@ void store(int32_t* out, __m256i v, size_t seg) {
   _mm256_storeu_si256(p, seg ? _mm256_add_epi32(v, _mm256_loadu_si256(p)) : v);
 }
 
+// Half h (32 bytes) of the 64-byte activation column at byte offset o.
+__m256i half(const uint8_t* at, int32_t o, size_t h) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + o) + h);
+}
+
 // Entries [e0, e1) of a chunk in groups of up to 16: group(sums) with sums[h] half h's byte
 // sums (two partial sums per half, so loads issue ahead).
 template <size_t H, typename Group>
 void walk_small(const uint8_t* at, const int32_t* off, size_t e0, size_t e1, Group group) {
-  const auto load = [at](int32_t o, size_t h) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + o) + h); };
+  const auto load = [at](int32_t o, size_t h) { return half(at, o, h); };
   for (size_t e = e0; e < e1; e += 16) {
     const size_t end = std::min(e1, e + 16);
     // Named sums: an array of them went to the stack.
@@ -63,9 +68,7 @@ void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size
       row_chunks(w, r, g, seg, [&](const int32_t* off, size_t npos, size_t n) {
         // Named sums (an array of them went to the stack), all loads of a step first.
         __m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0;
-        const auto words = [at](int32_t o, size_t h) {
-          return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at + o) + h);
-        };
+        const auto words = [at](int32_t o, size_t h) { return half(at, o, h); };
         const auto step = [&](auto op, auto... o) {
           const __m256i lo[] = {words(o, 0)...};
           for (const __m256i& x : lo) op(a0, x), op(b0, _mm256_srli_epi16(x, 8));
