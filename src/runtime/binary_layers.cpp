@@ -10,7 +10,9 @@
 // Per batch: codes by the runtime's quantize kernel (the reference's codes bit for bit),
 // NHWC bytes, im2col rows in the weight matrix's (kh, kw, c) column order, one sbin::gemm
 // per conv group whose epilogue applies the weight scale with out_scale folded in, the
-// bias and the ReLU; then the [pixel][channel] result is stored NCHW.
+// bias and the ReLU; then the [pixel][channel] result is stored NCHW. Convolutions take
+// part in the codes between layers (layer.h): they read NHWC codes in their quantizer's
+// format, and write their reader's codes from the [pixel][channel] floats.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -119,6 +121,18 @@ class BitmapLayer final : public Layer {
                                                   d.where);
   }
 
+  // A linear-shaped layer runs the ternary GEMV at batch 1 (gemv_, from floats): left out.
+  std::optional<CodeFormat> code_input() const override {
+    if (linear()) return std::nullopt;
+    return CodeFormat{act_, 0, CodeLayout::nhwc};
+  }
+  bool emit_codes(const CodeFormat& format) override {
+    if (linear()) return false;
+    codes_out_ = format;
+    return true;
+  }
+  void take_codes() override { codes_in_ = true; }
+
   std::string kernel_name() const override {
     // At batch 1, then what larger batches switch to.
     const sbin::Method many = method(weights_[0], std::numeric_limits<int64_t>::max());
@@ -159,7 +173,11 @@ class BitmapLayer final : public Layer {
     float* y = linear() ? out : scratch + code_floats(batch, pool.size());
 
     // Signed codes are stored as their int8 bytes (add 0), as QuantizedRows expects.
-    if (hw == 1 || g_.in_c == 1) {
+    if (codes_in_) {
+      // The writer's NHWC codes, each image in the first bytes of its float slot.
+      for (int64_t img = 0; img < batch; ++img)
+        std::memcpy(codes + img * in_size, reinterpret_cast<const uint8_t*>(in + img * in_size), size_t(in_size));
+    } else if (hw == 1 || g_.in_c == 1) {
       pool.parallel_ranges(size_t(batch * in_size), [&](size_t b, size_t e) {
         quantize_->fn(in + b, 1, e - b, e - b, act_, 0, codes + b, e - b);
       });
@@ -190,9 +208,19 @@ class BitmapLayer final : public Layer {
         }
         gemm(pool, grp, a, m, direct_ ? g_.in_c : k_, y);
       }
-      // [image][pixel][channel] -> NCHW.
+      // [image][pixel][channel] -> NCHW, or the reader's codes of those floats.
       pool.parallel_for(size_t(images), size_t(pixels * g_.out_c), [&](size_t i, int) {
-        transpose(y + int64_t(i) * pixels * g_.out_c, pixels, g_.out_c, out + (img0 + int64_t(i)) * pixels * g_.out_c);
+        const float* yi = y + int64_t(i) * pixels * g_.out_c;
+        float* oi = out + (img0 + int64_t(i)) * pixels * g_.out_c;
+        if (!codes_out_) return transpose(yi, pixels, g_.out_c, oi);
+        const size_t n = size_t(pixels * g_.out_c);
+        auto* bytes = reinterpret_cast<uint8_t*>(oi);
+        if (codes_out_->layout == CodeLayout::nhwc)
+          return quantize_->fn(yi, 1, n, n, codes_out_->act, codes_out_->add, bytes, n);
+        thread_local std::vector<uint8_t> nhwc;
+        nhwc.resize(n);
+        quantize_->fn(yi, 1, n, n, codes_out_->act, codes_out_->add, nhwc.data(), n);
+        transpose(nhwc.data(), pixels, g_.out_c, bytes);
       });
     }
   }
@@ -289,6 +317,8 @@ class BitmapLayer final : public Layer {
   bool direct_ = false;
   std::vector<sbin::BitmapWeights> weights_;  // per conv group
   std::unique_ptr<kernels::IntLayer> gemv_;   // linear layers at batch 1
+  bool codes_in_ = false;                     // the input is NHWC codes (code_input)
+  std::optional<CodeFormat> codes_out_;       // the output is the reader's codes
 };
 
 }  // namespace

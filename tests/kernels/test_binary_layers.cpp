@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 #include <random>
 
 #include "kernels/qmatmul.h"
@@ -265,6 +267,88 @@ TEST(BinaryLayers, UnsupportedLayersFallThrough) {
     EXPECT_EQ(p.kernel.find("binary:"), std::string::npos) << p.node << " ran on " << p.kernel;
   }
   expect_matches_reference(g, {1, 32}, {"", "signed_binary", "binary"});
+}
+
+// The outputs of `g` under `kernel` with the codes hand-off against without it: bit for bit
+// the float round trip, 1 and 2 threads, batch 1 and 3.
+void expect_hand_off_exact(const Graph& g, const Dims& input, const std::string& kernel) {
+  for (int64_t batch : {1, 3})
+    for (int threads : {1, 2}) {
+      Dims shape = input;
+      shape[0] = batch;
+      const FloatTensor x = test::random_tensor(shape, uint32_t(41 + batch));
+      SessionOptions floats = test::options(threads, false, kernel);
+      floats.requantize = false;
+      const FloatTensor want = Session(g, floats).run({x})[0];
+      const FloatTensor got = Session(g, test::options(threads, false, kernel)).run({x})[0];
+      ASSERT_EQ(got.shape, want.shape);
+      EXPECT_EQ(0, std::memcmp(got.data.data(), want.data.data(), got.data.size() * sizeof(float)))
+          << kernel << " batch " << batch << " threads " << threads;
+    }
+}
+
+std::map<std::string, LayerPlan> plan_of(const Graph& g, const std::string& kernel) {
+  std::map<std::string, LayerPlan> plan;
+  for (const LayerPlan& p : Session(g, test::options(1, false, kernel)).plan()) plan[p.node] = p;
+  return plan;
+}
+
+// Bitmap convolutions in the codes hand-off: conv1 writes conv2's codes (grouped, signed
+// int8), conv2 conv3's (1x1, 4-bit); conv3's output goes to a flatten.
+TEST(BinaryLayers, RequantizedHandOffGivesTheFloatRoundTripsBits) {
+  for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
+    const std::string family = e == Encoding::binary ? "binary" : "signed_binary";
+    const Graph g = model(e);
+    std::map<std::string, LayerPlan> plan = plan_of(g, family);
+    EXPECT_EQ(plan["conv1"].op, "conv2d+batch_norm+relu+requantize") << family;
+    EXPECT_EQ(plan["conv2"].op, "conv2d+requantize") << family;
+    EXPECT_EQ(plan["conv3"].op, "conv2d") << family;
+    expect_hand_off_exact(g, {1, 5, 11, 9}, family);
+  }
+}
+
+// Bitmap and integer layers hand codes to each other: a signed-binary conv writes a sparse
+// ternary conv's NCHW planes, which writes the next signed-binary conv's NHWC codes.
+TEST(BinaryLayers, HandOffBetweenBitmapAndIntegerLayers) {
+  GraphBuilder b;
+  b.input("x", {-1, 12, 9, 10});
+  b.g.tensors.push_back(weights("w1", Encoding::signed_binary, {16, 3, 3, 12}, 0.69, false, 51));
+  b.g.tensors.push_back(weights("w3", Encoding::signed_binary, {6, 3, 3, 16}, 0.69, false, 53));
+  {
+    std::mt19937 rng(52);
+    WeightMatrix m;
+    m.rows = 16, m.cols = 3 * 3 * 16, m.group = m.cols;
+    std::bernoulli_distribution zero(0.9), coin(0.5);
+    m.codes.resize(size_t(m.rows * m.cols));
+    for (auto& c : m.codes) c = zero(rng) ? 0 : coin(rng) ? 1 : -1;
+    // Random scales: a round scale such as 0.1 puts conv2's outputs on exact quantization
+    // ties of conv3's codes, which the reference's float GEMM and the integer epilogue
+    // resolve apart.
+    std::uniform_real_distribution<float> scale(0.02f, 0.3f);
+    m.scale_pos.resize(16);
+    for (auto& v : m.scale_pos) v = scale(rng);
+    m.scale_neg = m.scale_pos;
+    b.g.tensors.push_back(Tensor::from_bytes("w2", Encoding::ternary2, {16, 3, 3, 16}, encoding_traits(Encoding::ternary2).pack(m)));
+  }
+  const Attributes pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  b.node(OpType::conv2d, "conv1", {"x", "w1"}, "c1", act(8, 0.02, false, pad1));
+  b.node(OpType::relu, "relu1", {"c1"}, "r1");
+  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2", act(8, 0.03, false, pad1));
+  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "y", act(8, 0.05, true, pad1));
+  const Graph g = b.done({"y"});
+  // "signed_binary" forced: conv1 and conv3 on the bitmap kernels; conv2's ternary weights go
+  // to the ternary provider, which picks the sparse GEMM at 90% (16 channels).
+  std::map<std::string, LayerPlan> plan = plan_of(g, "signed_binary");
+  EXPECT_NE(plan["conv2"].kernel.find("tsparse_gemm"), std::string::npos) << plan["conv2"].kernel;
+  EXPECT_EQ(plan["conv1"].kernel.rfind("signed_binary:", 0), 0u) << plan["conv1"].kernel;
+  EXPECT_EQ(plan["conv3"].kernel.rfind("signed_binary:", 0), 0u) << plan["conv3"].kernel;
+  EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
+  EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
+  expect_hand_off_exact(g, {1, 12, 9, 10}, "signed_binary");
+  const FloatTensor x = test::random_tensor({2, 12, 9, 10}, 61);
+  EXPECT_LT(test::max_rel_diff(Session(g, test::options(2, false, "signed_binary")).run({x})[0],
+                               Session(g, test::options(1, true)).run({x})[0]),
+            1e-5);
 }
 
 }  // namespace
