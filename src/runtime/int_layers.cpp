@@ -73,7 +73,7 @@ std::unique_ptr<Layer> create(const LayerDesc& d, const SessionOptions& o, Metho
 
 }  // namespace
 
-TernaryCosts ternary_costs(Isa isa) {
+TernaryCosts ternary_costs(Isa isa, bool small_codes) {
   // Plain AVX-512 runs the AVX2 dense kernels.
   TernaryCosts c = isa >= Isa::avx512_vnni ? kAvx512Costs : kAvx2Costs;
   // The VBMI sparse GEMV needs VBMI too (Cascade Lake has VNNI without it): else the AVX2 one,
@@ -83,6 +83,8 @@ TernaryCosts ternary_costs(Isa isa) {
     c.sparse_gemv_per_nonzero = kScalarSparseGemvPerNonzero, c.sparse_gemv_per_block = kScalarSparseGemvPerBlock;
   else if (!gemv.needs.vbmi)
     c.sparse_gemv_per_nonzero = kAvx2Costs.sparse_gemv_per_nonzero, c.sparse_gemv_per_block = kAvx2Costs.sparse_gemv_per_block;
+  if (kernels::best_sparse_gemm(isa, small_codes).fn != kernels::best_sparse_gemm(isa).fn)
+    c.sparse_gemm_per_nonzero *= kU4SparseGemmFactor;
   return c;
 }
 
@@ -94,9 +96,7 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   // Measured costs in ns (docs/KERNELS.md "cost model"): dense per weight and activation
   // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
   // rows (GEMM) or one row (GEMV).
-  TernaryCosts c = ternary_costs(isa);
-  if (kernels::best_sparse_gemm(isa, small_codes).fn != kernels::best_sparse_gemm(isa).fn)
-    c.sparse_gemm_per_nonzero *= kU4SparseGemmFactor;
+  const TernaryCosts c = ternary_costs(isa, small_codes);
   const bool gemv = m == 1;
   const bool tile_gemm = kernels::ternary_on_tile_gemm(g, isa);
   const double n_dense = tile_gemm ? n : std::ceil(n / double(c.dense_channels)) * double(c.dense_channels);

@@ -40,8 +40,9 @@ inline constexpr TernaryCosts kAvx2Costs{16, 0.015, 0.0112, 0.028, 0.33, 0.73, 0
 inline constexpr double kScalarSparseGemvPerNonzero = 1.05, kScalarSparseGemvPerBlock = 7.7;
 // The costs of the kernels `isa` runs: AVX-512 VNNI's table or AVX2's (also for plain
 // AVX-512 and scalar, not measured on their own), with the sparse GEMV's costs of the kernel
-// that runs (the VBMI one needs VBMI, the AVX2 one AVX2).
-TernaryCosts ternary_costs(Isa isa);
+// that runs (the VBMI one needs VBMI, the AVX2 one AVX2) and, for codes of at most 4 bits,
+// the sparse GEMM's u4 kernel where there is one (kU4SparseGemmFactor).
+TernaryCosts ternary_costs(Isa isa, bool small_codes = false);
 // AMX tile GEMM (a dense ternary convolution as int8 weights; kernels::ternary_on_tile_gemm):
 // fitted to the crossover with the sparse GEMM measured on the 3x3 256->256 layer at 14x14 on
 // a Xeon with AMX (1 thread, 2026-12-06 after the rows3 blocking: dense 67-77 us at 90-95%
