@@ -133,7 +133,8 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
   const int threads = int(state.range(0));
   struct Setup {
     std::unique_ptr<IntLayer> layer;
-    std::vector<float> x, y;
+    kernels::aligned_vector<float> x;  // 64-byte aligned, as a session's arena is
+    std::vector<float> y;
   };
   Setup& st = cached<Setup>(std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity) +
                                 (codes_in ? "codes" : "") + std::to_string(v.act_bits), [&] {
@@ -143,24 +144,26 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
     const ActQuant act = v.act_bits == 4 ? ActQuant{4, 0.3f, false, 0, 15} : ActQuant{8, 0.02f, false, 0, 255};
     p->layer = std::make_unique<IntLayer>(w, geometry(s), act, scale, bias, true,
                                           kernels::IntLayerOptions{method, cpu_features().best()}, s.name);
-    p->x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
+    const std::vector<float> x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
+    p->x.assign(x.begin(), x.end());
     p->y.resize(s.o * s.oh() * s.ow());
     if (codes_in) {
-      const std::optional<CodeFormat> format = p->layer->code_input();
-      if (!format) return p;
-      p->layer->take_codes();
-      std::vector<float> x = std::move(p->x);
-      p->x.assign(x.size(), 0.0f);
+      // The layer's best format, as the previous layer of a model would write it (the
+      // sparse GEMM's own planes where they fit), as oneDNN gets its input in its layout.
+      const std::vector<CodeFormat> formats = p->layer->code_inputs();
+      if (formats.empty()) return p;
+      const CodeFormat& f = formats[0];
+      p->layer->take_codes(f);
       auto* bytes = reinterpret_cast<uint8_t*>(p->x.data());
-      const int64_t hw = s.h * s.w;
+      std::fill(bytes, bytes + x.size() * sizeof(float), uint8_t(f.add));
       for (int64_t c = 0; c < s.c; ++c)
-        for (int64_t i = 0; i < hw; ++i)
-          bytes[format->layout == CodeLayout::nchw ? c * hw + i : i * s.c + c] =
-              uint8_t(quantize_activation(x[c * hw + i], format->act) + format->add);
+        for (int64_t y = 0; y < s.h; ++y)
+          for (int64_t i = 0; i < s.w; ++i)
+            bytes[code_offset(f, s.c, s.h, s.w, c, y, i)] = uint8_t(quantize_activation(x[(c * s.h + y) * s.w + i], f.act) + f.add);
     }
     return p;
   });
-  if (codes_in && !st.layer->code_input()) return state.SkipWithError("the layer takes no codes");
+  if (codes_in && st.layer->code_inputs().empty()) return state.SkipWithError("the layer takes no codes");
   ThreadPool pool(threads);
   for (auto _ : state) {
     st.layer->run(st.x.data(), st.y.data(), 1, pool);

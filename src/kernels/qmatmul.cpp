@@ -47,6 +47,7 @@ struct Activations {
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
   aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
+  const uint8_t* tile_bytes = nullptr;  // sparse GEMM: tiles.data(), or the input's planes
   std::vector<Run> runs;          // sparse GEMM: output pixels of the tiles' lanes
   std::vector<size_t> tile_runs;  // sparse GEMM: runs of tile t: [tile_runs[t], tile_runs[t + 1])
   int64_t tile_stride = 0;        // bytes between consecutive tiles
@@ -137,8 +138,10 @@ struct IntLayer::Impl {
   std::vector<Tile> tiles;        // per thread
   double image_ns = 0;            // estimated time of one image (linear: one batch row), 1 thread
   double split_min_ns = 0;        // work splits across threads from this estimate (run)
-  bool codes_in = false;          // the input is bytes in code_input()'s format
+  bool codes_in = false;          // the input is bytes in a format of code_inputs()
+  bool planes_in = false;         // ... and those bytes are the sparse GEMM's planes
   std::optional<CodeFormat> codes_out;  // the output is bytes in this format
+  std::vector<uint8_t> pad_bytes;       // codes_out planes: a row of the reader's padding
 
   bool dense() const { return method != Method::ternary_sparse; }
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
@@ -167,8 +170,10 @@ struct IntLayer::Impl {
     return ceil_div(g.out_h * (g.in_w + g.pad_left + g.pad_right), int64_t(kSparseTile));
   }
   void sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where);
-  // Implicit tiles: bytes between the padded channel planes.
+  // Implicit tiles: bytes between the padded channel planes; the planes in the input's
+  // float slot, if they fit there with the slack the windows read past the last one.
   int64_t plane_bytes() const;
+  std::optional<CodeFormat> planes_format() const;
   int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
   void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
@@ -184,6 +189,8 @@ struct IntLayer::Impl {
              float* out, int64_t ldm, int64_t ldn) const;
   void requantize(const float* planes, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn, float* out,
                   int64_t ldn) const;
+  void write_planes(const int32_t* raw, const EpilogueArgs& e, std::vector<Run>& runs, int64_t tile, bool last_tile,
+                    size_t lanes, int64_t n0, int64_t nn, float* out) const;
 };
 
 bool IntLayer::supports(const WeightMatrix& w, const ActQuant& act, Method method) {
@@ -320,12 +327,24 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
 
 IntLayer::~IntLayer() = default;
 
-std::optional<CodeFormat> IntLayer::code_input() const {
+std::vector<CodeFormat> IntLayer::code_inputs() const {
   const Impl& L = *impl_;
   // All three paths are convolutions (padded_rows: !linear; implicit_dense: implicit_tiles).
-  if (L.padded_rows() || L.implicit_dense()) return CodeFormat{L.act, L.add, CodeLayout::nhwc};
-  if (!L.dense() && L.implicit_tiles()) return CodeFormat{L.act, L.add, CodeLayout::nchw};
-  return std::nullopt;
+  if (L.padded_rows() || L.implicit_dense()) return {CodeFormat{L.act, L.add, CodeLayout::nhwc}};
+  if (L.dense() || !L.implicit_tiles()) return {};
+  std::vector<CodeFormat> formats;
+  if (const std::optional<CodeFormat> planes = L.planes_format()) formats.push_back(*planes);
+  formats.push_back(CodeFormat{L.act, L.add, CodeLayout::nchw});
+  return formats;
+}
+
+std::optional<CodeFormat> IntLayer::Impl::planes_format() const {
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = plane_bytes();
+  // The writer's dropped columns land on the padding as quantized zeros: code 0 must be a code.
+  if (act.qmin > 0 || act.qmax < 0) return std::nullopt;
+  const int64_t reach = g.in_c * plane + implicit_tile_count() * int64_t(kSparseTile) + plane;
+  if (reach > g.in_c * g.in_h * g.in_w * int64_t(sizeof(float))) return std::nullopt;
+  return CodeFormat{act, add, CodeLayout::planes, wp, plane, g.pad_top * wp + g.pad_left};
 }
 
 bool IntLayer::emit_codes(const CodeFormat& format) {
@@ -335,13 +354,28 @@ bool IntLayer::emit_codes(const CodeFormat& format) {
   if (L.linear || L.layout.groups != 1) return false;
   for (const auto& ps : L.parts)
     if (ps.size() != 1) return false;
+  if (format.layout == CodeLayout::planes) {
+    // Virtual pixel v = oh * wp + ow of this layer is byte origin + v of the reader's plane
+    // when both pad rows to the same width: the tiles' lanes go out whole, the columns
+    // ow >= out_w (the reader's padding) as code 0.
+    // Every tile, the last included, must hold a run (write_planes writes a tile per run).
+    const int64_t wp = L.g.in_w + L.g.pad_left + L.g.pad_right;
+    const int64_t written = (L.g.out_h - 1) * wp + L.g.out_w;
+    if (L.dense() || !L.implicit_tiles() || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile) ||
+        (L.implicit_tile_count() - 1) * int64_t(kSparseTile) >= written)
+      return false;
+    L.pad_bytes.assign(size_t(std::max(format.plane_stride - written, format.origin)), uint8_t(format.add));
+  }
   L.codes_out = format;
   return true;
 }
 
-void IntLayer::take_codes() {
-  if (!code_input()) throw Error("IntLayer: take_codes on a layer without code_input");
+void IntLayer::take_codes(const CodeFormat& format) {
+  const std::vector<CodeFormat> formats = code_inputs();
+  if (std::none_of(formats.begin(), formats.end(), [&](const CodeFormat& f) { return f.layout == format.layout; }))
+    throw Error("IntLayer: take_codes in a format the layer does not take");
   impl_->codes_in = true;
+  impl_->planes_in = format.layout == CodeLayout::planes;
 }
 
 const char* IntLayer::kernel_name(int64_t batch) const {
@@ -550,22 +584,16 @@ int64_t IntLayer::Impl::sparse_tiles(
     }
     a.tile_runs.push_back(a.runs.size());
     parallel(ntiles, [&](size_t t) { build_tile(a, grp, t, m, a.tiles.data() + t * a.tile_stride); });
+    a.tile_bytes = a.tiles.data();
     return ntiles;
   }
   const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = plane_bytes();
   const int64_t virtual_pixels = g.out_h * wp;
   const int64_t ntiles = implicit_tile_count();
   a.tile_stride = kSparseTile;
-  // Padding holds the byte of code 0. Slack past the last plane: the windows of the last
-  // tiles read beyond it (into dropped lanes).
-  // The input is quantized straight into the planes (no NCHW byte copy); the padding
-  // bytes are set once, when the buffer is made, and never overwritten.
-  const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
-  // The padding and the runs depend on the geometry only: made with the buffer.
-  if (a.tiles.size() != bytes) {
-    a.tiles.assign(bytes, static_cast<uint8_t>(add));
+  // The runs depend on the geometry only: made once.
+  if (a.tile_runs.empty()) {
     // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
-    a.runs.clear(), a.tile_runs.clear();
     for (int64_t t = 0; t < ntiles; ++t) {
       a.tile_runs.push_back(a.runs.size());
       for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
@@ -577,6 +605,17 @@ int64_t IntLayer::Impl::sparse_tiles(
     }
     a.tile_runs.push_back(a.runs.size());
   }
+  if (planes_in) {  // the writer made the planes (planes_format)
+    a.tile_bytes = reinterpret_cast<const uint8_t*>(in) + grp * cg * plane;
+    return ntiles;
+  }
+  // Padding holds the byte of code 0, set once, when the buffer is made, and never
+  // overwritten: the input is quantized (or its codes copied) straight into the planes.
+  // Slack past the last plane: the windows of the last tiles read beyond it (into dropped
+  // lanes).
+  const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
+  if (a.tiles.size() != bytes) a.tiles.assign(bytes, static_cast<uint8_t>(add));
+  a.tile_bytes = a.tiles.data();
   parallel(cg, [&](size_t ch) {
     const int64_t at = (grp * cg + ch) * g.in_h * g.in_w;
     uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
@@ -670,6 +709,38 @@ void IntLayer::Impl::requantize(const float* planes, int64_t grp, int64_t m0, in
   else
     quantize_nhwc->fn(planes, size_t(nn), 1, size_t(mr), size_t(mr), codes_out->act, codes_out->add,
                       bytes + m0 * g.out_c + grp * og + n0, size_t(g.out_c), size_t(mr * g.out_c));
+}
+
+// Requantized output straight into the reader's planes (CodeFormat planes): the tile's lanes
+// are virtual pixels 64 tile + lane, bytes origin + 64 tile + lane of each channel's plane.
+// The floats of the runs go through the reader's quantizer as requantize's do; the lanes
+// between runs (the columns ow >= out_w) are the reader's padding, written as quantized
+// zeros, and a whole tile is written but for the last, after whose last run the rest of the
+// plane up to the next one's first code (bottom and top padding, slack) takes the padding
+// byte: the planes are whole, whatever the buffer held.
+void IntLayer::Impl::write_planes(const int32_t* raw, const EpilogueArgs& e, std::vector<Run>& runs, int64_t tile,
+                                  bool last_tile, size_t lanes, int64_t n0, int64_t nn, float* out) const {
+  const CodeFormat& f = *codes_out;
+  const size_t width = last_tile ? lanes : kSparseTile;
+  thread_local std::vector<float> floats;
+  floats.resize(size_t(nn) * width);
+  for (Run& r : runs) r.pixel = r.lane;
+  runs_epilogue->fn(raw, kSparseTile, size_t(nn), runs.data(), runs.size(), e, floats.data(), 1, width);
+  size_t from = 0;
+  const auto zero = [&](size_t to) {
+    if (to > from)
+      for (int64_t j = 0; j < nn; ++j) std::fill_n(floats.data() + j * width + from, to - from, 0.0f);
+  };
+  for (const Run& r : runs) zero(size_t(r.lane)), from = size_t(r.lane + r.length);
+  zero(width);
+  uint8_t* planes = reinterpret_cast<uint8_t*>(out) + n0 * f.plane_stride;
+  quantize->fn(floats.data(), size_t(nn), width, width, f.act, f.add, planes + f.origin + tile * kSparseTile,
+               size_t(f.plane_stride));
+  if (!last_tile) return;
+  const int64_t end = f.origin + tile * int64_t(kSparseTile) + int64_t(lanes);
+  copy_rows->fn(pad_bytes.data(), size_t(nn), size_t(f.plane_stride + f.origin - end), 0, planes + end,
+                size_t(f.plane_stride));
+  if (n0 == 0) copy_rows->fn(pad_bytes.data(), 1, size_t(f.origin), 0, planes, 0);
 }
 
 void IntLayer::Impl::store(const float* acc, int64_t grp, int64_t m0, int64_t mr, int64_t n0,
@@ -887,7 +958,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       // 2 threads, Ice Lake: 98% sparse 39.7 -> 34.7 us, 90% 107 -> 101 (medians of 8 and 6
       // alternating runs). Floats keep one set of planes, quantized in fixed blocks:
       // quantizing all of them per thread (11-15 us) gained nothing.
-      const bool own_planes = codes_in && threads > 1;  // codes_in: implicit tiles
+      const bool own_planes = codes_in && !planes_in && threads > 1;  // codes_in: implicit tiles
       std::vector<char> built(own_planes ? threads : 0, 0);
       const auto serial = [](size_t n, const std::function<void(size_t)>& fn) {
         for (size_t i = 0; i < n; ++i) fn(i);
@@ -913,7 +984,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         const float floor = relu ? 0.0f : -INFINITY;
         const size_t run0 = at.tile_runs[ti], nruns = at.tile_runs[ti + 1] - run0;
         if (nparts == 1 && ng == 1) {  // straight from the integer sums
-          sgemm->fn(at.tiles.data() + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(),
+          sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(),
                     kSparseTile);
           const EpilogueArgs e{ps[0].wsum.data() + r0, wcoef, nullptr, ps[0].scale.data() + r0,
                                bias.data() + grp * og + r0, floor, nullptr};
@@ -922,12 +993,16 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
                               out + (grp * og + r0) * ldn, ldm, ldn);
             return;
           }
-          // The tile's runs are consecutive output pixels, [p0, p0 + width): their floats into
-          // channel planes of that width, then requantized.
-          const int32_t p0 = at.runs[run0].pixel, width = last.pixel + last.length - p0;
           thread_local std::vector<Run> local;
           thread_local std::vector<float> planes;
           local.assign(at.runs.begin() + run0, at.runs.begin() + run0 + nruns);
+          if (codes_out->layout == CodeLayout::planes) {
+            write_planes(tile.raw.data(), e, local, ti, ti + 1 == ntiles, lanes, grp * og + r0, nn, out);
+            return;
+          }
+          // The tile's runs are consecutive output pixels, [p0, p0 + width): their floats into
+          // channel planes of that width, then requantized.
+          const int32_t p0 = at.runs[run0].pixel, width = last.pixel + last.length - p0;
           for (Run& r : local) r.pixel -= p0;
           planes.resize(size_t(nn * width));
           runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), local.data(), nruns, e, planes.data(), 1,
@@ -938,7 +1013,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         tile.acc.resize(nn * kSparseTile);
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
-            sgemm->fn(at.tiles.data() + ti * at.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(),
+            sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(),
                       kSparseTile);
             // raw is [row][lane]; the bytes are q + add: correct by add * sum(w).
             const bool first = part == 0 && gi == 0;

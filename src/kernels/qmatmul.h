@@ -80,13 +80,15 @@ class IntLayer {
   // The micro-kernel used for a batch of `batch` images.
   const char* kernel_name(int64_t batch) const;
 
-  // Codes between layers (runtime/layer.h Layer::code_input): a convolution that builds a
+  // Codes between layers (runtime/layer.h Layer::code_inputs): a convolution that builds a
   // padded NHWC image (dense methods) or padded channel planes (the sparse GEMM, stride 1)
-  // takes its input as bytes in its own format; a convolution with one weight part and one
-  // scale group can write its output so.
-  std::optional<CodeFormat> code_input() const;
+  // takes its input as bytes in its own format, the sparse one also as its planes themselves
+  // when they fit the input's float slot; a convolution with one weight part and one scale
+  // group can write its output so (the planes only from a sparse stride-1 convolution of the
+  // reader's padded width, whose output pixels are numbered as the reader's planes are).
+  std::vector<CodeFormat> code_inputs() const;
   bool emit_codes(const CodeFormat& format);
-  void take_codes();
+  void take_codes(const CodeFormat& format);
 
  private:
   struct Impl;

@@ -122,16 +122,16 @@ class BitmapLayer final : public Layer {
   }
 
   // A linear-shaped layer runs the ternary GEMV at batch 1 (gemv_, from floats): left out.
-  std::optional<CodeFormat> code_input() const override {
-    if (linear()) return std::nullopt;
-    return CodeFormat{act_, 0, CodeLayout::nhwc};
+  std::vector<CodeFormat> code_inputs() const override {
+    if (linear()) return {};
+    return {CodeFormat{act_, 0, CodeLayout::nhwc}};
   }
   bool emit_codes(const CodeFormat& format) override {
-    if (linear()) return false;
+    if (linear() || format.layout == CodeLayout::planes) return false;
     codes_out_ = format;
     return true;
   }
-  void take_codes() override { codes_in_ = true; }
+  void take_codes(const CodeFormat&) override { codes_in_ = true; }
 
   std::string kernel_name() const override {
     // At batch 1, then what larger batches switch to.
@@ -317,7 +317,7 @@ class BitmapLayer final : public Layer {
   bool direct_ = false;
   std::vector<sbin::BitmapWeights> weights_;  // per conv group
   std::unique_ptr<kernels::IntLayer> gemv_;   // linear layers at batch 1
-  bool codes_in_ = false;                     // the input is NHWC codes (code_input)
+  bool codes_in_ = false;                     // the input is NHWC codes (code_inputs)
   std::optional<CodeFormat> codes_out_;       // the output is the reader's codes
 };
 

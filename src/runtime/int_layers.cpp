@@ -51,9 +51,9 @@ class IntKernelLayer final : public Layer {
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float*) override {
     layer_.run(in, out, batch, pool);
   }
-  std::optional<CodeFormat> code_input() const override { return layer_.code_input(); }
+  std::vector<CodeFormat> code_inputs() const override { return layer_.code_inputs(); }
   bool emit_codes(const CodeFormat& format) override { return layer_.emit_codes(format); }
-  void take_codes() override { layer_.take_codes(); }
+  void take_codes(const CodeFormat& format) override { layer_.take_codes(format); }
 
  private:
   IntLayer layer_;

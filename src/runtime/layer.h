@@ -96,28 +96,44 @@ struct LayerDesc {
 };
 
 // The bytes an integer layer wants its input activations in when the previous layer hands
-// them over already quantized (Layer::code_input): byte = clamp(nearbyint(x / act.scale),
+// them over already quantized (Layer::code_inputs): byte = clamp(nearbyint(x / act.scale),
 // act.qmin, act.qmax) + add, i.e. quantize_activation with `act` (centred on the zero point)
-// plus an offset; by pixel (NHWC: the dense methods' images) or by channel plane (NCHW: the
-// sparse GEMM's planes).
-enum class CodeLayout { nhwc, nchw };
+// plus an offset; by pixel (NHWC: the dense methods' images), by channel plane (NCHW), or
+// straight in the sparse GEMM's padded planes (`planes`: the reader then copies nothing).
+enum class CodeLayout { nhwc, nchw, planes };
 struct CodeFormat {
   ActQuant act;
   int32_t add = 0;
   CodeLayout layout = CodeLayout::nhwc;
+  // planes: the code of channel c, row y, column x is byte c * plane_stride + origin +
+  // y * row_pitch + x; every other byte up to in_c * plane_stride + origin (the padding and
+  // the slack between planes) is `add`, the code of 0.
+  int64_t row_pitch = 0, plane_stride = 0, origin = 0;
 };
+
+// Byte of channel c, pixel (y, x) of a channels x h x w image in format f.
+inline int64_t code_offset(const CodeFormat& f, int64_t channels, int64_t h, int64_t w, int64_t c, int64_t y,
+                           int64_t x) {
+  switch (f.layout) {
+    case CodeLayout::nhwc: return (y * w + x) * channels + c;
+    case CodeLayout::nchw: return (c * h + y) * w + x;
+    case CodeLayout::planes: return c * f.plane_stride + f.origin + y * f.row_pitch + x;
+  }
+  return 0;
+}
 
 class Layer {
  public:
   virtual ~Layer() = default;
   // Requantization in the epilogue (docs/RUNTIME.md "Codes between layers"): a layer that
-  // can take its input as CodeFormat bytes says so here; the session then asks the producing
-  // layer to emit_codes (true: from now on run() writes those bytes, per image in the first
-  // quarter of each image's float slot, instead of floats) and tells the reader to
-  // take_codes (run() then reads them). A layer that cannot keeps the defaults.
-  virtual std::optional<CodeFormat> code_input() const { return std::nullopt; }
+  // can take its input as CodeFormat bytes lists the formats here, best first; the session
+  // asks the producing layer to emit_codes in each until one is accepted (true: from now on
+  // run() writes those bytes, per image from the start of each image's float slot, instead
+  // of floats) and tells the reader to take_codes in that format (run() then reads them). A
+  // layer that cannot keeps the defaults.
+  virtual std::vector<CodeFormat> code_inputs() const { return {}; }
   virtual bool emit_codes(const CodeFormat&) { return false; }
-  virtual void take_codes() {}
+  virtual void take_codes(const CodeFormat&) {}
   virtual std::string kernel_name() const = 0;
   // Floats of scratch run() needs for `batch` images with `threads` threads.
   virtual size_t scratch_floats(int64_t batch, int threads) const = 0;

@@ -83,8 +83,9 @@ struct Session::Impl {
 
   // Requantization in the epilogue: a conv2d whose output is read by exactly one step, a
   // conv2d taking it as its input, hands it over as that reader's activation codes when both
-  // layers can (the reader builds a padded NHWC image or padded channel planes of codes, the
-  // writer has a plain epilogue: one weight part, one scale group). The value's buffer, sized
+  // layers can (the reader builds a padded NHWC image or padded channel planes of codes, or
+  // takes the writer's bytes as its planes; the writer has a plain epilogue: one weight part,
+  // one scale group). The value's buffer, sized
   // for floats, holds the bytes. Not a graph output, so no caller ever sees it.
   void link_codes() {
     std::vector<int> readers(plan.values.size(), 0);
@@ -100,11 +101,12 @@ struct Session::Impl {
         Layer* writer = kernels[i]->weight_layer();
         Layer* reader = r.node.op == OpType::conv2d ? kernels[j]->weight_layer() : nullptr;
         if (!writer || !reader) break;
-        const std::optional<CodeFormat> format = reader->code_input();
-        if (format && writer->emit_codes(*format)) {
-          reader->take_codes();
-          plan.steps[i].fused_name += "+requantize";
-        }
+        for (const CodeFormat& format : reader->code_inputs())
+          if (writer->emit_codes(format)) {
+            reader->take_codes(format);
+            plan.steps[i].fused_name += "+requantize";
+            break;
+          }
         break;
       }
     }

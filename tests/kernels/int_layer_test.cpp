@@ -275,27 +275,40 @@ TEST(IntLayer, EveryIsaGivesTheScalarLayersBits) {
 
 // x's codes in format f, per image in the first bytes of the image's float slot (as the
 // session hands them over).
-std::vector<float> codes_of(const std::vector<float>& x, int64_t batch, int64_t channels, int64_t hw,
+// The codes of x (batch images of channels x h x w floats) in format f, each image's bytes
+// from the start of its float slot; every other byte of the slot holds f.add (the planes'
+// padding).
+std::vector<float> codes_of(const std::vector<float>& x, int64_t batch, int64_t channels, int64_t h, int64_t w,
                             const CodeFormat& f) {
-  std::vector<float> buf(x.size(), 0.0f);
+  std::vector<float> buf(x.size());
+  auto* all = reinterpret_cast<uint8_t*>(buf.data());
+  std::fill(all, all + buf.size() * sizeof(float), uint8_t(f.add));
   for (int64_t n = 0; n < batch; ++n) {
-    auto* bytes = reinterpret_cast<uint8_t*>(buf.data() + n * channels * hw);
+    auto* bytes = reinterpret_cast<uint8_t*>(buf.data() + n * channels * h * w);
     for (int64_t c = 0; c < channels; ++c)
-      for (int64_t p = 0; p < hw; ++p)
-        bytes[f.layout == CodeLayout::nchw ? c * hw + p : p * channels + c] =
-            static_cast<uint8_t>(quantize_activation(x[(n * channels + c) * hw + p], f.act) + f.add);
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t i = 0; i < w; ++i)
+          bytes[code_offset(f, channels, h, w, c, y, i)] =
+              static_cast<uint8_t>(quantize_activation(x[((n * channels + c) * h + y) * w + i], f.act) + f.add);
   }
   return buf;
 }
 
+// Planes in which a sparse stride-1 convolution of geometry g can write its output: rows at
+// its padded input width, the dropped columns split between left and right padding.
+CodeFormat planes_for(const ConvGeometry& g, const ActQuant& act, int32_t add) {
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, left = (wp - g.out_w) / 2;
+  return CodeFormat{act, add, CodeLayout::planes, wp, ((g.out_h + 2) * wp + 63) / 64 * 64 + 64, wp + left};
+}
+
 // Codes between layers, every method as reader and as writer, split across 2 threads however
 // small (each thread then copies the sparse planes for itself): a reader given its input as
-// codes in its own format gives the outputs it gives from the floats, bit for bit; a writer
-// asked for codes writes those the reader's quantizer makes of its float outputs, in either
-// layout.
+// codes in any of its formats gives the outputs it gives from the floats, bit for bit; a
+// writer asked for codes writes those the reader's quantizer makes of its float outputs, in
+// each layout (the planes whole, padding included, over a buffer of other bytes).
 TEST(IntLayer, CodesBetweenLayersAreTheFloatRoundTrip) {
   uint32_t seed = 1700;
-  int readers[2] = {0, 0}, writers = 0;
+  int readers[3] = {0, 0, 0}, writers[3] = {0, 0, 0};
   for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
     for (const Case& c : kCases)
       for (int64_t batch : {1, 3})
@@ -312,31 +325,39 @@ TEST(IntLayer, CodesBetweenLayersAreTheFloatRoundTrip) {
           const int64_t ohw = g.out_h * g.out_w;
           std::vector<float> want(batch * g.out_c * ohw);
           plain.run(in.data(), want.data(), batch, pool);
-          if (const std::optional<CodeFormat> f = plain.code_input()) {
+          for (const CodeFormat& f : plain.code_inputs()) {
             IntLayer reader(w, g, c.act, scale, bias, true, split, c.name);
-            reader.take_codes();
-            const std::vector<float> codes = codes_of(in, batch, g.in_c, g.in_h * g.in_w, *f);
+            reader.take_codes(f);
+            const std::vector<float> codes = codes_of(in, batch, g.in_c, g.in_h, g.in_w, f);
             std::vector<float> got(want.size(), NAN);
             reader.run(codes.data(), got.data(), batch, pool);
             ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0)
-                << what << " reading codes via " << reader.kernel_name(batch);
-            ++readers[f->layout == CodeLayout::nchw];
+                << what << " reading codes (layout " << int(f.layout) << ") via " << reader.kernel_name(batch);
+            ++readers[int(f.layout)];
           }
-          for (const CodeFormat& f : {CodeFormat{kU8, 0, CodeLayout::nchw}, CodeFormat{kS8, 128, CodeLayout::nhwc}}) {
+          const CodeFormat planes = planes_for(g, kU8, 0);
+          for (const CodeFormat& f : {CodeFormat{kU8, 0, CodeLayout::nchw}, CodeFormat{kS8, 128, CodeLayout::nhwc}, planes}) {
             IntLayer writer(w, g, c.act, scale, bias, true, split, c.name);
-            if (!writer.emit_codes(f)) continue;
-            std::vector<float> got(want.size(), 0.0f);
+            const int64_t slot = g.out_c * ohw * int64_t(sizeof(float));
+            // What the writer writes per image: the codes, or the whole planes up to the next
+            // plane's first code.
+            const int64_t bytes = f.layout == CodeLayout::planes ? g.out_c * f.plane_stride + f.origin : g.out_c * ohw;
+            if (bytes > slot || !writer.emit_codes(f)) continue;
+            std::vector<float> got(want.size());
+            std::memset(got.data(), 0xab, got.size() * sizeof(float));  // no byte is f.add
             writer.run(in.data(), got.data(), batch, pool);
-            const std::vector<float> expect = codes_of(want, batch, g.out_c, ohw, f);
+            const std::vector<float> expect = codes_of(want, batch, g.out_c, g.out_h, g.out_w, f);
             for (int64_t n = 0; n < batch; ++n)
-              ASSERT_EQ(std::memcmp(got.data() + n * g.out_c * ohw, expect.data() + n * g.out_c * ohw, size_t(g.out_c * ohw)), 0)
-                  << what << " writing " << (f.layout == CodeLayout::nchw ? "NCHW" : "NHWC") << " codes, image " << n;
-            ++writers;
+              ASSERT_EQ(std::memcmp(got.data() + n * g.out_c * ohw, expect.data() + n * g.out_c * ohw, size_t(bytes)), 0)
+                  << what << " writing codes (layout " << int(f.layout) << "), image " << n;
+            ++writers[int(f.layout)];
           }
         }
-  EXPECT_GT(readers[0], 20);  // dense readers (NHWC)
-  EXPECT_GT(readers[1], 20);  // sparse readers (NCHW planes)
-  EXPECT_GT(writers, 100);
+  EXPECT_GT(readers[int(CodeLayout::nhwc)], 20);    // dense readers
+  EXPECT_GT(readers[int(CodeLayout::nchw)], 20);    // sparse readers, copying the planes
+  EXPECT_GT(readers[int(CodeLayout::planes)], 10);  // sparse readers of the writer's planes
+  EXPECT_GT(writers[int(CodeLayout::nchw)] + writers[int(CodeLayout::nhwc)], 100);
+  EXPECT_GT(writers[int(CodeLayout::planes)], 10);  // sparse stride-1 writers
 }
 
 TEST(IntLayer, RejectsWhatItCannotRun) {

@@ -162,8 +162,9 @@ TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
 }
 
 // Sparse convolutions in the hand-off (the "ternary_sparse" override puts every ternary
-// layer on the sparse GEMM): sparse to sparse (NCHW codes), sparse to dense int8 (NHWC) and
-// dense int8 to sparse (NCHW), the readers stride 1; zero points and signed 4-bit codes.
+// layer on the sparse GEMM): sparse to sparse (conv1 writes conv2's padded planes in place),
+// sparse to dense int8 (NHWC) and dense int8 to sparse (NCHW), the readers stride 1; zero
+// points and signed 4-bit codes.
 Graph sparse_chain_model() {
   GraphBuilder b;
   b.input("x", {-1, 16, 9, 11});
