@@ -322,26 +322,30 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
 // The sparse GEMM as the runtime runs the 3x3 256->256 layer at 14x14 (kUkK = 2304 columns):
 // shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 224 virtual pixels
 // (3 tiles of 64 lanes and one of 32), columns in two segments of 128 channels.
-void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKernel& kern) {
+// The sparse GEMM alone on the 3x3 256->256 layer at 14x14 (its padded planes, 90% sparse,
+// one thread); packed: the p4 kernels on the packed planes (7 rows of two codes per byte).
+void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKernel& kern, bool packed) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
-  constexpr int64_t kChannels = 256, kBlock = 128, kTaps = 9, kWp = 16, kPlane = 320, kVirtual = 14 * kWp;
+  constexpr int64_t kChannels = 256, kBlock = 128, kTaps = 9, kWp = 16;
+  const int64_t plane = packed ? 192 : 320, virtual_pixels = (packed ? 7 : 14) * kWp;
+  const size_t ldc = packed ? 2 * kernels::kSparseTile : kernels::kSparseTile;
   static_assert(kChannels * kTaps == kUkK);
   const WeightMatrix w = random_matrix(kUkN, kUkK, 0.9, false);
   const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kSparseBlock);
   std::vector<int64_t> kperm(kUkK);
-  std::vector<int32_t> offset(layout.padded_cols(), 0), c(kUkN * kernels::kSparseTile);
+  std::vector<int32_t> offset(layout.padded_cols(), 0), c(kUkN * ldc);
   for (int64_t t = 0; t < kTaps; ++t)
     for (int64_t ch = 0; ch < kChannels; ++ch) {
       const int64_t k = t * kChannels + ch;
       kperm[k] = ch / kBlock * kTaps * kBlock + t * kBlock + ch % kBlock;
-      offset[kperm[k]] = int32_t(ch * kPlane + t / 3 * kWp + t % 3);
+      offset[kperm[k]] = int32_t(ch * plane + t / 3 * kWp + t % 3);
     }
   const kernels::SparseRows rows =
       kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kTaps * kBlock, offset, "bench");
-  std::vector<uint8_t> at(kChannels * kPlane + kVirtual + 128, 3);
+  std::vector<uint8_t> at(kChannels * plane + virtual_pixels + 128, 3);
   for (auto _ : state) {
-    for (int64_t t = 0; t < kVirtual; t += 64)
-      kern.fn(at.data() + t, rows, 0, kUkN, 0, std::min<int64_t>(64, kVirtual - t), c.data(), kernels::kSparseTile);
+    for (int64_t t = 0; t < virtual_pixels; t += 64)
+      kern.fn(at.data() + t, rows, 0, kUkN, 0, std::min<int64_t>(64, virtual_pixels - t), c.data(), ldc);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
@@ -506,11 +510,14 @@ const int kRegistered = [] {
     for (double sp : {0.9, 0.95, 0.98})
       benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)
           ->UseRealTime()->Unit(benchmark::kMicrosecond);
-  add_ukernels(kernels::sparse_gemm_kernels(), BM_sparse_gemm_ukernel);
   // The u4 table (its scalar entry is the sparse_gemm one): the activation bytes are 3.
-  for (const kernels::SparseGemmKernel& k : kernels::sparse_gemm_u4_kernels())
-    benchmark::RegisterBenchmark((std::string("ukernel/u4/") + k.name).c_str(), BM_sparse_gemm_ukernel, k)
-        ->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (const auto& [prefix, table, packed] :
+       {std::tuple{"ukernel/", kernels::sparse_gemm_kernels(), false},
+        std::tuple{"ukernel/u4/", kernels::sparse_gemm_u4_kernels(), false},
+        std::tuple{"ukernel/", kernels::sparse_gemm_p4_kernels(), true}})
+    for (const kernels::SparseGemmKernel& k : table)
+      benchmark::RegisterBenchmark((std::string(prefix) + k.name).c_str(), BM_sparse_gemm_ukernel, k, packed)
+          ->UseRealTime()->Unit(benchmark::kMicrosecond);
   add_ukernels(kernels::quantize_kernels(), BM_quantize_ukernel);
   add_ukernels(kernels::quantize_nhwc_kernels(), BM_quantize_nhwc_ukernel);
   add_ukernels(kernels::copy_rows_kernels(), BM_copy_rows_ukernel);

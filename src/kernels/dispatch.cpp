@@ -12,6 +12,7 @@ namespace kind {
 using sparse_gemv = std::remove_pointer_t<SparseGemvUkernel>;
 using sparse_gemm = std::remove_pointer_t<SparseGemmUkernel>;
 using sparse_gemm_u4 = sparse_gemm;
+using sparse_gemm_p4 = sparse_gemm;
 using quantize = std::remove_pointer_t<QuantizeUkernel>;
 using quantize_nhwc = std::remove_pointer_t<QuantizeNhwcUkernel>;
 using copy_rows = std::remove_pointer_t<CopyRowsUkernel>;
@@ -46,6 +47,7 @@ struct Row {
   SparseGemvUkernel sparse_gemv = nullptr;
   SparseGemmUkernel sparse_gemm = nullptr;
   SparseGemmUkernel sparse_gemm_u4 = nullptr;
+  SparseGemmUkernel sparse_gemm_p4 = nullptr;
   QuantizeUkernel quantize = nullptr;
   QuantizeNhwcUkernel quantize_nhwc = nullptr;
   CopyRowsUkernel copy_rows = nullptr;
@@ -80,6 +82,7 @@ constexpr auto table() {
 constexpr auto kSparseGemv = table<&Row::sparse_gemv>();
 constexpr auto kSparseGemm = table<&Row::sparse_gemm>();
 constexpr auto kSparseGemmU4 = table<&Row::sparse_gemm_u4>();
+constexpr auto kSparseGemmP4 = table<&Row::sparse_gemm_p4>();
 constexpr auto kQuantize = table<&Row::quantize>();
 constexpr auto kQuantizeNhwc = table<&Row::quantize_nhwc>();
 constexpr auto kCopyRows = table<&Row::copy_rows>();
@@ -116,6 +119,7 @@ std::span<const DenseKernel> dense_kernels() { return kDense; }
 std::span<const SparseGemvKernel> sparse_gemv_kernels() { return kSparseGemv; }
 std::span<const SparseGemmKernel> sparse_gemm_kernels() { return kSparseGemm; }
 std::span<const SparseGemmKernel> sparse_gemm_u4_kernels() { return kSparseGemmU4; }
+std::span<const SparseGemmKernel> sparse_gemm_p4_kernels() { return kSparseGemmP4; }
 std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels() { return kQuantizeNhwc; }
 std::span<const CopyRowsKernel> copy_rows_kernels() { return kCopyRows; }
@@ -138,6 +142,11 @@ const SparseGemmKernel& best_sparse_gemm(Isa cap, bool small_codes) {
   const SparseGemmKernel& general = best_of(sparse_gemm_kernels(), cap);
   const SparseGemmKernel& u4 = best_of(sparse_gemm_u4_kernels(), cap);
   return small_codes && u4.needs.isa == general.needs.isa ? u4 : general;
+}
+// Packed only at the general kernel's ISA: the scalar p4 kernel is slower than the AVX2 ones.
+const SparseGemmKernel* best_sparse_gemm_p4(Isa cap) {
+  const SparseGemmKernel& p4 = best_of(sparse_gemm_p4_kernels(), cap);
+  return p4.needs.isa == best_of(sparse_gemm_kernels(), cap).needs.isa ? &p4 : nullptr;
 }
 const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_nhwc_kernels(), cap); }

@@ -291,6 +291,7 @@ std::span<const SparseGemvKernel> sparse_gemv_kernels();
 std::span<const SparseGemmKernel> sparse_gemm_kernels();
 // The sparse GEMM for activation bytes of at most 15 (codes of at most 4 bits).
 std::span<const SparseGemmKernel> sparse_gemm_u4_kernels();
+std::span<const SparseGemmKernel> sparse_gemm_p4_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
 std::span<const CopyRowsKernel> copy_rows_kernels();
@@ -304,6 +305,9 @@ const SparseGemvKernel& best_sparse_gemv(Isa cap);
 // small_codes: activation bytes of at most 15, which take the u4 kernel where there is one
 // for the general kernel's ISA (AVX2), else the general kernel.
 const SparseGemmKernel& best_sparse_gemm(Isa cap, bool small_codes = false);
+// The packed 4-bit sparse GEMM for codes of at most 4 bits, or null where the unpacked
+// kernels are the better choice (no packed kernel at the CPU's best sparse GEMM ISA).
+const SparseGemmKernel* best_sparse_gemm_p4(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const CopyRowsKernel& best_copy_rows(Isa cap);

@@ -47,6 +47,7 @@ struct Activations {
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
   aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
+  aligned_vector<uint8_t> packed; // sparse GEMM on packed planes (IntLayer::Impl::packed)
   const uint8_t* tile_bytes = nullptr;  // sparse GEMM: tiles.data(), or the input's planes
   std::vector<Run> runs;          // sparse GEMM: output pixels of the tiles' lanes
   std::vector<size_t> tile_runs;  // sparse GEMM: runs of tile t: [tile_runs[t], tile_runs[t + 1])
@@ -107,6 +108,11 @@ bool bitmap_conv_runs_as_int8(const ConvGeometry& conv, Isa cap, bool vnni_dual)
   return vnni_dual && ternary_as_int8(conv, cap) && int8_weight_bytes <= (int64_t(1) << 20);
 }
 
+bool sparse_planes_packed(const ConvGeometry& conv, bool small_codes, Isa cap) {
+  return small_codes && !linear_geometry(conv) && conv.stride_h == 1 && conv.stride_w == 1 && conv.out_h >= 2 &&
+         best_sparse_gemm_p4(cap) != nullptr;
+}
+
 struct IntLayer::Impl {
   Method method;
   ConvGeometry g;
@@ -140,6 +146,11 @@ struct IntLayer::Impl {
   double split_min_ns = 0;        // work splits across threads from this estimate (run)
   bool codes_in = false;          // the input is bytes in a format of code_inputs()
   bool planes_in = false;         // ... and those bytes are the sparse GEMM's planes
+  // Sparse stride-1 convolutions on codes of at most 4 bits (AVX-512): the planes packed two
+  // codes per byte, the low nibble padded row i, the high one row i + half_rows, so that one
+  // load reads two output pixels per lane (tsparse_gemm_128x1_p4).
+  bool packed = false;
+  int64_t half_rows = 0;  // packed: the first half's output rows, ceil(out_h / 2)
   std::optional<CodeFormat> codes_out;  // the output is bytes in this format
   std::vector<uint8_t> pad_bytes;       // codes_out planes: a row of the reader's padding
 
@@ -165,14 +176,24 @@ struct IntLayer::Impl {
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
                   int32_t* xsum) const;
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
-  // Implicit tiles: 64 lanes each over the output rows numbered at the padded width.
+  // Implicit tiles: 64 lanes each over the output rows numbered at the padded width (packed:
+  // over the first half's rows, each lane also the pixel half_rows rows below).
   int64_t implicit_tile_count() const {
-    return ceil_div(g.out_h * (g.in_w + g.pad_left + g.pad_right), int64_t(kSparseTile));
+    return ceil_div((packed ? half_rows : g.out_h) * (g.in_w + g.pad_left + g.pad_right), int64_t(kSparseTile));
   }
+  // Sums per tile row: 64 pixels, or 128 on packed planes (the second half's from lane 64).
+  size_t tile_lanes() const { return packed ? 2 * kSparseTile : kSparseTile; }
   void sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where);
-  // Implicit tiles: bytes between the padded channel planes; the planes in the input's
-  // float slot, if they fit there with the slack the windows read past the last one.
-  int64_t plane_bytes() const;
+  // Implicit tiles: bytes between `rows` padded rows of channel planes; those of the padded
+  // input (padded_plane_bytes) and those the kernel walks (plane_bytes: packed, half_rows +
+  // the kernel's reach); the planes in the input's float slot, if they fit there with the
+  // slack the windows read past the last one.
+  int64_t plane_bytes_of(int64_t rows) const;
+  int64_t padded_plane_bytes() const { return plane_bytes_of(g.in_h + g.pad_top + g.pad_bottom); }
+  int64_t plane_bytes() const {
+    return packed ? plane_bytes_of(half_rows + (g.kernel_h - 1) * g.dilation_h) : padded_plane_bytes();
+  }
+  void pack_halves(const uint8_t* padded, uint8_t* out) const;
   std::optional<CodeFormat> planes_format() const;
   int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
@@ -262,8 +283,13 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   } else {
     L.sgemv = &best_sparse_gemv(cap);
     // Codes of at most 4 bits: the u4 kernel on AVX2 (the 3x3 256->256 layer's GEMM at 90%
-    // 242 -> 187 us on Ice Lake).
+    // 242 -> 187 us on Ice Lake), packed planes on AVX-512 for stride-1 convolutions.
     L.sgemm = &best_sparse_gemm(cap, small_codes(act));
+    if (sparse_planes_packed(conv, small_codes(act), cap)) {
+      L.sgemm = best_sparse_gemm_p4(cap);
+      L.packed = true;
+      L.half_rows = ceil_div(conv.out_h, int64_t(2));
+    }
     L.sparse_columns(double(w.nonzeros()) / double(w.rows),
                      options.l1d_bytes ? options.l1d_bytes : cpu_features().l1d_bytes, where);
   }
@@ -339,7 +365,7 @@ std::vector<CodeFormat> IntLayer::code_inputs() const {
 }
 
 std::optional<CodeFormat> IntLayer::Impl::planes_format() const {
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = plane_bytes();
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = padded_plane_bytes();
   // The writer's dropped columns land on the padding as quantized zeros: code 0 must be a code.
   if (act.qmin > 0 || act.qmax < 0) return std::nullopt;
   const int64_t reach = g.in_c * plane + implicit_tile_count() * int64_t(kSparseTile) + plane;
@@ -361,7 +387,7 @@ bool IntLayer::emit_codes(const CodeFormat& format) {
     // Every tile, the last included, must hold a run (write_planes writes a tile per run).
     const int64_t wp = L.g.in_w + L.g.pad_left + L.g.pad_right;
     const int64_t written = (L.g.out_h - 1) * wp + L.g.out_w;
-    if (L.dense() || !L.implicit_tiles() || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile) ||
+    if (L.dense() || !L.implicit_tiles() || L.packed || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile) ||
         (L.implicit_tile_count() - 1) * int64_t(kSparseTile) >= written)
       return false;
     L.pad_bytes.assign(size_t(std::max(format.plane_stride - written, format.origin)), uint8_t(format.add));
@@ -438,10 +464,30 @@ void IntLayer::Impl::sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, 
 
 // An odd number of cache lines between planes: a block's 128 windows, one per channel,
 // would otherwise fall into a few L1 sets (16x16 planes are 256 bytes apart).
-int64_t IntLayer::Impl::plane_bytes() const {
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
-  const int64_t plane = ceil_div(hp * wp, 64) * 64;
+int64_t IntLayer::Impl::plane_bytes_of(int64_t rows) const {
+  const int64_t plane = ceil_div(rows * (g.in_w + g.pad_left + g.pad_right), 64) * 64;
   return plane / 64 % 2 == 0 ? plane + 64 : plane;
+}
+
+// A packed plane from a padded one: byte i = padded[i] | padded[i + half_rows * wp] << 4 over
+// the packed rows. Below the padded rows (odd out_h) the high nibble is only read for pixels
+// past the last output row, which drop: it holds the padding byte, so that nothing is read
+// past the plane. Eight bytes at a time: every byte is at most 15, so the shifted word stays
+// in its bytes.
+void IntLayer::Impl::pack_halves(const uint8_t* padded, uint8_t* out) const {
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const int64_t rows = half_rows + (g.kernel_h - 1) * g.dilation_h;
+  const size_t n = size_t(rows * wp), paired = size_t(std::min(rows, hp - half_rows) * wp);
+  const uint8_t* below = padded + half_rows * wp;
+  size_t i = 0;
+  for (; i + 8 <= paired; i += 8) {
+    uint64_t lo, hi;
+    std::memcpy(&lo, padded + i, 8), std::memcpy(&hi, below + i, 8);
+    lo |= hi << 4;
+    std::memcpy(out + i, &lo, 8);
+  }
+  for (; i < paired; ++i) out[i] = uint8_t(padded[i] | below[i] << 4);
+  for (; i < n; ++i) out[i] = uint8_t(padded[i] | add << 4);
 }
 
 // Bytes of the whole input: NHWC for the dense methods (im2col copies channel runs), NCHW
@@ -587,43 +633,58 @@ int64_t IntLayer::Impl::sparse_tiles(
     a.tile_bytes = a.tiles.data();
     return ntiles;
   }
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = plane_bytes();
-  const int64_t virtual_pixels = g.out_h * wp;
+  const int64_t wp = g.in_w + g.pad_left + g.pad_right, padded = padded_plane_bytes(), plane = plane_bytes();
   const int64_t ntiles = implicit_tile_count();
   a.tile_stride = kSparseTile;
   // The runs depend on the geometry only: made once.
   if (a.tile_runs.empty()) {
     // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
+    // Packed, lane 64 + v is the pixel half_rows rows below.
+    const int64_t rows = packed ? half_rows : g.out_h;
     for (int64_t t = 0; t < ntiles; ++t) {
       a.tile_runs.push_back(a.runs.size());
-      for (int64_t v = t * kSparseTile; v < std::min<int64_t>(virtual_pixels, (t + 1) * kSparseTile);) {
-        const int64_t oh = v / wp, ow = v % wp;
-        const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, oh * wp + g.out_w);
-        if (ow < g.out_w) a.runs.push_back({int32_t(v - t * kSparseTile), int32_t(oh * g.out_w + ow), int32_t(end - v)});
-        v = (oh + 1) * wp;
-      }
+      for (int64_t half = 0; half < (packed ? 2 : 1); ++half)
+        for (int64_t v = t * kSparseTile; v < std::min<int64_t>(rows * wp, (t + 1) * kSparseTile);) {
+          const int64_t oh = v / wp + half * half_rows, ow = v % wp;
+          if (oh >= g.out_h) break;
+          const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, (v / wp) * wp + g.out_w);
+          if (ow < g.out_w)
+            a.runs.push_back({int32_t(v - t * kSparseTile + half * kSparseTile), int32_t(oh * g.out_w + ow),
+                              int32_t(end - v)});
+          v = (v / wp + 1) * wp;
+        }
     }
     a.tile_runs.push_back(a.runs.size());
   }
-  if (planes_in) {  // the writer made the planes (planes_format)
-    a.tile_bytes = reinterpret_cast<const uint8_t*>(in) + grp * cg * plane;
+  // The padded planes: the input itself (planes_in), or made here. Padding holds the byte of
+  // code 0, set once, when the buffer is made, and never overwritten: the input is quantized
+  // (or its codes copied) straight into the planes. Slack past the last plane: the windows of
+  // the last tiles read beyond it (into dropped lanes).
+  const auto* input = reinterpret_cast<const uint8_t*>(in) + grp * cg * padded;
+  if (planes_in && !packed) {  // the writer made the planes (planes_format)
+    a.tile_bytes = input;
     return ntiles;
   }
-  // Padding holds the byte of code 0, set once, when the buffer is made, and never
-  // overwritten: the input is quantized (or its codes copied) straight into the planes.
-  // Slack past the last plane: the windows of the last tiles read beyond it (into dropped
-  // lanes).
-  const size_t bytes = cg * plane + ntiles * kSparseTile + plane;
-  if (a.tiles.size() != bytes) a.tiles.assign(bytes, static_cast<uint8_t>(add));
-  a.tile_bytes = a.tiles.data();
+  const auto reserve = [&](aligned_vector<uint8_t>& buf, int64_t stride) {
+    const size_t bytes = cg * stride + ntiles * kSparseTile + stride;
+    if (buf.size() != bytes) buf.assign(bytes, static_cast<uint8_t>(add));
+  };
+  if (!planes_in) reserve(a.tiles, padded);
+  if (packed) reserve(a.packed, plane);
   parallel(cg, [&](size_t ch) {
-    const int64_t at = (grp * cg + ch) * g.in_h * g.in_w;
-    uint8_t* dst = a.tiles.data() + ch * plane + g.pad_top * wp + g.pad_left;
-    if (codes_in)
-      copy_rows->fn(reinterpret_cast<const uint8_t*>(in) + at, g.in_h, g.in_w, g.in_w, dst, wp);
-    else
-      quantize->fn(in + at, g.in_h, g.in_w, g.in_w, act, add, dst, wp);
+    const uint8_t* src = input + ch * padded;
+    if (!planes_in) {
+      uint8_t* dst = a.tiles.data() + ch * padded;
+      const int64_t at = (grp * cg + ch) * g.in_h * g.in_w, origin = g.pad_top * wp + g.pad_left;
+      if (codes_in)
+        copy_rows->fn(reinterpret_cast<const uint8_t*>(in) + at, g.in_h, g.in_w, g.in_w, dst + origin, wp);
+      else
+        quantize->fn(in + at, g.in_h, g.in_w, g.in_w, act, add, dst + origin, wp);
+      src = dst;
+    }
+    if (packed) pack_halves(src, a.packed.data() + ch * plane);
   });
+  a.tile_bytes = packed ? a.packed.data() : a.tiles.data();
   return ntiles;
 }
 
@@ -958,7 +1019,8 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       // 2 threads, Ice Lake: 98% sparse 39.7 -> 34.7 us, 90% 107 -> 101 (medians of 8 and 6
       // alternating runs). Floats keep one set of planes, quantized in fixed blocks:
       // quantizing all of them per thread (11-15 us) gained nothing.
-      const bool own_planes = codes_in && !planes_in && threads > 1;  // codes_in: implicit tiles
+      // (Planes in place are shared, unless each thread packs them.)
+      const bool own_planes = codes_in && (!planes_in || packed) && threads > 1;  // codes_in: implicit tiles
       std::vector<char> built(own_planes ? threads : 0, 0);
       const auto serial = [](size_t n, const std::function<void(size_t)>& fn) {
         for (size_t i = 0; i < n; ++i) fn(i);
@@ -975,21 +1037,23 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         if (own_planes && !built[t]) sparse_tiles(at, in, grp, m, serial), built[t] = 1;
         const int64_t r0 = og * rc / row_parts, r1 = og * (rc + 1) / row_parts, nn = r1 - r0;
         Tile& tile = tiles[t];
-        tile.raw.resize(nn * kSparseTile);
-        // Lanes up to the end of the tile's last output run (the last tile may be short). A
-        // tile of dropped padding columns only (dilation wider than a tile) has no run.
+        const size_t ldr = tile_lanes();
+        tile.raw.resize(nn * ldr);
+        // Lanes up to the end of the tile's last output run (the last tile may be short; packed,
+        // the runs of the second half mirror lanes of the first). A tile of dropped padding
+        // columns only (dilation wider than a tile) has no run.
         if (at.tile_runs[ti] == at.tile_runs[ti + 1]) return;
-        const Run& last = at.runs[at.tile_runs[ti + 1] - 1];
-        const size_t lanes = size_t(last.lane + last.length);
-        const float floor = relu ? 0.0f : -INFINITY;
         const size_t run0 = at.tile_runs[ti], nruns = at.tile_runs[ti + 1] - run0;
+        size_t lanes = 0;
+        for (size_t i = run0; i < run0 + nruns; ++i)
+          lanes = std::max(lanes, size_t(at.runs[i].lane) % kSparseTile + size_t(at.runs[i].length));
+        const float floor = relu ? 0.0f : -INFINITY;
         if (nparts == 1 && ng == 1) {  // straight from the integer sums
-          sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(),
-                    kSparseTile);
+          sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(), ldr);
           const EpilogueArgs e{ps[0].wsum.data() + r0, wcoef, nullptr, ps[0].scale.data() + r0,
                                bias.data() + grp * og + r0, floor, nullptr};
           if (!codes_out) {
-            runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), at.runs.data() + run0, nruns, e,
+            runs_epilogue->fn(tile.raw.data(), ldr, size_t(nn), at.runs.data() + run0, nruns, e,
                               out + (grp * og + r0) * ldn, ldm, ldn);
             return;
           }
@@ -1000,29 +1064,32 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
             write_planes(tile.raw.data(), e, local, ti, ti + 1 == ntiles, lanes, grp * og + r0, nn, out);
             return;
           }
-          // The tile's runs are consecutive output pixels, [p0, p0 + width): their floats into
-          // channel planes of that width, then requantized.
-          const int32_t p0 = at.runs[run0].pixel, width = last.pixel + last.length - p0;
-          for (Run& r : local) r.pixel -= p0;
-          planes.resize(size_t(nn * width));
-          runs_epilogue->fn(tile.raw.data(), kSparseTile, size_t(nn), local.data(), nruns, e, planes.data(), 1,
-                            size_t(width));
-          requantize(planes.data(), grp, p0, width, r0, nn, out, ldn);
+          // The tile's runs are consecutive output pixels, [p0, p0 + width) (packed: such a
+          // range per half): their floats into channel planes of that width, then requantized.
+          for (size_t first = 0, next; first < nruns; first = next) {
+            next = first + 1;
+            while (next < nruns && local[next].pixel == local[next - 1].pixel + local[next - 1].length) ++next;
+            const int32_t p0 = local[first].pixel, width = local[next - 1].pixel + local[next - 1].length - p0;
+            for (size_t i = first; i < next; ++i) local[i].pixel -= p0;
+            planes.resize(size_t(nn * width));
+            runs_epilogue->fn(tile.raw.data(), ldr, size_t(nn), local.data() + first, next - first, e, planes.data(),
+                              1, size_t(width));
+            requantize(planes.data(), grp, p0, width, r0, nn, out, ldn);
+          }
           return;
         }
-        tile.acc.resize(nn * kSparseTile);
+        tile.acc.resize(nn * ldr);
         for (int64_t part = 0; part < nparts; ++part)
           for (int64_t gi = 0; gi < ng; ++gi) {
-            sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(),
-                      kSparseTile);
+            sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[part].sparse, r0, r1, gi, lanes, tile.raw.data(), ldr);
             // raw is [row][lane]; the bytes are q + add: correct by add * sum(w).
             const bool first = part == 0 && gi == 0;
             for (int64_t r = 0; r < nn; ++r) {
               const float scale = ps[part].scale[(r0 + r) * ng + gi];
               const int32_t corr = wcoef * ps[part].wsum[(r0 + r) * ng + gi];
-              const int32_t* raw = tile.raw.data() + r * kSparseTile;
-              float* acc = tile.acc.data() + r * kSparseTile;
-              for (size_t i = 0; i < kSparseTile; ++i) {
+              const int32_t* raw = tile.raw.data() + r * ldr;
+              float* acc = tile.acc.data() + r * ldr;
+              for (size_t i = 0; i < ldr; ++i) {
                 const float f = static_cast<float>(raw[i] + corr) * scale;
                 acc[i] = first ? f : acc[i] + f;
               }
@@ -1032,7 +1099,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           const int64_t n = grp * og + r0 + r;
           const float b = bias[n];
           float* dst = out + n * ldn;
-          const float* acc = tile.acc.data() + r * kSparseTile;
+          const float* acc = tile.acc.data() + r * ldr;
           for (size_t ri = run0; ri < run0 + nruns; ++ri) {
             const Run& run = at.runs[ri];
             float* d = dst + int64_t(run.pixel) * ldm;

@@ -59,6 +59,10 @@ bool ternary_as_int8(const ConvGeometry& conv, Isa cap);
 // on the VNNI GEMM of a core that issues two VPDPBUSD per cycle (CpuFeatures::vnni_dual)
 // while the int8 weights stay in L2.
 bool bitmap_conv_runs_as_int8(const ConvGeometry& conv, Isa cap, bool vnni_dual);
+// Whether a sparse ternary convolution walks packed planes (two 4-bit codes per byte, the
+// sparse_gemm_p4 kernels) under `cap`: stride 1, at least 2 output rows, codes of at most 4
+// bits, and a packed kernel at the ISA of the CPU's best sparse GEMM.
+bool sparse_planes_packed(const ConvGeometry& conv, bool small_codes, Isa cap);
 
 class IntLayer {
  public:

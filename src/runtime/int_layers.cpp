@@ -96,7 +96,8 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   // Measured costs in ns (docs/KERNELS.md "cost model"): dense per weight and activation
   // row, sparse per non-zero and per (row, 128-column block) header, for one tile of 64
   // rows (GEMM) or one row (GEMV).
-  const TernaryCosts c = ternary_costs(isa, small_codes);
+  TernaryCosts c = ternary_costs(isa, small_codes);
+  if (kernels::sparse_planes_packed(g, small_codes, isa)) c.sparse_gemm_per_nonzero *= kP4SparseGemmFactor;
   const bool gemv = m == 1;
   const bool tile_gemm = kernels::ternary_on_tile_gemm(g, isa);
   const double n_dense = tile_gemm ? n : std::ceil(n / double(c.dense_channels)) * double(c.dense_channels);

@@ -57,11 +57,16 @@ inline constexpr double kTileGemmNsPerMac = 0.0011;
 // against the general one: the 3x3 256->256 layer at 14x14 under STERN_ISA=avx2, Ice Lake,
 // 4- against 8-bit activations at 70% and 60% density: 1196 / 1572 and 1071 / 1397 us.
 inline constexpr double kU4SparseGemmFactor = 0.77;
+// The AVX-512 sparse GEMM on packed planes (tsparse_gemm_128x1_p4__avx512: 128 pixels per
+// tile) per non-zero and 64-pixel tile, against the general one: the 3x3 256->256 layer's
+// GEMM at 14x14, 90% sparse, Ice Lake (bench_kernels ukernel/, 3 alternating runs): 130-151
+// against 197-207 us.
+inline constexpr double kP4SparseGemmFactor = 0.65;
 
 // Dense or sparse ternary for a layer of this geometry (linear: a 1x1 convolution over 1x1
 // images) with `cols` weight columns of which this fraction is non-zero, at batch 1, on the
 // kernels of `isa`; small_codes: activation codes of at most 4 bits (the sparse GEMM's u4
-// kernel where `isa` has one).
+// kernel where `isa` has one, or its packed planes: kernels::sparse_planes_packed).
 kernels::Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density,
                                       Isa isa = cpu_features().best(),
                                       int64_t llc_bytes = cpu_features().llc_bytes, bool small_codes = false);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 
@@ -287,6 +288,32 @@ struct SparseGemmTable {
 };
 const SparseGemmTable kSparseGemmTables[] = {{sparse_gemm_kernels(), 255}, {sparse_gemm_u4_kernels(), 15}};
 
+// A random sparse GEMM case: ternary codes of this sparsity in one of column_order's orders,
+// and per column 64 activation bytes (byte(i) for pixel i) stored in reverse order, one byte
+// off the cache lines, and reached through their offsets, as shifted windows are.
+struct SparseGemmCase {
+  std::vector<int8_t> codes;
+  ColumnLayout layout;
+  std::vector<uint8_t> col, tiles;
+  SparseRows w;
+};
+SparseGemmCase sparse_gemm_case(std::mt19937& rng, const Shape& s, double sparsity, bool reversed,
+                                const std::function<uint8_t(size_t)>& byte) {
+  SparseGemmCase c;
+  c.codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
+  c.layout = column_layout(s.k, s.group, kSparseBlock);
+  const std::vector<int64_t> kperm = column_order(c.layout, reversed);
+  c.col.resize(s.k * kSparseTile), c.tiles.resize(c.col.size() + kSparseTile + 1);
+  std::vector<int32_t> offset(c.layout.padded_cols(), 0);
+  for (int64_t k = 0; k < s.k; ++k) {
+    for (size_t i = 0; i < kSparseTile; ++i) c.col[k * kSparseTile + i] = byte(i);
+    offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile + 1);
+    std::copy_n(c.col.begin() + k * kSparseTile, kSparseTile, c.tiles.begin() + offset[kperm[k]]);
+  }
+  c.w = pack_sparse(c.codes.data(), s.n, c.layout, kperm, reversed ? 128 : c.layout.padded_group, offset, "test");
+  return c;
+}
+
 TEST(SparseKernels, GemmMatchesBruteForce) {
   for (const auto& [table, max_byte] : kSparseGemmTables)
   for (const SparseGemmKernel& kern : table) {
@@ -296,37 +323,25 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
       for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0})
         for (bool reversed : {false, true}) {
           std::mt19937 rng(seed++);
-          const std::vector<int8_t> codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
-          const ColumnLayout layout = column_layout(s.k, s.group, kSparseBlock);
-          const std::vector<int64_t> kperm = column_order(layout, reversed);
-          // Column k's 64 bytes (extremes 0 and max_byte plus random) are stored in reverse
-          // order, one byte off the cache lines, and reached through their offsets, as
-          // shifted windows are.
-          std::vector<uint8_t> col(s.k * kSparseTile), tiles(col.size() + kSparseTile + 1);
-          std::vector<int32_t> offset(layout.padded_cols(), 0);
           std::uniform_int_distribution<int> q(0, max_byte);
-          for (int64_t k = 0; k < s.k; ++k) {
-            for (size_t i = 0; i < kSparseTile; ++i)
-              col[k * kSparseTile + i] = static_cast<uint8_t>(i == 0 ? max_byte : i == 1 ? 0 : q(rng));
-            offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile + 1);
-            std::copy_n(col.begin() + k * kSparseTile, kSparseTile, tiles.begin() + offset[kperm[k]]);
-          }
-          const SparseRows w =
-              pack_sparse(codes.data(), s.n, layout, kperm, reversed ? 128 : layout.padded_group, offset, "test");
+          // Bytes: the extremes 0 and max_byte, then random.
+          const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, [&](size_t i) {
+            return static_cast<uint8_t>(i == 0 ? max_byte : i == 1 ? 0 : q(rng));
+          });
           // Full tiles and short last tiles (one lane, half a vector, just over half).
           for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
-            for (int64_t g = 0; g < layout.groups; ++g) {
+            for (int64_t g = 0; g < c.layout.groups; ++g) {
               std::vector<int32_t> got(s.n * kSparseTile, 7), ref(got.size(), 8);
-              kern.fn(tiles.data(), w, 0, s.n, g, lanes, got.data(), kSparseTile);
-              best_sparse_gemm(Isa::scalar).fn(tiles.data(), w, 0, s.n, g, lanes, ref.data(), kSparseTile);
+              kern.fn(c.tiles.data(), c.w, 0, s.n, g, lanes, got.data(), kSparseTile);
+              best_sparse_gemm(Isa::scalar).fn(c.tiles.data(), c.w, 0, s.n, g, lanes, ref.data(), kSparseTile);
               for (int64_t r = 0; r < s.n; ++r)
                 for (size_t i = 0; i < lanes; ++i) {
                   int32_t expect = 0;
-                  for (int64_t k = g * layout.group; k < std::min(s.k, (g + 1) * layout.group); ++k)
-                    expect += codes[r * s.k + k] * col[k * kSparseTile + i];
+                  for (int64_t k = g * c.layout.group; k < std::min(s.k, (g + 1) * c.layout.group); ++k)
+                    expect += c.codes[r * s.k + k] * c.col[k * kSparseTile + i];
                   ASSERT_EQ(got[r * kSparseTile + i], expect)
                       << kern.name << " row " << r << " pixel " << i << " lanes " << lanes << " sparsity "
-                      << sparsity << " segments " << w.segments;
+                      << sparsity << " segments " << c.w.segments;
                   ASSERT_EQ(ref[r * kSparseTile + i], expect) << "scalar";
                 }
             }
@@ -356,6 +371,56 @@ TEST(SparseKernels, GemmExtremeOperands) {
       }
     }
   }
+}
+
+// The packed 4-bit sparse GEMM (two codes per byte: the low nibble a pixel of the tile's first
+// half, the high nibble one of its second half) against brute force on the same shapes and
+// column orders, with bytes 0x00, 0xff, 0x0f, 0xf0 and random ones; all 128 sums of a row.
+TEST(SparseKernels, PackedGemmMatchesBruteForce) {
+  int ran = 0;
+  for (const SparseGemmKernel& kern : sparse_gemm_p4_kernels()) {
+    if (!runnable(kern)) continue;
+    ++ran;
+    uint32_t seed = 900;
+    for (const Shape& s : kShapes)
+      for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0})
+        for (bool reversed : {false, true}) {
+          std::mt19937 rng(seed++);
+          const uint8_t fixed[] = {0xff, 0x00, 0x0f, 0xf0};
+          const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, [&](size_t i) {
+            return i < 4 ? fixed[i] : static_cast<uint8_t>(rng());
+          });
+          for (size_t lanes : {size_t(64), size_t(1), size_t(33)})
+            for (int64_t g = 0; g < c.layout.groups; ++g) {
+              std::vector<int32_t> got(s.n * 2 * kSparseTile, 7);
+              kern.fn(c.tiles.data(), c.w, 0, s.n, g, lanes, got.data(), 2 * kSparseTile);
+              for (int64_t r = 0; r < s.n; ++r)
+                for (size_t i = 0; i < lanes; ++i)
+                  for (int half = 0; half < 2; ++half) {
+                    int32_t expect = 0;
+                    for (int64_t k = g * c.layout.group; k < std::min(s.k, (g + 1) * c.layout.group); ++k)
+                      expect += c.codes[r * s.k + k] * ((c.col[k * kSparseTile + i] >> (4 * half)) & 15);
+                    ASSERT_EQ(got[r * 2 * kSparseTile + half * kSparseTile + i], expect)
+                        << kern.name << " row " << r << " pixel " << i << " half " << half << " lanes " << lanes
+                        << " sparsity " << sparsity << " segments " << c.w.segments;
+                  }
+            }
+        }
+    // Rows of one sign over K = 4096 on all-0xff bytes: byte sums of 16 entries reach 240 and
+    // each chunk's int16 sums 1920.
+    const int64_t n = 3, k = 4096;
+    for (int sign : {1, -1}) {
+      const std::vector<int8_t> codes(n * k, static_cast<int8_t>(sign));
+      const ColumnLayout layout = column_layout(k, k, kSparseBlock);
+      const SparseRows w =
+          pack_sparse(codes.data(), n, layout, column_order(layout, false), k, std::vector<int32_t>(k, 0), "test");
+      const std::vector<uint8_t> at(kSparseTile + 64, 0xff);
+      std::vector<int32_t> got(n * 2 * kSparseTile);
+      kern.fn(at.data(), w, 0, n, 0, kSparseTile, got.data(), 2 * kSparseTile);
+      for (int32_t v : got) ASSERT_EQ(v, 15 * sign * k) << kern.name;
+    }
+  }
+  EXPECT_GE(ran, 1);
 }
 
 // Quantizer inputs for `act`: random values over the clamp range and beyond; ties (round

@@ -72,6 +72,14 @@ const Case kCases[] = {
     {"conv5x5_6ch_padded_rows", conv(6, 9, 9, 16, 5, 1, 0, 1), 0, false, kS8},
     {"conv3x3_3ch_stride2_padded_rows", conv(3, 11, 9, 10, 3, 2, 1, 1), 0, false, kU4},
     {"conv3x3_pad1_zero_point", conv(13, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8zp},
+    // 4-bit codes at stride 1: the sparse GEMM's packed planes (two output rows per byte); an
+    // odd number of output rows, 2 and 3 of them, a dilated 5x5 kernel, more channels than a
+    // block, FGQ groups with asymmetric weights, a zero point.
+    {"conv3x3_odd_rows_u4", conv(20, 9, 13, 24, 3, 1, 1, 1), 0, false, kU4},
+    {"conv3x3_two_rows_u4", conv(9, 2, 30, 7, 3, 1, 1, 1), 0, false, kU4},
+    {"conv3x3_three_rows_u4zp", conv(17, 3, 5, 10, 3, 1, 1, 1), 0, false, kU4zp},
+    {"conv5x5_dilated_u4", conv(6, 11, 12, 9, 5, 1, 4, 1, 2), 0, false, kU4},
+    {"conv3x3_wide_fgq16_u4", conv(150, 6, 7, 11, 3, 1, 1, 1), 16, true, kU4zp},
     {"conv3x3_stride2_fgq16_zero_point", conv(32, 11, 10, 21, 3, 2, 1, 1), 16, true, kS8zp},
     {"conv3x3_64ch_implicit_zero_point", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kS8zp},
     {"conv3x3_1ch_padded_rows_zero_point", conv(1, 9, 11, 6, 3, 1, 1, 1), 0, false, kU4zp},
