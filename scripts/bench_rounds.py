@@ -38,6 +38,9 @@ ENTRIES = {
     "conv256_dense_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_dense_codes_in/{t}/real_time"),
     "conv256_sparse90_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_90_codes_in/{t}/real_time"),
     "conv256_sparse98_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_98_codes_in/{t}/real_time"),
+    # 4-bit activation codes (the sparse GEMM's packed planes on AVX-512), from codes.
+    "conv256_sparse90_a4_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_90_a4_codes_in/{t}/real_time"),
+    "conv256_sparse98_a4_codes": (KERNELS, "conv/conv3x3_256@14/stern_ternary_sparse_98_a4_codes_in/{t}/real_time"),
     "conv256_dnnl_u8s8": (KERNELS, "conv/conv3x3_256@14/dnnl_u8s8/{t}/real_time"),
     # oneDNN capped at AVX-512 VNNI: on CPUs with AMX its int8 conv runs on the tile unit,
     # which stern does not use; this peer is the like-for-like ISA comparison.
@@ -73,6 +76,10 @@ RATIOS = [
      "conv256_dnnl_u8s8", 2),
     ("conv 256@14, input codes: oneDNN u8s8 / sparse ternary 98% (target >= 5)", "conv256_sparse98_codes",
      "conv256_dnnl_u8s8", 5),
+    ("conv 256@14, 4-bit input codes: oneDNN u8s8 / sparse ternary 90% (report: the targets are 8-bit)",
+     "conv256_sparse90_a4_codes", "conv256_dnnl_u8s8", None),
+    ("conv 256@14, 4-bit input codes: oneDNN u8s8 / sparse ternary 98% (report: the targets are 8-bit)",
+     "conv256_sparse98_a4_codes", "conv256_dnnl_u8s8", None),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / dense ternary", "conv256_dense", "conv256_dnnl_u8s8_vnni", 0.8),
     ("conv 256@14: oneDNN u8s8 capped at AVX-512 VNNI / sparse ternary 90%", "conv256_sparse90",
      "conv256_dnnl_u8s8_vnni", 2),
