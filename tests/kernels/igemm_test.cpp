@@ -323,10 +323,12 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
       for (double sparsity : {0.0, 0.5, 0.9, 0.99, 1.0})
         for (bool reversed : {false, true}) {
           std::mt19937 rng(seed++);
-          std::uniform_int_distribution<int> q(0, max_byte);
-          // Bytes: the extremes 0 and max_byte, then random.
+          // Bytes: the extremes 0 and max_byte, then random (a copy: Clang 15 captures no
+          // structured bindings).
+          const int top = max_byte;
+          std::uniform_int_distribution<int> q(0, top);
           const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, [&](size_t i) {
-            return static_cast<uint8_t>(i == 0 ? max_byte : i == 1 ? 0 : q(rng));
+            return static_cast<uint8_t>(i == 0 ? top : i == 1 ? 0 : q(rng));
           });
           // Full tiles and short last tiles (one lane, half a vector, just over half).
           for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
