@@ -319,11 +319,11 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
                                                 benchmark::Counter::kIs1000);
 }
 
-// The sparse GEMM as the runtime runs the 3x3 256->256 layer at 14x14 (kUkK = 2304 columns):
-// shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 224 virtual pixels
-// (3 tiles of 64 lanes and one of 32), columns in two segments of 128 channels.
-// The sparse GEMM alone on the 3x3 256->256 layer at 14x14 (its padded planes, 90% sparse,
-// one thread); packed: the p4 kernels on the packed planes (7 rows of two codes per byte).
+// The sparse GEMM alone on the 3x3 256->256 layer at 14x14 (kUkK = 2304 columns, 90% sparse,
+// one thread): shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 224
+// virtual pixels (3 tiles of 64 lanes and one of 32), columns in two segments of 128
+// channels; packed (the p4 kernels): planes of 9 rows of two codes per byte 192 bytes apart,
+// 112 virtual pixels.
 void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKernel& kern, bool packed) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
   constexpr int64_t kChannels = 256, kBlock = 128, kTaps = 9, kWp = 16;
@@ -510,7 +510,8 @@ const int kRegistered = [] {
     for (double sp : {0.9, 0.95, 0.98})
       benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)
           ->UseRealTime()->Unit(benchmark::kMicrosecond);
-  // The u4 table (its scalar entry is the sparse_gemm one): the activation bytes are 3.
+  // The general, u4 (its scalar entry is the sparse_gemm one) and p4 tables; the activation
+  // bytes are 3.
   for (const auto& [prefix, table, packed] :
        {std::tuple{"ukernel/", kernels::sparse_gemm_kernels(), false},
         std::tuple{"ukernel/u4/", kernels::sparse_gemm_u4_kernels(), false},

@@ -660,9 +660,9 @@ int64_t IntLayer::Impl::sparse_tiles(
   // code 0, set once, when the buffer is made, and never overwritten: the input is quantized
   // (or its codes copied) straight into the planes. Slack past the last plane: the windows of
   // the last tiles read beyond it (into dropped lanes).
-  const auto* input = reinterpret_cast<const uint8_t*>(in) + grp * cg * padded;
+  const auto* input = reinterpret_cast<const uint8_t*>(in);
   if (planes_in && !packed) {  // the writer made the planes (planes_format)
-    a.tile_bytes = input;
+    a.tile_bytes = input + grp * cg * padded;
     return ntiles;
   }
   const auto reserve = [&](aligned_vector<uint8_t>& buf, int64_t stride) {
@@ -672,12 +672,14 @@ int64_t IntLayer::Impl::sparse_tiles(
   if (!planes_in) reserve(a.tiles, padded);
   if (packed) reserve(a.packed, plane);
   parallel(cg, [&](size_t ch) {
-    const uint8_t* src = input + ch * padded;
-    if (!planes_in) {
+    const uint8_t* src;
+    if (planes_in) {
+      src = input + (grp * cg + ch) * padded;
+    } else {
       uint8_t* dst = a.tiles.data() + ch * padded;
       const int64_t at = (grp * cg + ch) * g.in_h * g.in_w, origin = g.pad_top * wp + g.pad_left;
       if (codes_in)
-        copy_rows->fn(reinterpret_cast<const uint8_t*>(in) + at, g.in_h, g.in_w, g.in_w, dst + origin, wp);
+        copy_rows->fn(input + at, g.in_h, g.in_w, g.in_w, dst + origin, wp);
       else
         quantize->fn(in + at, g.in_h, g.in_w, g.in_w, act, add, dst + origin, wp);
       src = dst;
