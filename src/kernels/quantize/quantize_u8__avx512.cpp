@@ -8,7 +8,11 @@
 // much as the division saved (16 vs 11 us on the 256 x 14 x 14 image). So did the NHWC
 // quantizer's cheaper check (QuantizeBlock, quantize_block__avx512.h: 2 ops per vector, one
 // compare per 16 vectors) with 16 row vectors gathered per block: 10.5 -> 14 us on that
-// image, and the 98%-sparse 3x3 256->256 layer 70 -> 82 us (3 interleaved rounds).
+// image, and the 98%-sparse 3x3 256->256 layer 70 -> 82 us (3 interleaved rounds). And so
+// did a path for contiguous rows (a channel plane as one stream through QuantizeBlock, 13
+// vectors per 14 x 14 plane, the bytes then moved to their rows): 13-17 against 11.6-12.2 us
+// on that image (session 11), 13 us even without moving the bytes, four VRANGEPS chains
+// instead of one changing nothing.
 // Reference: quantize_u8__scalar.cpp.
 #include <immintrin.h>
 
