@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "kernels/igemm.h"
 #include "kernels/quantized_model.h"
 #include "runtime/reference.h"
 #include "stern/encoding.h"
@@ -132,24 +133,18 @@ Graph chain_model() {
   return b.done({"y", "z"});
 }
 
-TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
-  const Graph g = chain_model();
-  Session s(g, test::options(1));
-  std::map<std::string, std::string> ops;
-  for (const LayerPlan& p : s.plan()) ops[p.node] = p.op;
-  // conv1 and conv2 write their reader's codes; conv3's output has two readers (conv4, flat)
-  // and conv4's is a graph output.
-  EXPECT_EQ(ops["conv1"], "conv2d+batch_norm+relu+requantize");
-  EXPECT_EQ(ops["conv2"], "conv2d+requantize");
-  EXPECT_EQ(ops["conv3"], "conv2d+relu");
-  EXPECT_EQ(ops["conv4"], "conv2d");
+// The model's outputs with codes handed between layers are those with floats between them,
+// bit for bit (batch 1 and 3, 1 and 2 threads), and the reference runtime's within 1e-5;
+// `kernel`: the sessions' kernel_override ("" for the automatic choice).
+void expect_hand_off_is_the_round_trip(const Graph& g, Dims input, uint32_t seed, const std::string& kernel) {
   for (int64_t batch : {1, 3})
     for (int threads : {1, 2}) {
-      const FloatTensor x = test::random_tensor({batch, 16, 10, 10}, uint32_t(31 + batch));
-      SessionOptions floats = test::options(threads);
+      input[0] = batch;
+      const FloatTensor x = test::random_tensor(input, uint32_t(seed + batch));
+      SessionOptions floats = test::options(threads, false, kernel);
       floats.requantize = false;
       const std::vector<FloatTensor> want = Session(g, floats).run({x});
-      const std::vector<FloatTensor> got = Session(g, test::options(threads)).run({x});
+      const std::vector<FloatTensor> got = Session(g, test::options(threads, false, kernel)).run({x});
       ASSERT_EQ(got.size(), want.size());
       for (size_t o = 0; o < got.size(); ++o) {
         ASSERT_EQ(got[o].shape, want[o].shape);
@@ -161,33 +156,68 @@ TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
     }
 }
 
+TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
+  const Graph g = chain_model();
+  Session s(g, test::options(1));
+  std::map<std::string, std::string> ops;
+  for (const LayerPlan& p : s.plan()) ops[p.node] = p.op;
+  // conv1 and conv2 write their reader's codes; conv3's output has two readers (conv4, flat)
+  // and conv4's is a graph output.
+  EXPECT_EQ(ops["conv1"], "conv2d+batch_norm+relu+requantize");
+  EXPECT_EQ(ops["conv2"], "conv2d+requantize");
+  EXPECT_EQ(ops["conv3"], "conv2d+relu");
+  EXPECT_EQ(ops["conv4"], "conv2d");
+  expect_hand_off_is_the_round_trip(g, {1, 16, 10, 10}, 31, "");
+}
+
+// A chain of 3x3 "same" convolutions conv1, conv2, ... (a ReLU after those that ask for
+// one); layer i's weights seeded 40 + i.
+struct ChainConv {
+  Encoding encoding;
+  int64_t out_c;
+  double sparsity;
+  int act_bits;
+  double act_scale;
+  bool act_signed;
+  int64_t zero_point = 0;
+  bool relu = false;
+};
+Graph conv_chain(const Dims& input, const std::vector<ChainConv>& convs) {
+  GraphBuilder b;
+  b.input("x", input);
+  const Attributes pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  std::string in = "x";
+  int64_t in_c = input[1];
+  for (size_t i = 0; i < convs.size(); ++i) {
+    const ChainConv& c = convs[i];
+    const std::string n = std::to_string(i + 1), w = "w" + n;
+    b.g.tensors.push_back(quantized(w, c.encoding, {c.out_c, 3, 3, in_c}, 0, false, c.sparsity, uint32_t(40 + i)));
+    Attributes attrs = act_attrs(c.act_bits, c.act_scale, c.act_signed, pad1);
+    if (c.zero_point) attrs["act_zero_point"] = c.zero_point;
+    const std::string out = i + 1 == convs.size() ? "y" : "c" + n;
+    b.node(OpType::conv2d, "conv" + n, {in, w}, c.relu ? "p" + n : out, attrs);
+    if (c.relu) b.node(OpType::relu, "relu" + n, {"p" + n}, out);
+    in = out, in_c = c.out_c;
+  }
+  return b.done({"y"});
+}
+
+std::map<std::string, LayerPlan> plan_of(const Graph& g, const std::string& kernel) {
+  std::map<std::string, LayerPlan> plan;
+  for (const LayerPlan& p : Session(g, test::options(1, false, kernel)).plan()) plan[p.node] = p;
+  return plan;
+}
+
 // Sparse convolutions in the hand-off (the "ternary_sparse" override puts every ternary
 // layer on the sparse GEMM): sparse to sparse (conv1 writes conv2's padded planes in place),
 // sparse to dense int8 (NHWC) and dense int8 to sparse (NCHW), the readers stride 1; zero
 // points and signed 4-bit codes.
-Graph sparse_chain_model() {
-  GraphBuilder b;
-  b.input("x", {-1, 16, 9, 11});
-  b.g.tensors.push_back(quantized("w1", Encoding::ternary2, {32, 3, 3, 16}, 0, false, 0.9, 41));
-  b.g.tensors.push_back(quantized("w2", Encoding::ternary2, {24, 3, 3, 32}, 0, false, 0.8, 42));
-  b.g.tensors.push_back(quantized("w3", Encoding::i8, {16, 3, 3, 24}, 0, false, 0.0, 43));
-  b.g.tensors.push_back(quantized("w4", Encoding::ternary2, {8, 3, 3, 16}, 0, false, 0.7, 44));
-  const Attributes pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
-  b.node(OpType::conv2d, "conv1", {"x", "w1"}, "c1", act_attrs(8, 0.01, false, pad1));
-  b.node(OpType::relu, "relu1", {"c1"}, "r1");
-  Attributes zp = act_attrs(8, 0.02, false, pad1);
-  zp["act_zero_point"] = int64_t{5};
-  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2", zp);
-  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "c3", act_attrs(8, 0.03, true, pad1));
-  b.node(OpType::conv2d, "conv4", {"c3", "w4"}, "y", act_attrs(4, 0.4, true, pad1));
-  return b.done({"y"});
-}
-
 TEST(IntModel, SparseConvolutionsHandOffCodes) {
-  const Graph g = sparse_chain_model();
-  Session s(g, test::options(1, false, "ternary_sparse"));
-  std::map<std::string, LayerPlan> plan;
-  for (const LayerPlan& p : s.plan()) plan[p.node] = p;
+  const Graph g = conv_chain({-1, 16, 9, 11}, {{Encoding::ternary2, 32, 0.9, 8, 0.01, false, 0, true},
+                                               {Encoding::ternary2, 24, 0.8, 8, 0.02, false, 5},
+                                               {Encoding::i8, 16, 0.0, 8, 0.03, true},
+                                               {Encoding::ternary2, 8, 0.7, 4, 0.4, true}});
+  std::map<std::string, LayerPlan> plan = plan_of(g, "ternary_sparse");
   EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
   EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
   EXPECT_EQ(plan["conv3"].op, "conv2d+requantize");
@@ -195,19 +225,27 @@ TEST(IntModel, SparseConvolutionsHandOffCodes) {
   for (const char* sparse : {"conv1", "conv2", "conv4"})
     EXPECT_NE(plan[sparse].kernel.find("tsparse"), std::string::npos) << sparse << " ran " << plan[sparse].kernel;
   EXPECT_EQ(plan["conv3"].kernel.find("tsparse"), std::string::npos) << plan["conv3"].kernel;
-  for (int64_t batch : {1, 3})
-    for (int threads : {1, 2}) {
-      const FloatTensor x = test::random_tensor({batch, 16, 9, 11}, uint32_t(51 + batch));
-      SessionOptions floats = test::options(threads, false, "ternary_sparse");
-      floats.requantize = false;
-      const FloatTensor want = Session(g, floats).run({x})[0];
-      const FloatTensor got = Session(g, test::options(threads, false, "ternary_sparse")).run({x})[0];
-      ASSERT_EQ(got.shape, want.shape);
-      EXPECT_EQ(0, std::memcmp(got.data.data(), want.data.data(), got.data.size() * sizeof(float)))
-          << "batch " << batch << " threads " << threads;
-      const FloatTensor ref = Session(g, test::options(1, true)).run({x})[0];
-      EXPECT_LT(test::max_rel_diff(got, ref), 1e-5);
-    }
+  expect_hand_off_is_the_round_trip(g, {1, 16, 9, 11}, 51, "ternary_sparse");
+}
+
+// 4-bit sparse convolutions in a chain (packed planes on AVX-512, and under STERN_ISA=scalar):
+// a packed writer hands NCHW codes to a packed reader (its own lanes are numbered by halves,
+// so it declines the reader's planes), the second one also with a zero point; an 8-bit
+// sparse writer then hands the last, 4-bit one its planes in place, which it packs. At 11 x
+// 13 a tile's two halves are not consecutive pixels (rows 0-4 and 6-10 of the first tile).
+TEST(IntModel, PackedSparseConvolutionsHandOffCodes) {
+  const Graph g = conv_chain({-1, 12, 11, 13}, {{Encoding::ternary2, 20, 0.8, 4, 0.3, false, 0, true},
+                                                {Encoding::ternary2, 16, 0.85, 4, 0.2, false, 3},
+                                                {Encoding::ternary2, 16, 0.9, 8, 0.05, true},
+                                                {Encoding::ternary2, 8, 0.9, 4, 0.4, true}});
+  std::map<std::string, LayerPlan> plan = plan_of(g, "ternary_sparse");
+  EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
+  EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
+  EXPECT_EQ(plan["conv3"].op, "conv2d+requantize");
+  const bool packed = kernels::best_sparse_gemm_p4(cpu_features().best()) != nullptr;
+  for (const char* four_bit : {"conv1", "conv2", "conv4"})
+    EXPECT_EQ(plan[four_bit].kernel.find("p4") != std::string::npos, packed) << four_bit << " ran " << plan[four_bit].kernel;
+  expect_hand_off_is_the_round_trip(g, {1, 12, 11, 13}, 71, "ternary_sparse");
 }
 
 }  // namespace
