@@ -281,8 +281,6 @@ TEST(IntLayer, EveryIsaGivesTheScalarLayersBits) {
       }
 }
 
-// x's codes in format f, per image in the first bytes of the image's float slot (as the
-// session hands them over).
 // The codes of x (batch images of channels x h x w floats) in format f, each image's bytes
 // from the start of its float slot; every other byte of the slot holds f.add (the planes'
 // padding).

@@ -5,7 +5,6 @@
 // them with zero points.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <map>
 #include <random>
 
@@ -133,41 +132,16 @@ Graph chain_model() {
   return b.done({"y", "z"});
 }
 
-// The model's outputs with codes handed between layers are those with floats between them,
-// bit for bit (batch 1 and 3, 1 and 2 threads), and the reference runtime's within 1e-5;
-// `kernel`: the sessions' kernel_override ("" for the automatic choice).
-void expect_hand_off_is_the_round_trip(const Graph& g, Dims input, uint32_t seed, const std::string& kernel) {
-  for (int64_t batch : {1, 3})
-    for (int threads : {1, 2}) {
-      input[0] = batch;
-      const FloatTensor x = test::random_tensor(input, uint32_t(seed + batch));
-      SessionOptions floats = test::options(threads, false, kernel);
-      floats.requantize = false;
-      const std::vector<FloatTensor> want = Session(g, floats).run({x});
-      const std::vector<FloatTensor> got = Session(g, test::options(threads, false, kernel)).run({x});
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t o = 0; o < got.size(); ++o) {
-        ASSERT_EQ(got[o].shape, want[o].shape);
-        EXPECT_EQ(0, std::memcmp(got[o].data.data(), want[o].data.data(), got[o].data.size() * sizeof(float)))
-            << "output " << o << " batch " << batch << " threads " << threads;
-      }
-      const std::vector<FloatTensor> ref = Session(g, test::options(1, true)).run({x});
-      for (size_t o = 0; o < got.size(); ++o) EXPECT_LT(test::max_rel_diff(got[o], ref[o]), 1e-5) << o;
-    }
-}
-
 TEST(IntModel, RequantizedHandOffGivesTheFloatRoundTripsBits) {
   const Graph g = chain_model();
-  Session s(g, test::options(1));
-  std::map<std::string, std::string> ops;
-  for (const LayerPlan& p : s.plan()) ops[p.node] = p.op;
+  std::map<std::string, LayerPlan> plan = test::plan_of(g, "");
   // conv1 and conv2 write their reader's codes; conv3's output has two readers (conv4, flat)
   // and conv4's is a graph output.
-  EXPECT_EQ(ops["conv1"], "conv2d+batch_norm+relu+requantize");
-  EXPECT_EQ(ops["conv2"], "conv2d+requantize");
-  EXPECT_EQ(ops["conv3"], "conv2d+relu");
-  EXPECT_EQ(ops["conv4"], "conv2d");
-  expect_hand_off_is_the_round_trip(g, {1, 16, 10, 10}, 31, "");
+  EXPECT_EQ(plan["conv1"].op, "conv2d+batch_norm+relu+requantize");
+  EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
+  EXPECT_EQ(plan["conv3"].op, "conv2d+relu");
+  EXPECT_EQ(plan["conv4"].op, "conv2d");
+  test::expect_hand_off_is_the_round_trip(g, {1, 16, 10, 10}, 31, "", true);
 }
 
 // A chain of 3x3 "same" convolutions conv1, conv2, ... (a ReLU after those that ask for
@@ -202,12 +176,6 @@ Graph conv_chain(const Dims& input, const std::vector<ChainConv>& convs) {
   return b.done({"y"});
 }
 
-std::map<std::string, LayerPlan> plan_of(const Graph& g, const std::string& kernel) {
-  std::map<std::string, LayerPlan> plan;
-  for (const LayerPlan& p : Session(g, test::options(1, false, kernel)).plan()) plan[p.node] = p;
-  return plan;
-}
-
 // Sparse convolutions in the hand-off (the "ternary_sparse" override puts every ternary
 // layer on the sparse GEMM): sparse to sparse (conv1 writes conv2's padded planes in place),
 // sparse to dense int8 (NHWC) and dense int8 to sparse (NCHW), the readers stride 1; zero
@@ -217,7 +185,7 @@ TEST(IntModel, SparseConvolutionsHandOffCodes) {
                                                {Encoding::ternary2, 24, 0.8, 8, 0.02, false, 5},
                                                {Encoding::i8, 16, 0.0, 8, 0.03, true},
                                                {Encoding::ternary2, 8, 0.7, 4, 0.4, true}});
-  std::map<std::string, LayerPlan> plan = plan_of(g, "ternary_sparse");
+  std::map<std::string, LayerPlan> plan = test::plan_of(g, "ternary_sparse");
   EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
   EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
   EXPECT_EQ(plan["conv3"].op, "conv2d+requantize");
@@ -225,7 +193,7 @@ TEST(IntModel, SparseConvolutionsHandOffCodes) {
   for (const char* sparse : {"conv1", "conv2", "conv4"})
     EXPECT_NE(plan[sparse].kernel.find("tsparse"), std::string::npos) << sparse << " ran " << plan[sparse].kernel;
   EXPECT_EQ(plan["conv3"].kernel.find("tsparse"), std::string::npos) << plan["conv3"].kernel;
-  expect_hand_off_is_the_round_trip(g, {1, 16, 9, 11}, 51, "ternary_sparse");
+  test::expect_hand_off_is_the_round_trip(g, {1, 16, 9, 11}, 51, "ternary_sparse", true);
 }
 
 // 4-bit sparse convolutions in a chain (packed planes on AVX-512, and under STERN_ISA=scalar):
@@ -238,14 +206,14 @@ TEST(IntModel, PackedSparseConvolutionsHandOffCodes) {
                                                 {Encoding::ternary2, 16, 0.85, 4, 0.2, false, 3},
                                                 {Encoding::ternary2, 16, 0.9, 8, 0.05, true},
                                                 {Encoding::ternary2, 8, 0.9, 4, 0.4, true}});
-  std::map<std::string, LayerPlan> plan = plan_of(g, "ternary_sparse");
+  std::map<std::string, LayerPlan> plan = test::plan_of(g, "ternary_sparse");
   EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
   EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
   EXPECT_EQ(plan["conv3"].op, "conv2d+requantize");
   const bool packed = kernels::best_sparse_gemm_p4(cpu_features().best()) != nullptr;
   for (const char* four_bit : {"conv1", "conv2", "conv4"})
     EXPECT_EQ(plan[four_bit].kernel.find("p4") != std::string::npos, packed) << four_bit << " ran " << plan[four_bit].kernel;
-  expect_hand_off_is_the_round_trip(g, {1, 12, 11, 13}, 71, "ternary_sparse");
+  test::expect_hand_off_is_the_round_trip(g, {1, 12, 11, 13}, 71, "ternary_sparse", true);
 }
 
 }  // namespace

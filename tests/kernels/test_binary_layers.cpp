@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <random>
 
 #include "kernels/qmatmul.h"
+#include "kernels/quantized_model.h"
 #include "runtime/int_layers.h"
 #include "runtime/reference.h"
 #include "stern/cpu_features.h"
@@ -21,6 +21,7 @@ namespace {
 
 using test::Dims;
 using test::GraphBuilder;
+using test::act_attrs;
 
 // signed_binary: each filter one random sign, zeros at `sparsity`; binary: random +-1.
 Tensor weights(const std::string& name, Encoding e, Dims shape, double sparsity, bool asym,
@@ -38,20 +39,8 @@ Tensor weights(const std::string& name, Encoding e, Dims shape, double sparsity,
     for (int64_t c = 0; c < m.cols; ++c)
       m.codes[size_t(r * m.cols + c)] = e == Encoding::binary ? (coin(rng) ? 1 : -1) : zero(rng) ? 0 : sign;
   }
-  std::uniform_real_distribution<float> s(0.02f, 0.3f);
-  m.scale_pos.resize(size_t(m.rows * m.groups_per_row()));
-  for (auto& x : m.scale_pos) x = s(rng);
-  m.scale_neg = m.scale_pos;
-  if (asym)
-    for (auto& x : m.scale_neg) x = s(rng);
+  test::random_scales(m, rng);
   return Tensor::from_bytes(name, e, std::move(shape), encoding_traits(e).pack(m));
-}
-
-Attributes act(int64_t bits, double scale, bool is_signed, Attributes extra = {}) {
-  extra["act_bits"] = bits;
-  extra["act_scale"] = scale;
-  extra["act_signed"] = int64_t(is_signed);
-  return extra;
 }
 
 // conv 3x3 stride 2 pad 1 (+BN, ReLU) -> grouped conv 3x3 asymmetric pads (signed int8
@@ -72,15 +61,15 @@ Graph model(Encoding e) {
   b.g.tensors.push_back(weights("w4", e, {10, 7 * 6 * 4}, sparsity, false, 10));
   b.tensor("b4", {10}, test::random_floats(10, 11));
   b.node(OpType::conv2d, "conv1", {"x", "w1", "b1"}, "c1",
-         act(8, 0.02, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
+         act_attrs(8, 0.02, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
   b.node(OpType::batch_norm, "bn1", {"c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"}, "n1",
          {{"epsilon", 1e-5}});
   b.node(OpType::relu, "relu1", {"n1"}, "r1");
   b.node(OpType::conv2d, "conv2", {"r1", "w2", "b2"}, "c2",
-         act(8, 0.03, true, {{"pads", std::vector<int64_t>{1, 0, 1, 1}}, {"groups", int64_t(3)}}));
-  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "c3", act(4, 0.2, false));
+         act_attrs(8, 0.03, true, {{"pads", std::vector<int64_t>{1, 0, 1, 1}}, {"groups", int64_t(3)}}));
+  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "c3", act_attrs(4, 0.2, false));
   b.node(OpType::flatten, "flat", {"c3"}, "f");
-  b.node(OpType::linear, "fc", {"f", "w4", "b4"}, "y", act(8, 0.05, false));
+  b.node(OpType::linear, "fc", {"f", "w4", "b4"}, "y", act_attrs(8, 0.05, false));
   return b.done({"y"});
 }
 
@@ -149,7 +138,7 @@ TEST(BinaryLayers, LutLayersMatchTheReferenceRuntime) {
     b.g.tensors.push_back(weights("w", e, {filters, 3, 3, 13}, sb ? 0.69 : 0.0, !sb, 21));
     b.tensor("b", {filters}, test::random_floats(size_t(filters), 22));
     b.node(OpType::conv2d, "conv", {"x", "w", "b"}, "y",
-           act(8, 0.01, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"activation", std::string("relu")}}));
+           act_attrs(8, 0.01, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"activation", std::string("relu")}}));
     const Graph g = b.done({"y"});
     const std::vector<std::string> names = expect_family(g, sb ? "signed_binary" : "binary");
     ASSERT_EQ(names.size(), 1u);
@@ -171,10 +160,10 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
     b.g.tensors.push_back(weights("w2", e, {211, 7}, sb ? 0.69 : 0.0, false, 42));
     b.tensor("b2", {211}, test::random_floats(211, 43));
     b.node(OpType::conv2d, "conv", {"x", "w1"}, "c",
-           act(8, 0.01, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+           act_attrs(8, 0.01, false, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
     b.node(OpType::global_avg_pool, "gap", {"c"}, "p");
     b.node(OpType::flatten, "flat", {"p"}, "f");
-    b.node(OpType::linear, "fc", {"f", "w2", "b2"}, "y", act(8, 0.05, true));
+    b.node(OpType::linear, "fc", {"f", "w2", "b2"}, "y", act_attrs(8, 0.05, true));
     const Graph g = b.done({"y"});
     const std::vector<std::string> names = expect_family(g, sb ? "signed_binary" : "binary");
     ASSERT_EQ(names.size(), 2u);
@@ -258,8 +247,8 @@ TEST(BinaryLayers, UnsupportedLayersFallThrough) {
   b.g.tensors.push_back(weights("w1", Encoding::signed_binary, {8, 32}, 0.5, false, 31, 16));
   b.g.tensors.push_back(weights("w3", Encoding::signed_binary, {6, 8}, 0.5, false, 33));
   b.g.tensors.push_back(weights("w2", Encoding::binary, {5, 6}, 0.0, false, 32));
-  b.node(OpType::linear, "fgq", {"x", "w1"}, "h", act(8, 0.02, false));
-  b.node(OpType::linear, "zero_point", {"h", "w3"}, "z", act(8, 0.05, false, {{"act_zero_point", int64_t{40}}}));
+  b.node(OpType::linear, "fgq", {"x", "w1"}, "h", act_attrs(8, 0.02, false));
+  b.node(OpType::linear, "zero_point", {"h", "w3"}, "z", act_attrs(8, 0.05, false, {{"act_zero_point", int64_t{40}}}));
   b.node(OpType::linear, "float_in", {"z", "w2"}, "y");
   const Graph g = b.done({"y"});
   Session s(g, test::options(1, false, "signed_binary"));
@@ -269,41 +258,17 @@ TEST(BinaryLayers, UnsupportedLayersFallThrough) {
   expect_matches_reference(g, {1, 32}, {"", "signed_binary", "binary"});
 }
 
-// The outputs of `g` under `kernel` with the codes hand-off against without it: bit for bit
-// the float round trip, 1 and 2 threads, batch 1 and 3.
-void expect_hand_off_exact(const Graph& g, const Dims& input, const std::string& kernel) {
-  for (int64_t batch : {1, 3})
-    for (int threads : {1, 2}) {
-      Dims shape = input;
-      shape[0] = batch;
-      const FloatTensor x = test::random_tensor(shape, uint32_t(41 + batch));
-      SessionOptions floats = test::options(threads, false, kernel);
-      floats.requantize = false;
-      const FloatTensor want = Session(g, floats).run({x})[0];
-      const FloatTensor got = Session(g, test::options(threads, false, kernel)).run({x})[0];
-      ASSERT_EQ(got.shape, want.shape);
-      EXPECT_EQ(0, std::memcmp(got.data.data(), want.data.data(), got.data.size() * sizeof(float)))
-          << kernel << " batch " << batch << " threads " << threads;
-    }
-}
-
-std::map<std::string, LayerPlan> plan_of(const Graph& g, const std::string& kernel) {
-  std::map<std::string, LayerPlan> plan;
-  for (const LayerPlan& p : Session(g, test::options(1, false, kernel)).plan()) plan[p.node] = p;
-  return plan;
-}
-
 // Bitmap convolutions in the codes hand-off: conv1 writes conv2's codes (grouped, signed
 // int8), conv2 conv3's (1x1, 4-bit); conv3's output goes to a flatten.
 TEST(BinaryLayers, RequantizedHandOffGivesTheFloatRoundTripsBits) {
   for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
     const std::string family = e == Encoding::binary ? "binary" : "signed_binary";
     const Graph g = model(e);
-    std::map<std::string, LayerPlan> plan = plan_of(g, family);
+    std::map<std::string, LayerPlan> plan = test::plan_of(g, family);
     EXPECT_EQ(plan["conv1"].op, "conv2d+batch_norm+relu+requantize") << family;
     EXPECT_EQ(plan["conv2"].op, "conv2d+requantize") << family;
     EXPECT_EQ(plan["conv3"].op, "conv2d") << family;
-    expect_hand_off_exact(g, {1, 5, 11, 9}, family);
+    test::expect_hand_off_is_the_round_trip(g, {1, 5, 11, 9}, 41, family, false);
   }
 }
 
@@ -324,27 +289,24 @@ TEST(BinaryLayers, HandOffBetweenBitmapAndIntegerLayers) {
     // Random scales: a round scale such as 0.1 puts conv2's outputs on exact quantization
     // ties of conv3's codes, which the reference's float GEMM and the integer epilogue
     // resolve apart.
-    std::uniform_real_distribution<float> scale(0.02f, 0.3f);
-    m.scale_pos.resize(16);
-    for (auto& v : m.scale_pos) v = scale(rng);
-    m.scale_neg = m.scale_pos;
+    test::random_scales(m, rng);
     b.g.tensors.push_back(Tensor::from_bytes("w2", Encoding::ternary2, {16, 3, 3, 16}, encoding_traits(Encoding::ternary2).pack(m)));
   }
   const Attributes pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
-  b.node(OpType::conv2d, "conv1", {"x", "w1"}, "c1", act(8, 0.02, false, pad1));
+  b.node(OpType::conv2d, "conv1", {"x", "w1"}, "c1", act_attrs(8, 0.02, false, pad1));
   b.node(OpType::relu, "relu1", {"c1"}, "r1");
-  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2", act(8, 0.03, false, pad1));
-  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "y", act(8, 0.05, true, pad1));
+  b.node(OpType::conv2d, "conv2", {"r1", "w2"}, "c2", act_attrs(8, 0.03, false, pad1));
+  b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "y", act_attrs(8, 0.05, true, pad1));
   const Graph g = b.done({"y"});
   // "signed_binary" forced: conv1 and conv3 on the bitmap kernels; conv2's ternary weights go
   // to the ternary provider, which picks the sparse GEMM at 90% (16 channels).
-  std::map<std::string, LayerPlan> plan = plan_of(g, "signed_binary");
+  std::map<std::string, LayerPlan> plan = test::plan_of(g, "signed_binary");
   EXPECT_NE(plan["conv2"].kernel.find("tsparse_gemm"), std::string::npos) << plan["conv2"].kernel;
   EXPECT_EQ(plan["conv1"].kernel.rfind("signed_binary:", 0), 0u) << plan["conv1"].kernel;
   EXPECT_EQ(plan["conv3"].kernel.rfind("signed_binary:", 0), 0u) << plan["conv3"].kernel;
   EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");
   EXPECT_EQ(plan["conv2"].op, "conv2d+requantize");
-  expect_hand_off_exact(g, {1, 12, 9, 10}, "signed_binary");
+  test::expect_hand_off_is_the_round_trip(g, {1, 12, 9, 10}, 41, "signed_binary", false);
   const FloatTensor x = test::random_tensor({2, 12, 9, 10}, 61);
   EXPECT_LT(test::max_rel_diff(Session(g, test::options(2, false, "signed_binary")).run({x})[0],
                                Session(g, test::options(1, true)).run({x})[0]),
