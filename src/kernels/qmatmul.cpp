@@ -176,10 +176,13 @@ struct IntLayer::Impl {
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
                   int32_t* xsum) const;
   bool implicit_tiles() const { return !linear && g.stride_h == 1 && g.stride_w == 1; }
+  // The input image with its padding (the dense methods' padded image, the sparse planes).
+  int64_t padded_width() const { return g.in_w + g.pad_left + g.pad_right; }
+  int64_t padded_height() const { return g.in_h + g.pad_top + g.pad_bottom; }
   // Implicit tiles: 64 lanes each over the output rows numbered at the padded width (packed:
   // over the first half's rows, each lane also the pixel half_rows rows below).
   int64_t implicit_tile_count() const {
-    return ceil_div((packed ? half_rows : g.out_h) * (g.in_w + g.pad_left + g.pad_right), int64_t(kSparseTile));
+    return ceil_div((packed ? half_rows : g.out_h) * padded_width(), int64_t(kSparseTile));
   }
   // Sums per tile row: 64 pixels, or 128 on packed planes (the second half's from lane 64).
   size_t tile_lanes() const { return packed ? 2 * kSparseTile : kSparseTile; }
@@ -189,9 +192,16 @@ struct IntLayer::Impl {
   // the kernel's reach); the planes in the input's float slot, if they fit there with the
   // slack the windows read past the last one.
   int64_t plane_bytes_of(int64_t rows) const;
-  int64_t padded_plane_bytes() const { return plane_bytes_of(g.in_h + g.pad_top + g.pad_bottom); }
+  int64_t padded_plane_bytes() const { return plane_bytes_of(padded_height()); }
   int64_t plane_bytes() const {
     return packed ? plane_bytes_of(half_rows + (g.kernel_h - 1) * g.dilation_h) : padded_plane_bytes();
+  }
+  // Byte of a plane's first code (row pad_top, column pad_left).
+  int64_t plane_origin() const { return g.pad_top * padded_width() + g.pad_left; }
+  // A buffer of `channels` planes `stride` bytes apart, with the slack the last tiles'
+  // windows read past the last plane.
+  int64_t planes_buffer_bytes(int64_t channels, int64_t stride) const {
+    return channels * stride + implicit_tile_count() * int64_t(kSparseTile) + stride;
   }
   void pack_halves(const uint8_t* padded, uint8_t* out) const;
   std::optional<CodeFormat> planes_format() const;
@@ -365,12 +375,11 @@ std::vector<CodeFormat> IntLayer::code_inputs() const {
 }
 
 std::optional<CodeFormat> IntLayer::Impl::planes_format() const {
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, plane = padded_plane_bytes();
   // The writer's dropped columns land on the padding as quantized zeros: code 0 must be a code.
   if (act.qmin > 0 || act.qmax < 0) return std::nullopt;
-  const int64_t reach = g.in_c * plane + implicit_tile_count() * int64_t(kSparseTile) + plane;
-  if (reach > g.in_c * g.in_h * g.in_w * int64_t(sizeof(float))) return std::nullopt;
-  return CodeFormat{act, add, CodeLayout::planes, wp, plane, g.pad_top * wp + g.pad_left};
+  const int64_t plane = padded_plane_bytes();
+  if (planes_buffer_bytes(g.in_c, plane) > g.in_c * g.in_h * g.in_w * int64_t(sizeof(float))) return std::nullopt;
+  return CodeFormat{act, add, CodeLayout::planes, padded_width(), plane, plane_origin()};
 }
 
 bool IntLayer::emit_codes(const CodeFormat& format) {
@@ -385,7 +394,7 @@ bool IntLayer::emit_codes(const CodeFormat& format) {
     // when both pad rows to the same width: the tiles' lanes go out whole, the columns
     // ow >= out_w (the reader's padding) as code 0.
     // Every tile, the last included, must hold a run (write_planes writes a tile per run).
-    const int64_t wp = L.g.in_w + L.g.pad_left + L.g.pad_right;
+    const int64_t wp = L.padded_width();
     const int64_t written = (L.g.out_h - 1) * wp + L.g.out_w;
     if (L.dense() || !L.implicit_tiles() || L.packed || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile) ||
         (L.implicit_tile_count() - 1) * int64_t(kSparseTile) >= written)
@@ -432,7 +441,7 @@ void IntLayer::Impl::sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, 
   kperm.resize(layout.cols);
   span = layout.padded_group;
   const double segments = double(ceil_div(cg, kChannelBlock));
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right;
+  const int64_t wp = padded_width();
   const int64_t reach = (g.kernel_h - 1) * g.dilation_h * wp + (g.kernel_w - 1) * g.dilation_w;
   const int64_t tile_window_bytes = cg * ceil_div(int64_t(kSparseTile) + reach, 64) * 64;
   if (!implicit_tiles() || layout.groups != 1 || cg <= kChannelBlock || tile_window_bytes < l1d_bytes ||
@@ -465,7 +474,7 @@ void IntLayer::Impl::sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, 
 // An odd number of cache lines between planes: a block's 128 windows, one per channel,
 // would otherwise fall into a few L1 sets (16x16 planes are 256 bytes apart).
 int64_t IntLayer::Impl::plane_bytes_of(int64_t rows) const {
-  const int64_t plane = ceil_div(rows * (g.in_w + g.pad_left + g.pad_right), 64) * 64;
+  const int64_t plane = ceil_div(rows * padded_width(), 64) * 64;
   return plane / 64 % 2 == 0 ? plane + 64 : plane;
 }
 
@@ -475,7 +484,7 @@ int64_t IntLayer::Impl::plane_bytes_of(int64_t rows) const {
 // past the plane. Eight bytes at a time: every byte is at most 15, so the shifted word stays
 // in its bytes.
 void IntLayer::Impl::pack_halves(const uint8_t* padded, uint8_t* out) const {
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const int64_t wp = padded_width(), hp = padded_height();
   const int64_t rows = half_rows + (g.kernel_h - 1) * g.dilation_h;
   const size_t n = size_t(rows * wp), paired = size_t(std::min(rows, hp - half_rows) * wp);
   const uint8_t* below = padded + half_rows * wp;
@@ -509,10 +518,10 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
 // corrections, each padded pixel's channel sum.
 void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
   const int64_t c = g.in_c, hw = g.in_h * g.in_w;
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, hp = g.in_h + g.pad_top + g.pad_bottom;
+  const int64_t wp = padded_width(), hp = padded_height();
   const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
   if (a.padded.size() != bytes) a.padded.assign(bytes, static_cast<uint8_t>(add));
-  uint8_t* origin = a.padded.data() + (g.pad_top * wp + g.pad_left) * c;
+  uint8_t* origin = a.padded.data() + plane_origin() * c;
   if (codes_in)
     copy_rows->fn(reinterpret_cast<const uint8_t*>(in), g.in_h, g.in_w * c, g.in_w * c, origin, wp * c);
   else if (c == 1)
@@ -530,7 +539,7 @@ void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
 void IntLayer::Impl::rows_from_padded(const Activations& a, int64_t m0, int64_t m1, uint8_t* out,
                                       int32_t* xsum) const {
   const int64_t kp = layout.padded_cols(), c = g.in_c, run = g.kernel_w * c;
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, reach = (g.kernel_h - 1) * run + 16;
+  const int64_t wp = padded_width(), reach = (g.kernel_h - 1) * run + 16;
   const bool short_runs = run <= 16 && reach <= 2 * kp;
   for (int64_t m = m0; m < m1; ++m) {
     uint8_t* row = out + (m - m0) * kp;
@@ -633,7 +642,7 @@ int64_t IntLayer::Impl::sparse_tiles(
     a.tile_bytes = a.tiles.data();
     return ntiles;
   }
-  const int64_t wp = g.in_w + g.pad_left + g.pad_right, padded = padded_plane_bytes(), plane = plane_bytes();
+  const int64_t wp = padded_width(), padded = padded_plane_bytes(), plane = plane_bytes();
   const int64_t ntiles = implicit_tile_count();
   a.tile_stride = kSparseTile;
   // The runs depend on the geometry only: made once.
@@ -666,7 +675,7 @@ int64_t IntLayer::Impl::sparse_tiles(
     return ntiles;
   }
   const auto reserve = [&](aligned_vector<uint8_t>& buf, int64_t stride) {
-    const size_t bytes = cg * stride + ntiles * kSparseTile + stride;
+    const size_t bytes = size_t(planes_buffer_bytes(cg, stride));
     if (buf.size() != bytes) buf.assign(bytes, static_cast<uint8_t>(add));
   };
   if (!planes_in) reserve(a.tiles, padded);
@@ -677,11 +686,11 @@ int64_t IntLayer::Impl::sparse_tiles(
       src = input + (grp * cg + ch) * padded;
     } else {
       uint8_t* dst = a.tiles.data() + ch * padded;
-      const int64_t at = (grp * cg + ch) * g.in_h * g.in_w, origin = g.pad_top * wp + g.pad_left;
+      const int64_t at = (grp * cg + ch) * g.in_h * g.in_w;
       if (codes_in)
-        copy_rows->fn(input + at, g.in_h, g.in_w, g.in_w, dst + origin, wp);
+        copy_rows->fn(input + at, g.in_h, g.in_w, g.in_w, dst + plane_origin(), wp);
       else
-        quantize->fn(in + at, g.in_h, g.in_w, g.in_w, act, add, dst + origin, wp);
+        quantize->fn(in + at, g.in_h, g.in_w, g.in_w, act, add, dst + plane_origin(), wp);
       src = dst;
     }
     if (packed) pack_halves(src, a.packed.data() + ch * plane);
@@ -837,7 +846,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     const auto image = [&](Activations& act) {
       padded_image(in, act);
       if (!act.koff.empty()) return;
-      const int64_t wp = g.in_w + g.pad_left + g.pad_right, c = g.in_c;
+      const int64_t wp = padded_width(), c = g.in_c;
       act.koff.resize(layout.padded_cols() / kKBlock);
       for (size_t b = 0; b < act.koff.size(); ++b) {
         const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
@@ -855,7 +864,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // Output pixels are numbered over the padded width: calls of up to kConvRows virtual
     // pixels, and the epilogue keeps each row's out_w real ones (Tile::rows), the padding
     // columns dropped.
-    const int64_t wp = g.in_w + g.pad_left + g.pad_right, mv = g.out_h * wp, c = g.in_c;
+    const int64_t wp = padded_width(), mv = g.out_h * wp, c = g.in_c;
     const int64_t mr = kConvRows, bpg = layout.padded_group / kKBlock;
     // About one task per thread (output channels split first, then pixel rows), each a run of tile
     // GEMM calls into its whole block of sums, then the epilogue over the block: the tile

@@ -85,8 +85,8 @@ struct Session::Impl {
   // conv2d taking it as its input, hands it over as that reader's activation codes when both
   // layers can (the reader builds a padded NHWC image or padded channel planes of codes, or
   // takes the writer's bytes as its planes; the writer has a plain epilogue: one weight part,
-  // one scale group). The value's buffer, sized
-  // for floats, holds the bytes. Not a graph output, so no caller ever sees it.
+  // one scale group). The value's buffer, sized for floats, holds the bytes. Not a graph
+  // output, so no caller ever sees it.
   void link_codes() {
     std::vector<int> readers(plan.values.size(), 0);
     for (const Step& s : plan.steps)
