@@ -377,6 +377,23 @@ TEST(IntLayer, RejectsWhatItCannotRun) {
   const std::vector<float> ones(2, 1.0f);
   const IntLayerOptions sparse{Method::ternary_sparse, Isa::scalar};
   EXPECT_THROW(IntLayer(w, linear(3, 2), kU8, ones, ones, false, sparse, "node 'fc'"), Error);
+  // Codes in a format the layer does not list (a dense convolution reads NHWC, not planes; a
+  // linear layer no codes at all) are refused, and the layer still runs from floats.
+  WeightMatrix t = w;
+  t.codes = {1, 0, -1, 0, 1, 0};
+  const ConvGeometry g = conv(3, 4, 4, 2, 1, 1, 0, 1);
+  IntLayer dense(t, g, kU8, ones, ones, false, {Method::ternary_dense, Isa::scalar}, "node 'conv'");
+  ASSERT_EQ(dense.code_inputs().size(), 1u);
+  EXPECT_THROW(dense.take_codes(CodeFormat{kU8, 0, CodeLayout::planes}), Error);
+  IntLayer fc(t, linear(3, 2), kU8, ones, ones, false, {Method::ternary_dense, Isa::scalar}, "node 'fc'");
+  EXPECT_TRUE(fc.code_inputs().empty());
+  EXPECT_THROW(fc.take_codes(CodeFormat{kU8, 0, CodeLayout::nhwc}), Error);
+  const std::vector<float> x(3 * 4 * 4, 0.5f);
+  std::vector<float> want(2 * 4 * 4), got(want.size());
+  ThreadPool pool(1);
+  IntLayer(t, g, kU8, ones, ones, false, {Method::ternary_dense, Isa::scalar}, "node 'conv'").run(x.data(), want.data(), 1, pool);
+  dense.run(x.data(), got.data(), 1, pool);
+  EXPECT_EQ(got, want);
 }
 
 // The sparse GEMM addresses its activation planes by int32 byte offsets: a convolution whose
