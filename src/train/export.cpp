@@ -35,6 +35,11 @@ WeightMatrix matrix_from_levels(const torch::Tensor& q, int64_t group, bool asym
   return m;
 }
 
+// Of two encodings that both hold m, the one whose payload is smaller (a on a tie).
+Encoding smaller(Encoding a, Encoding b, const WeightMatrix& m) {
+  return encoding_traits(b).pack(m).size() < encoding_traits(a).pack(m).size() ? b : a;
+}
+
 }  // namespace
 
 ExportedWeight export_weight(QLayerImpl& layer) {
@@ -79,9 +84,7 @@ ExportedWeight export_weight(QLayerImpl& layer) {
         fill(out.matrix.scale_pos);
         fill(out.matrix.scale_neg);
       }
-      const size_t dense = encoding_traits(Encoding::ternary2).pack(out.matrix).size();
-      const size_t sparse = encoding_traits(Encoding::ternary_sparse).pack(out.matrix).size();
-      out.encoding = sparse < dense ? Encoding::ternary_sparse : Encoding::ternary2;
+      out.encoding = smaller(Encoding::ternary2, Encoding::ternary_sparse, out.matrix);
       break;
     }
     case WeightQuant::binary:
@@ -89,8 +92,10 @@ ExportedWeight export_weight(QLayerImpl& layer) {
       out.matrix = matrix_from_levels(q, cols, false);
       break;
     case WeightQuant::signed_binary:
-      out.encoding = Encoding::signed_binary;
+      // Its sparse form is ternary_sparse, whose rows then hold one list each (16 bits per
+      // non-zero against the bitmap's 1 per weight: smaller above ~94% sparsity).
       out.matrix = matrix_from_levels(q, cols, false);
+      out.encoding = smaller(Encoding::signed_binary, Encoding::ternary_sparse, out.matrix);
       break;
   }
   return out;

@@ -242,5 +242,30 @@ TEST(ExportEncodings, EachQuantizerGetsItsPackedEncoding) {
   EXPECT_EQ(export_graph(*dense, {}).find_tensor("layer2.weight")->encoding, Encoding::ternary2);
 }
 
+// Signed-binary's sparse form is ternary_sparse (one list per row), stored where it is the
+// smaller payload; either way the stored weights are LibTorch's quantized weights.
+TEST(ExportEncodings, SignedBinaryTakesItsSparseFormWhereSmaller) {
+  torch::manual_seed(8);
+  NetSpec s = net_spec("lenet5");
+  s.edge = quant(WeightQuant::uniform, 0);
+  s.edge.edge = true;
+  s.body = quant(WeightQuant::signed_binary, 0);
+  for (const auto& [delta, want] : {std::pair{0.97, Encoding::ternary_sparse}, std::pair{0.3, Encoding::signed_binary}}) {
+    s.body.sb_delta = delta;
+    Net net = build_net(s);
+    const Graph g = export_graph(*net, {});
+    const Tensor& t = *g.find_tensor("layer2.weight");
+    EXPECT_EQ(t.encoding, want) << "sb_delta " << delta;
+    const WeightMatrix m = encoding_traits(t.encoding).unpack(t.payload, t.rows(), t.cols(), "layer2.weight");
+    const Encoding other = want == Encoding::signed_binary ? Encoding::ternary_sparse : Encoding::signed_binary;
+    EXPECT_LT(encoding_traits(want).pack(m).size(), encoding_traits(other).pack(m).size()) << "sb_delta " << delta;
+    torch::NoGradGuard no_grad;
+    const std::vector<float> stored = t.to_floats();
+    const torch::Tensor expect = to_ohwi_matrix(net->layers[2]->quantized_weight()).flatten();
+    ASSERT_EQ(static_cast<int64_t>(stored.size()), expect.numel());
+    for (size_t i = 0; i < stored.size(); ++i) ASSERT_EQ(stored[i], expect[i].item<float>()) << delta << " " << i;
+  }
+}
+
 }  // namespace
 }  // namespace stern::train
