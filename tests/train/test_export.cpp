@@ -217,12 +217,29 @@ TEST(ExportIntegerEval, FloatEvalForLayersOffTheIntegerKernels) {
   EXPECT_FALSE(has(quant(WeightQuant::none, 8)));
 }
 
-TEST(ExportEncodings, EachQuantizerGetsItsPackedEncoding) {
-  torch::manual_seed(7);
+// LeNet-5 with int8 edge layers and `body` inside.
+NetSpec lenet5_with(QuantSpec body) {
   NetSpec s = net_spec("lenet5");
   s.edge = quant(WeightQuant::uniform, 0);
   s.edge.edge = true;
-  s.body = quant(WeightQuant::ternary, 0);
+  s.body = body;
+  return s;
+}
+
+// The stored tensor, dequantized, equals LibTorch's quantized weights of net->layers[layer]
+// (OIHW -> OHWI).
+void expect_stored_weights_are_libtorch(const Graph& g, Net& net, int layer) {
+  torch::NoGradGuard no_grad;
+  const std::string name = "layer" + std::to_string(layer) + ".weight";
+  const std::vector<float> stored = g.find_tensor(name)->to_floats();
+  const torch::Tensor want = to_ohwi_matrix(net->layers[layer]->quantized_weight()).flatten();
+  ASSERT_EQ(static_cast<int64_t>(stored.size()), want.numel()) << name;
+  for (size_t i = 0; i < stored.size(); ++i) ASSERT_EQ(stored[i], want[i].item<float>()) << name << " " << i;
+}
+
+TEST(ExportEncodings, EachQuantizerGetsItsPackedEncoding) {
+  torch::manual_seed(7);
+  NetSpec s = lenet5_with(quant(WeightQuant::ternary, 0));
   s.body.threshold_init = 2.5;  // very sparse: the index-list form is smaller
   Net net = build_net(s);
   const Graph g = export_graph(*net, {});
@@ -230,12 +247,7 @@ TEST(ExportEncodings, EachQuantizerGetsItsPackedEncoding) {
   EXPECT_EQ(g.find_tensor("layer2.weight")->encoding, Encoding::ternary_sparse);
   EXPECT_EQ(g.find_tensor("layer4.weight")->encoding, Encoding::i8);
   EXPECT_EQ(g.find_tensor("layer1.weight")->shape, (std::vector<int64_t>{16, 5, 5, 6}));
-  // Dequantized weights equal LibTorch's quantized weights (OIHW -> OHWI).
-  torch::NoGradGuard no_grad;
-  const std::vector<float> stored = g.find_tensor("layer1.weight")->to_floats();
-  const torch::Tensor want = to_ohwi_matrix(net->layers[1]->quantized_weight()).flatten();
-  ASSERT_EQ(static_cast<int64_t>(stored.size()), want.numel());
-  for (size_t i = 0; i < stored.size(); ++i) ASSERT_EQ(stored[i], want[i].item<float>()) << i;
+  expect_stored_weights_are_libtorch(g, net, 1);
 
   s.body.threshold_init = 0.3;  // dense: 2 bits per weight wins
   Net dense = build_net(s);
@@ -246,10 +258,7 @@ TEST(ExportEncodings, EachQuantizerGetsItsPackedEncoding) {
 // smaller payload; either way the stored weights are LibTorch's quantized weights.
 TEST(ExportEncodings, SignedBinaryTakesItsSparseFormWhereSmaller) {
   torch::manual_seed(8);
-  NetSpec s = net_spec("lenet5");
-  s.edge = quant(WeightQuant::uniform, 0);
-  s.edge.edge = true;
-  s.body = quant(WeightQuant::signed_binary, 0);
+  NetSpec s = lenet5_with(quant(WeightQuant::signed_binary, 0));
   for (const auto& [delta, want] : {std::pair{0.97, Encoding::ternary_sparse}, std::pair{0.3, Encoding::signed_binary}}) {
     s.body.sb_delta = delta;
     Net net = build_net(s);
@@ -259,11 +268,7 @@ TEST(ExportEncodings, SignedBinaryTakesItsSparseFormWhereSmaller) {
     const WeightMatrix m = encoding_traits(t.encoding).unpack(t.payload, t.rows(), t.cols(), "layer2.weight");
     const Encoding other = want == Encoding::signed_binary ? Encoding::ternary_sparse : Encoding::signed_binary;
     EXPECT_LT(encoding_traits(want).pack(m).size(), encoding_traits(other).pack(m).size()) << "sb_delta " << delta;
-    torch::NoGradGuard no_grad;
-    const std::vector<float> stored = t.to_floats();
-    const torch::Tensor expect = to_ohwi_matrix(net->layers[2]->quantized_weight()).flatten();
-    ASSERT_EQ(static_cast<int64_t>(stored.size()), expect.numel());
-    for (size_t i = 0; i < stored.size(); ++i) ASSERT_EQ(stored[i], expect[i].item<float>()) << delta << " " << i;
+    expect_stored_weights_are_libtorch(g, net, 2);
   }
 }
 
