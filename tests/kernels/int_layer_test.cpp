@@ -194,8 +194,11 @@ TEST(IntLayer, BatchesAndThreads) {
   uint32_t seed = 500;
   for (Method method : {Method::ternary_dense, Method::ternary_sparse, Method::int8})
     for (const Case& c : kCases)
-      for (int64_t batch : {1, 3, 17})  // 17: linear layers past kTileGemmMinRows rows
+      for (int64_t batch : {1, 3, 17, 130}) {  // 17: linear layers past kTileGemmMinRows rows
+        // 130: linear layers over three sparse tiles, the last of 2 rows.
+        if (batch == 130 && (c.g.in_h != 1 || c.g.in_w != 1)) continue;
         for (int threads : {1, 2}) check(c, method, cpu_features().best(), 0.5, batch, threads, seed++);
+      }
 }
 
 // A case's weights (for `method`) and a batch of inputs spanning both clamps.
