@@ -8,6 +8,7 @@
 #include <string>
 
 #include "command.h"
+#include "training_build.h"
 #include "stern/dataset.h"
 #include "stern/error.h"
 #include "stern/fgq.h"
@@ -107,10 +108,10 @@ void print_table(const FgqReport& r, const FgqCliOptions& o, int64_t model_bytes
 // Refused before any quantization work when it cannot run.
 void check_finetune(const FgqCliOptions& o) {
   if (o.finetune.epochs <= 0) return;
-#ifndef STERN_HAS_TRAIN
-  fail("--finetune-epochs", "this stern was built without LibTorch (STERN_BUILD_TRAIN=OFF); rebuild with it to fine-tune");
-#endif
   if (o.calib.empty()) fail("--finetune-epochs", "needs --calib DATA: fine-tuning trains on its training split");
+#ifndef STERN_HAS_TRAIN
+  run_training_build("--finetune-epochs");
+#endif
 }
 
 Graph finetune(const Graph& fp32, const Graph& quantized, const FgqOptions& options,

@@ -13,7 +13,14 @@ std::vector<std::pair<std::string, AddCommand>>& registry() {
   static std::vector<std::pair<std::string, AddCommand>> commands;
   return commands;
 }
+
+std::vector<std::string>& arguments() {
+  static std::vector<std::string> args;
+  return args;
+}
 }  // namespace
+
+const std::vector<std::string>& invocation() { return arguments(); }
 
 CommandRegistrar::CommandRegistrar(const char* name, AddCommand add) {
   registry().emplace_back(name, add);
@@ -21,6 +28,7 @@ CommandRegistrar::CommandRegistrar(const char* name, AddCommand add) {
 }  // namespace stern::cli
 
 int main(int argc, char** argv) {
+  stern::cli::arguments().assign(argv, argv + argc);
   CLI::App app{"stern: sparse ternary networks, trained and run fast"};
   app.require_subcommand(1);
   auto commands = stern::cli::registry();

@@ -326,6 +326,20 @@ void expect_bench_json(const nlohmann::json& j, size_t configs, bool profile) {
   }
 }
 
+// stern does not load LibTorch: `stern train` runs stern-train from stern's directory with
+// the same arguments (its help, under the name stern was called by), or, in a build without
+// it (the sanitizer build), says which file it needs.
+TEST(CliTrain, RunsTheLibTorchBuildOrNamesIt) {
+  const CommandResult r = stern_cli("train --help");
+#ifdef STERN_TRAIN_CLI
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr(std::string("Usage: ") + STERN_CLI + " train [OPTIONS]"), HasSubstr("--recipe")));
+#else
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("stern train: needs the LibTorch build of stern"), HasSubstr("/stern-train (")));
+#endif
+}
+
 TEST(CliBench, SynthesizedLayerWithProfile) {
   CommandResult r = stern_cli("bench --layer conv:8x16x3x3@10x10 --encoding sparse-ternary --sparsity 0.9 "
                               "--threads 1 --min-time 0 --profile --json");
