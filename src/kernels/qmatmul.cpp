@@ -722,30 +722,39 @@ int64_t IntLayer::Impl::sparse_tiles(
 }
 
 // The k-major bytes of pixels [64 tile, 64 tile + 64) of conv group `grp`, from the NCHW
-// bytes: one run of output columns per (channel, kh, kw, output row).
+// bytes. Per output row of the tile and kernel tap, the columns inside the image are worked
+// out once and the channels copied in the innermost loop: with a division and a bounds check
+// per byte this copy cost 1.3-2 ns a byte, five times the dense method's whole layer on
+// ResNet-20's stride-2 layers (3x3 16->32 at 28x28: 52 us against 10, Ice Lake).
 void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m,
                                 uint8_t* out) const {
-  const int64_t kp = layout.padded_cols(), hw = g.in_h * g.in_w;
-  std::memset(out, static_cast<uint8_t>(add), kp * kSparseTile);
+  const int64_t kp = layout.padded_cols(), hw = g.in_h * g.in_w, sw = g.stride_w;
+  const bool identity = layout.identity();
+  std::memset(out, static_cast<uint8_t>(add), kp * kSparseTile);  // taps in the padding: code 0
   const int64_t first = tile * kSparseTile, last = std::min<int64_t>(m, first + kSparseTile);
-  for (int64_t ch = 0; ch < cg; ++ch)
-    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+  for (int64_t p = first; p < last;) {
+    const int64_t img = p / pixels, oh = (p % pixels) / g.out_w, ow0 = p % g.out_w;
+    const int64_t run = std::min(last - p, g.out_w - ow0);
+    const uint8_t* image = a.image.data() + (img * g.in_c + grp * cg) * hw;
+    uint8_t* dst = out + (p - first);
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+      if (ih < 0 || ih >= g.in_h) continue;
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        uint8_t* dst = out + layout.map((kh * g.kernel_w + kw) * cg + ch) * kSparseTile;
-        for (int64_t p = first; p < last;) {
-          const int64_t img = p / pixels, oh = (p % pixels) / g.out_w, ow0 = p % g.out_w;
-          const int64_t run = std::min(last - p, g.out_w - ow0);
-          const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-          if (ih >= 0 && ih < g.in_h) {
-            const uint8_t* src = a.image.data() + (img * g.in_c + grp * cg + ch) * hw + ih * g.in_w;
-            for (int64_t j = 0; j < run; ++j) {
-              const int64_t iw = (ow0 + j) * g.stride_w - g.pad_left + kw * g.dilation_w;
-              if (iw >= 0 && iw < g.in_w) dst[p - first + j] = src[iw];
-            }
-          }
-          p += run;
+        // Output column ow0 + j reads input column iw0 + j * sw: j in [j0, j1) are inside.
+        const int64_t iw0 = ow0 * sw - g.pad_left + kw * g.dilation_w;
+        const int64_t j0 = iw0 < 0 ? ceil_div(-iw0, sw) : 0;
+        const int64_t j1 = std::min(run, iw0 < g.in_w ? ceil_div(g.in_w - iw0, sw) : 0);
+        const int64_t at = ih * g.in_w + iw0, col = (kh * g.kernel_w + kw) * cg;
+        for (int64_t ch = 0; ch < cg; ++ch) {
+          uint8_t* d = dst + (identity ? col + ch : layout.map(col + ch)) * kSparseTile;
+          const uint8_t* src = image + ch * hw;
+          for (int64_t j = j0; j < j1; ++j) d[j] = src[at + j * sw];
         }
       }
+    }
+    p += run;
+  }
 }
 
 // acc[i][j] (+)= scale * (raw - xcoef * xsum + wc * wsum) of one scale group, rows m0..

@@ -81,6 +81,8 @@ const Case kCases[] = {
     {"conv5x5_dilated_u4", conv(6, 11, 12, 9, 5, 1, 4, 1, 2), 0, false, kU4},
     {"conv3x3_wide_fgq16_u4", conv(150, 6, 7, 11, 3, 1, 1, 1), 16, true, kU4zp},
     {"conv3x3_stride2_fgq16_zero_point", conv(32, 11, 10, 21, 3, 2, 1, 1), 16, true, kS8zp},
+    // The sparse GEMM's k-major tiles at stride 2 with dilation and conv groups (build_tile).
+    {"conv3x3_stride2_dilated_groups", conv(12, 13, 11, 10, 3, 2, 2, 2, 2), 0, false, kU8},
     {"conv3x3_64ch_implicit_zero_point", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kS8zp},
     {"conv3x3_1ch_padded_rows_zero_point", conv(1, 9, 11, 6, 3, 1, 1, 1), 0, false, kU4zp},
     {"linear_odd_zero_point", linear(301, 37), 0, false, kU8zp},
