@@ -175,8 +175,10 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
 
 // The automatic choice: linear layers stay on the bitmap providers; convolutions go to the
 // ternary provider where bitmap_conv_defers says (tested on its own below). model()'s
-// signed-binary conv1 and conv3 (9 and 7 filters, 31% dense) are ones it runs on its sparse
-// GEMM on either cost table (a dense tile of 16 or 64 channels would mostly compute nothing).
+// signed-binary conv3 (7 filters, 31% dense) is one it runs on its sparse GEMM on either cost
+// table (a dense tile of 16 or 64 channels would mostly compute nothing); conv1, at stride 2,
+// would copy its k-major tile first, which the cost model prices since session 13: on Ice
+// Lake it runs on the dense method, 1.6-1.8 us against 2.8-2.9 sparse.
 TEST(BinaryLayers, ConvolutionsGoToTheTernaryProviderWhereItIsFaster) {
   for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
     const Graph g = model(e);
@@ -186,7 +188,7 @@ TEST(BinaryLayers, ConvolutionsGoToTheTernaryProviderWhereItIsFaster) {
     for (const LayerPlan& p : s.plan()) {
       if (p.op.rfind("conv2d", 0) == 0) {
         ++convs;
-        if (e == Encoding::signed_binary && (p.node == "conv1" || p.node == "conv3"))
+        if (e == Encoding::signed_binary && p.node == "conv3")
           EXPECT_EQ(p.kernel.rfind("ternary_sparse:", 0), 0u) << p.node << " ran on " << p.kernel;
         else
           EXPECT_TRUE(p.kernel.rfind("ternary", 0) == 0 || p.kernel.rfind(family + ":", 0) == 0) << p.kernel;
