@@ -40,13 +40,14 @@ struct Part {
 
 // Activations of one kernel call: M pixels of one conv group in the method's layout.
 struct Activations {
-  aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense) or NCHW (sparse)
+  aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense), the GEMV's row
   aligned_vector<uint8_t> padded; // implicit dense conv: the padded NHWC image
   std::vector<int32_t> koff;      // implicit dense conv: offset of each 16-column block
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
-  aligned_vector<uint8_t> tiles;  // sparse GEMM: padded planes, or [tiles][K'][64] bytes
+  aligned_vector<uint8_t> tiles;  // sparse GEMM: padded (phase) planes, or [tiles][K'][64] bytes
+  aligned_vector<uint8_t> strided; // sparse GEMM at stride > 1: the padded planes of the phases
   aligned_vector<uint8_t> packed; // sparse GEMM on packed planes (IntLayer::Impl::packed)
   const uint8_t* tile_bytes = nullptr;  // sparse GEMM: tiles.data(), or the input's planes
   std::vector<Run> runs;          // sparse GEMM: output pixels of the tiles' lanes
@@ -179,10 +180,19 @@ struct IntLayer::Impl {
   // The input image with its padding (the dense methods' padded image, the sparse planes).
   int64_t padded_width() const { return g.in_w + g.pad_left + g.pad_right; }
   int64_t padded_height() const { return g.in_h + g.pad_top + g.pad_bottom; }
-  // Implicit tiles: 64 lanes each over the output rows numbered at the padded width (packed:
+  // The sparse GEMM reads the tiles of every convolution as windows of channel planes (below);
+  // linear layers over a batch copy k-major tiles. At stride s the planes are the phases of
+  // each padded plane: phase (py, px) holds its rows py, py + s_h, ... and columns px, px +
+  // s_w, ..., so tap (kh, kw), at padded row oh s_h + kh d_h, is row oh + kh d_h / s_h of phase
+  // kh d_h % s_h (columns alike): the windows of a stride-1 convolution, phases() planes per
+  // channel, of plane_width() x plane_height() (the padded plane's at stride 1).
+  int64_t phases() const { return g.stride_h * g.stride_w; }
+  int64_t plane_width() const { return ceil_div(padded_width(), g.stride_w); }
+  int64_t plane_height() const { return ceil_div(padded_height(), g.stride_h); }
+  // Implicit tiles: 64 lanes each over the output rows numbered at the plane width (packed:
   // over the first half's rows, each lane also the pixel half_rows rows below).
   int64_t implicit_tile_count() const {
-    return ceil_div((packed ? half_rows : g.out_h) * padded_width(), int64_t(kSparseTile));
+    return ceil_div((packed ? half_rows : g.out_h) * plane_width(), int64_t(kSparseTile));
   }
   // Sums per tile row: 64 pixels, or 128 on packed planes (the second half's from lane 64).
   size_t tile_lanes() const { return packed ? 2 * kSparseTile : kSparseTile; }
@@ -192,7 +202,7 @@ struct IntLayer::Impl {
   // the kernel's reach); the planes in the input's float slot, if they fit there with the
   // slack the windows read past the last one.
   int64_t plane_bytes_of(int64_t rows) const;
-  int64_t padded_plane_bytes() const { return plane_bytes_of(padded_height()); }
+  int64_t padded_plane_bytes() const { return plane_bytes_of(plane_height()); }
   int64_t plane_bytes() const {
     return packed ? plane_bytes_of(half_rows + (g.kernel_h - 1) * g.dilation_h) : padded_plane_bytes();
   }
@@ -207,7 +217,6 @@ struct IntLayer::Impl {
   std::optional<CodeFormat> planes_format() const;
   int64_t sparse_tiles(Activations& a, const float* in, int64_t grp, int64_t m,
                        const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const;
-  void build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m, uint8_t* out) const;
   void compute(const float* in, int64_t images, float* out, ThreadPool* pool, Activations& a,
                int thread_base);
   void epilogue(const Part& p, int64_t group, int32_t wc, const int32_t* raw, size_t ldr,
@@ -457,24 +466,27 @@ void IntLayer::Impl::sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, 
       }
   }
   // Where each column's activations are in a tile (sparse_tiles): row k of a k-major tile,
-  // or the window of channel plane c shifted by kh * dilation rows and kw * dilation columns.
+  // or the window of channel c's plane (its phase at stride > 1) shifted by the tap's rows
+  // and columns.
   column_offset.assign(layout.padded_cols(), 0);
-  const int64_t plane = implicit_tiles() ? plane_bytes() : 0;
-  if (implicit_tiles() && (cg + 1) * plane > std::numeric_limits<int32_t>::max())
-    fail(where, "the sparse kernel's activation planes exceed 2 GiB (" + std::to_string(cg) + " channels of " +
-                    std::to_string(plane) + " bytes)");
+  const int64_t plane = linear ? 0 : plane_bytes(), pw = plane_width();
+  if (!linear && (cg * phases() + 1) * plane > std::numeric_limits<int32_t>::max())
+    fail(where, "the sparse kernel's activation planes exceed 2 GiB (" + std::to_string(cg * phases()) +
+                    " planes of " + std::to_string(plane) + " bytes)");
   for (int64_t k = 0; k < layout.cols; ++k) {
     const int64_t tap = k / cg, ch = k % cg;
+    const int64_t dy = tap / g.kernel_w * g.dilation_h, dx = tap % g.kernel_w * g.dilation_w;
+    const int64_t phase = dy % g.stride_h * g.stride_w + dx % g.stride_w;
     column_offset[kperm[k]] = static_cast<int32_t>(
-        implicit_tiles() ? ch * plane + tap / g.kernel_w * g.dilation_h * wp + tap % g.kernel_w * g.dilation_w
-                         : layout.map(k) * int64_t(kSparseTile));
+        linear ? layout.map(k) * int64_t(kSparseTile)
+               : (ch * phases() + phase) * plane + dy / g.stride_h * pw + dx / g.stride_w);
   }
 }
 
 // An odd number of cache lines between planes: a block's 128 windows, one per channel,
 // would otherwise fall into a few L1 sets (16x16 planes are 256 bytes apart).
 int64_t IntLayer::Impl::plane_bytes_of(int64_t rows) const {
-  const int64_t plane = ceil_div(rows * padded_width(), 64) * 64;
+  const int64_t plane = ceil_div(rows * plane_width(), 64) * 64;
   return plane / 64 % 2 == 0 ? plane + 64 : plane;
 }
 
@@ -499,8 +511,8 @@ void IntLayer::Impl::pack_halves(const uint8_t* padded, uint8_t* out) const {
   for (; i < n; ++i) out[i] = uint8_t(padded[i] | add << 4);
 }
 
-// Bytes of the whole input: NHWC for the dense methods (im2col copies channel runs), NCHW
-// for sparse (the k-major tiles copy pixel runs of one channel plane).
+// Bytes of the whole input for the dense methods (NHWC: im2col copies channel runs) and the
+// sparse GEMV.
 void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations& a) const {
   const int64_t hw = g.in_h * g.in_w, c = g.in_c, n = images * hw * c;
   a.image.resize(n + 64);
@@ -619,16 +631,42 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
   }
 }
 
+namespace {
+
+// The sh x sw phases of a padded plane of sh * ph rows of sw * pw bytes: phase (py, px), at
+// out + (py * sw + px) * stride, is rows py, py + sh, ... and columns px, px + sw, ... (ph x
+// pw bytes). A function of its own, pointers restrict: inside the lambda that calls it, every
+// byte store could have changed the captured sizes, and GCC reloaded them per byte.
+void deal_phases(const uint8_t* __restrict plane, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t stride,
+                 uint8_t* __restrict out) {
+  const int64_t pitch = sw * pw;
+  for (int64_t py = 0; py < sh; ++py)
+    for (int64_t i = 0; i < ph; ++i) {
+      const uint8_t* row = plane + (i * sh + py) * pitch;
+      uint8_t* dst = out + py * sw * stride + i * pw;
+      if (sw == 2) {  // the common stride as a constant
+        for (int64_t j = 0; j < pw; ++j) dst[j] = row[2 * j];
+        for (int64_t j = 0; j < pw; ++j) dst[stride + j] = row[2 * j + 1];
+      } else {
+        for (int64_t px = 0; px < sw; ++px)
+          for (int64_t j = 0; j < pw; ++j) dst[px * stride + j] = row[j * sw + px];
+      }
+    }
+}
+
+}  // namespace
+
 // The byte tiles of the sparse GEMM for conv group `grp`; returns their count. Stride-1
 // convolutions need no im2col: the channel planes are stored zero-padded, output pixels are
 // numbered over the padded width (the extra columns are computed and dropped), and column
 // (kh, kw, c) of a tile is the window of plane c shifted by kh * dilation rows and
-// kw * dilation columns. Others (strides, linear over a batch) copy k-major tiles.
+// kw * dilation columns; strided ones the same over each plane's phases (phases()). Linear
+// layers over a batch copy k-major tiles.
 int64_t IntLayer::Impl::sparse_tiles(
     Activations& a, const float* in, int64_t grp, int64_t m,
     const std::function<void(size_t, const std::function<void(size_t)>&)>& parallel) const {
   const int64_t kp = layout.padded_cols();
-  if (!implicit_tiles()) {
+  if (linear) {
     const int64_t ntiles = ceil_div(m, kSparseTile);
     a.tile_stride = kp * kSparseTile;
     a.tiles.resize(ntiles * a.tile_stride);
@@ -638,33 +676,28 @@ int64_t IntLayer::Impl::sparse_tiles(
       a.runs.push_back({0, int32_t(t * kSparseTile), int32_t(std::min<int64_t>(kSparseTile, m - t * kSparseTile))});
     }
     a.tile_runs.push_back(a.runs.size());
-    if (linear) {
-      // The batch rows' floats quantized straight into the k-major tiles by the transposing
-      // quantizer, in tasks of kLinearTileColumns columns (one tile is most batches: a task
-      // per tile left the second thread idle). The copy of a quantized [batch][K] image one
-      // byte and one column-map division at a time took 0.26 ms for 64 rows of 1568
-      // features, 75% of that layer (Fashion VGG's layer4, 95% sparse) against 7 us of GEMM.
-      // Padding columns have no entries and lanes past the batch are dropped: neither is
-      // written.
-      constexpr int64_t kLinearTileColumns = 256;
-      const int64_t chunks = ceil_div(layout.cols, kLinearTileColumns);
-      parallel(ntiles * chunks, [&](size_t i) {
-        const int64_t t = int64_t(i) / chunks, k1 = std::min(layout.cols, (int64_t(i) % chunks + 1) * kLinearTileColumns);
-        const int64_t first = t * kSparseTile, rows = std::min<int64_t>(kSparseTile, m - first);
-        uint8_t* tile = a.tiles.data() + t * a.tile_stride;
-        for (int64_t k = (int64_t(i) % chunks) * kLinearTileColumns, end; k < k1; k = end) {
-          end = std::min(k1, (k / layout.group + 1) * layout.group);  // within k's scale group
-          quantize_nhwc->fn(in + first * layout.cols + k, size_t(rows), 1, size_t(end - k), size_t(layout.cols), act, add,
-                            tile + layout.map(k) * kSparseTile, kSparseTile, size_t(end - k) * kSparseTile);
-        }
-      });
-    } else {
-      parallel(ntiles, [&](size_t t) { build_tile(a, grp, t, m, a.tiles.data() + t * a.tile_stride); });
-    }
+    // The batch rows' floats quantized straight into the k-major tiles by the transposing
+    // quantizer, in tasks of kLinearTileColumns columns (one tile is most batches: a task per
+    // tile left the second thread idle). The copy of a quantized [batch][K] image one byte and
+    // one column-map division at a time took 0.26 ms for 64 rows of 1568 features, 75% of
+    // that layer (Fashion VGG's layer4, 95% sparse) against 7 us of GEMM. Padding columns
+    // have no entries and lanes past the batch are dropped: neither is written.
+    constexpr int64_t kLinearTileColumns = 256;
+    const int64_t chunks = ceil_div(layout.cols, kLinearTileColumns);
+    parallel(ntiles * chunks, [&](size_t i) {
+      const int64_t t = int64_t(i) / chunks, k1 = std::min(layout.cols, (int64_t(i) % chunks + 1) * kLinearTileColumns);
+      const int64_t first = t * kSparseTile, rows = std::min<int64_t>(kSparseTile, m - first);
+      uint8_t* tile = a.tiles.data() + t * a.tile_stride;
+      for (int64_t k = (int64_t(i) % chunks) * kLinearTileColumns, end; k < k1; k = end) {
+        end = std::min(k1, (k / layout.group + 1) * layout.group);  // within k's scale group
+        quantize_nhwc->fn(in + first * layout.cols + k, size_t(rows), 1, size_t(end - k), size_t(layout.cols), act, add,
+                          tile + layout.map(k) * kSparseTile, kSparseTile, size_t(end - k) * kSparseTile);
+      }
+    });
     a.tile_bytes = a.tiles.data();
     return ntiles;
   }
-  const int64_t wp = padded_width(), padded = padded_plane_bytes(), plane = plane_bytes();
+  const int64_t wp = plane_width(), padded = padded_plane_bytes(), plane = plane_bytes();
   const int64_t ntiles = implicit_tile_count();
   a.tile_stride = kSparseTile;
   // The runs depend on the geometry only: made once.
@@ -696,12 +729,26 @@ int64_t IntLayer::Impl::sparse_tiles(
     a.tile_bytes = input + grp * cg * padded;
     return ntiles;
   }
-  const auto reserve = [&](aligned_vector<uint8_t>& buf, int64_t stride) {
-    const size_t bytes = size_t(planes_buffer_bytes(cg, stride));
+  const auto reserve = [&](aligned_vector<uint8_t>& buf, size_t bytes) {
     if (buf.size() != bytes) buf.assign(bytes, static_cast<uint8_t>(add));
   };
-  if (!planes_in) reserve(a.tiles, padded);
-  if (packed) reserve(a.packed, plane);
+  if (!planes_in) reserve(a.tiles, size_t(planes_buffer_bytes(cg * phases(), padded)));
+  if (packed) reserve(a.packed, size_t(planes_buffer_bytes(cg, plane)));
+  if (phases() > 1) {
+    // Each channel quantized into a padded plane of whole phase rows and columns (pitch
+    // sw * pw), then dealt out to its phases, padding included.
+    const int64_t sh = g.stride_h, sw = g.stride_w, ph = plane_height(), pitch = sw * wp;
+    const int64_t strided_plane = sh * ph * pitch;
+    reserve(a.strided, size_t(cg * strided_plane));
+    parallel(cg, [&](size_t ch) {
+      uint8_t* padded_plane = a.strided.data() + ch * strided_plane;
+      quantize->fn(in + (grp * cg + int64_t(ch)) * g.in_h * g.in_w, g.in_h, g.in_w, g.in_w, act, add,
+                   padded_plane + g.pad_top * pitch + g.pad_left, pitch);
+      deal_phases(padded_plane, sh, sw, ph, wp, padded, a.tiles.data() + int64_t(ch) * phases() * padded);
+    });
+    a.tile_bytes = a.tiles.data();
+    return ntiles;
+  }
   parallel(cg, [&](size_t ch) {
     const uint8_t* src;
     if (planes_in) {
@@ -719,42 +766,6 @@ int64_t IntLayer::Impl::sparse_tiles(
   });
   a.tile_bytes = packed ? a.packed.data() : a.tiles.data();
   return ntiles;
-}
-
-// The k-major bytes of pixels [64 tile, 64 tile + 64) of conv group `grp`, from the NCHW
-// bytes. Per output row of the tile and kernel tap, the columns inside the image are worked
-// out once and the channels copied in the innermost loop: with a division and a bounds check
-// per byte this copy cost 1.3-2 ns a byte, five times the dense method's whole layer on
-// ResNet-20's stride-2 layers (3x3 16->32 at 28x28: 52 us against 10, Ice Lake).
-void IntLayer::Impl::build_tile(const Activations& a, int64_t grp, int64_t tile, int64_t m,
-                                uint8_t* out) const {
-  const int64_t kp = layout.padded_cols(), hw = g.in_h * g.in_w, sw = g.stride_w;
-  const bool identity = layout.identity();
-  std::memset(out, static_cast<uint8_t>(add), kp * kSparseTile);  // taps in the padding: code 0
-  const int64_t first = tile * kSparseTile, last = std::min<int64_t>(m, first + kSparseTile);
-  for (int64_t p = first; p < last;) {
-    const int64_t img = p / pixels, oh = (p % pixels) / g.out_w, ow0 = p % g.out_w;
-    const int64_t run = std::min(last - p, g.out_w - ow0);
-    const uint8_t* image = a.image.data() + (img * g.in_c + grp * cg) * hw;
-    uint8_t* dst = out + (p - first);
-    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-      const int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-      if (ih < 0 || ih >= g.in_h) continue;
-      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-        // Output column ow0 + j reads input column iw0 + j * sw: j in [j0, j1) are inside.
-        const int64_t iw0 = ow0 * sw - g.pad_left + kw * g.dilation_w;
-        const int64_t j0 = iw0 < 0 ? ceil_div(-iw0, sw) : 0;
-        const int64_t j1 = std::min(run, iw0 < g.in_w ? ceil_div(g.in_w - iw0, sw) : 0);
-        const int64_t at = ih * g.in_w + iw0, col = (kh * g.kernel_w + kw) * cg;
-        for (int64_t ch = 0; ch < cg; ++ch) {
-          uint8_t* d = dst + (identity ? col + ch : layout.map(col + ch)) * kSparseTile;
-          const uint8_t* src = image + ch * hw;
-          for (int64_t j = j0; j < j1; ++j) d[j] = src[at + j * sw];
-        }
-      }
-    }
-    p += run;
-  }
 }
 
 // acc[i][j] (+)= scale * (raw - xcoef * xsum + wc * wsum) of one scale group, rows m0..
@@ -939,7 +950,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   }
   if (padded_rows())
     padded_image(in, a);
-  else if (dense() || sparse_gemv(m) || (!implicit_tiles() && !linear))  // sparse linear: sparse_tiles
+  else if (dense() || sparse_gemv(m))  // the sparse GEMM's tiles: sparse_tiles
     quantize_image(in, images, a);
 
   for (int64_t grp = 0; grp < g.groups; ++grp) {

@@ -107,10 +107,11 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   const double gemv_per_weight = dram ? c.dense_gemv_per_weight_dram : c.dense_gemv_per_weight;
   const double dense = n_dense * k * (gemv ? gemv_per_weight : m * (tile_gemm ? kTileGemmNsPerMac : c.dense_gemm_per_mac));
   const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
-  const bool copies_tiles = !gemv && (g.stride_h != 1 || g.stride_w != 1);
+  const bool strided = g.stride_h != 1 || g.stride_w != 1;
+  const double planes = double(g.in_c) * double(g.in_h + g.pad_top + g.pad_bottom) * double(g.in_w + g.pad_left + g.pad_right);
   const double sparse = tiles * (density * n * k * (gemv ? c.sparse_gemv_per_nonzero : c.sparse_gemm_per_nonzero) +
-                                 n * blocks * (gemv ? c.sparse_gemv_per_block : c.sparse_gemm_per_block) +
-                                 (copies_tiles ? k * 64.0 * kSparseTileCopyNsPerByte : 0.0));
+                                 n * blocks * (gemv ? c.sparse_gemv_per_block : c.sparse_gemm_per_block)) +
+                        (strided ? planes * kStridedPlaneNsPerByte : 0.0);
   return sparse < dense ? Method::ternary_sparse : Method::ternary_dense;
 }
 

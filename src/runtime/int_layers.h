@@ -62,13 +62,13 @@ inline constexpr double kU4SparseGemmFactor = 0.77;
 // GEMM at 14x14, 90% sparse, Ice Lake (bench_kernels ukernel/, 3 alternating runs): 130-151
 // against 197-207 us.
 inline constexpr double kP4SparseGemmFactor = 0.65;
-// Convolutions the sparse GEMM cannot read in place (strided ones) copy k-major tiles of 64
-// pixels x K bytes first (kernels/qmatmul.cpp build_tile, scalar code): per tile byte,
-// stride-2 3x3 layers at 99.9% sparsity on Ice Lake, 1 thread (16->32 at 28x28 25 us,
-// 64->128 at 56x56 398, 128->256 at 28x28 193, 256->512 at 14x14 100), 0.6-0.8 ns with the
-// quantizer and the epilogue. On small layers that is more than the dense method's whole
-// layer (16->32: 10 us).
-inline constexpr double kSparseTileCopyNsPerByte = 0.7;
+// Strided convolutions on the sparse GEMM deal each padded input plane out to its stride_h x
+// stride_w phases first (kernels/qmatmul.cpp sparse_tiles), per byte of those planes: ~0.35
+// ns of scalar copying (profile of 3x3 128->256 at 28x28, stride 2), raised to 0.5 by the
+// small layers, whose fixed costs this model does not see otherwise (Ice Lake, 1 thread, min
+// of 3, dense / sparse at 90%: 16->32 at 28x28 12.7 / 13.9 us, 32->64 at 14x14 6.1 / 8.2;
+// 64->128 at 56x56 280 / 193, 128->256 at 28x28 210 / 161, 256->512 at 14x14 264 / 158).
+inline constexpr double kStridedPlaneNsPerByte = 0.5;
 
 // Dense or sparse ternary for a layer of this geometry (linear: a 1x1 convolution over 1x1
 // images) with `cols` weight columns of which this fraction is non-zero, at batch 1, on the

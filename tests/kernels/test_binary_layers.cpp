@@ -177,8 +177,8 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
 // ternary provider where bitmap_conv_defers says (tested on its own below). model()'s
 // signed-binary conv3 (7 filters, 31% dense) is one it runs on its sparse GEMM on either cost
 // table (a dense tile of 16 or 64 channels would mostly compute nothing); conv1, at stride 2,
-// would copy its k-major tile first, which the cost model prices since session 13: on Ice
-// Lake it runs on the dense method, 1.6-1.8 us against 2.8-2.9 sparse.
+// pays for dealing its input planes out to their phases, and the model's pick between the two
+// methods is a close call (Ice Lake: 1.3 us dense, 1.1-1.2 sparse).
 TEST(BinaryLayers, ConvolutionsGoToTheTernaryProviderWhereItIsFaster) {
   for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
     const Graph g = model(e);
