@@ -408,6 +408,20 @@ void BM_copy_rows_ukernel(benchmark::State& state, const kernels::CopyRowsKernel
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
 }
 
+// A stride-2 layer's padded planes dealt out to their phases: 128 channels of 28x28 padded to
+// 30x30 (the 3x3 128->256 layer at stride 2), four 15x15 phases each.
+void BM_deal_phases_ukernel(benchmark::State& state, const kernels::DealPhasesKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr size_t kChannels = 128, kPhaseSide = 15, kPlane = 4 * kPhaseSide * kPhaseSide, kStride = 256;
+  std::vector<uint8_t> planes(kChannels * kPlane, 7), out(kChannels * 4 * kStride);
+  for (auto _ : state) {
+    for (size_t c = 0; c < kChannels; ++c)
+      kern.fn(planes.data() + c * kPlane, 2, 2, kPhaseSide, kPhaseSide, kStride, out.data() + c * 4 * kStride);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(planes.size()));
+}
+
 // The image into the padded NHWC bytes of the implicit convolution, as the dense layer does it.
 void BM_quantize_nhwc_ukernel(benchmark::State& state, const kernels::QuantizeNhwcKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
@@ -522,6 +536,7 @@ const int kRegistered = [] {
   add_ukernels(kernels::quantize_kernels(), BM_quantize_ukernel);
   add_ukernels(kernels::quantize_nhwc_kernels(), BM_quantize_nhwc_ukernel);
   add_ukernels(kernels::copy_rows_kernels(), BM_copy_rows_ukernel);
+  add_ukernels(kernels::deal_phases_kernels(), BM_deal_phases_ukernel);
   add_ukernels(kernels::epilogue_kernels(), BM_epilogue_ukernel);
   add_ukernels(kernels::runs_epilogue_kernels(), BM_runs_epilogue_ukernel);
   return 0;

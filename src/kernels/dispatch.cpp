@@ -16,6 +16,7 @@ using sparse_gemm_p4 = sparse_gemm;
 using quantize = std::remove_pointer_t<QuantizeUkernel>;
 using quantize_nhwc = std::remove_pointer_t<QuantizeNhwcUkernel>;
 using copy_rows = std::remove_pointer_t<CopyRowsUkernel>;
+using deal_phases = std::remove_pointer_t<DealPhasesUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
@@ -51,6 +52,7 @@ struct Row {
   QuantizeUkernel quantize = nullptr;
   QuantizeNhwcUkernel quantize_nhwc = nullptr;
   CopyRowsUkernel copy_rows = nullptr;
+  DealPhasesUkernel deal_phases = nullptr;
   EpilogueUkernel epilogue = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
@@ -86,6 +88,7 @@ constexpr auto kSparseGemmP4 = table<&Row::sparse_gemm_p4>();
 constexpr auto kQuantize = table<&Row::quantize>();
 constexpr auto kQuantizeNhwc = table<&Row::quantize_nhwc>();
 constexpr auto kCopyRows = table<&Row::copy_rows>();
+constexpr auto kDealPhases = table<&Row::deal_phases>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
@@ -123,6 +126,7 @@ std::span<const SparseGemmKernel> sparse_gemm_p4_kernels() { return kSparseGemmP
 std::span<const QuantizeKernel> quantize_kernels() { return kQuantize; }
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels() { return kQuantizeNhwc; }
 std::span<const CopyRowsKernel> copy_rows_kernels() { return kCopyRows; }
+std::span<const DealPhasesKernel> deal_phases_kernels() { return kDealPhases; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
@@ -151,6 +155,7 @@ const SparseGemmKernel* best_sparse_gemm_p4(Isa cap) {
 const QuantizeKernel& best_quantize(Isa cap) { return best_of(quantize_kernels(), cap); }
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_nhwc_kernels(), cap); }
 const CopyRowsKernel& best_copy_rows(Isa cap) { return best_of(copy_rows_kernels(), cap); }
+const DealPhasesKernel& best_deal_phases(Isa cap) { return best_of(deal_phases_kernels(), cap); }
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }

@@ -200,6 +200,13 @@ using QuantizeNhwcUkernel = void (*)(const float* x, size_t channels, size_t row
 // rows of padded planes: out[i * ldo + j] = x[i * ldx + j] for j < cols; nothing else written.
 using CopyRowsUkernel = void (*)(const uint8_t* x, size_t rows, size_t cols, size_t ldx, uint8_t* out, size_t ldo);
 
+// The sh x sw phases of a padded plane of sh * ph rows of sw * pw bytes, for the sparse GEMM
+// of a strided convolution: phase (py, px), ph x pw bytes at out + (py * sw + px) * stride,
+// holds rows py, py + sh, ... and columns px, px + sw, ... of the plane:
+// out[(py * sw + px) * stride + i * pw + j] = plane[(i * sh + py) * sw * pw + j * sw + px].
+using DealPhasesUkernel = void (*)(const uint8_t* plane, size_t sh, size_t sw, size_t ph, size_t pw, size_t stride,
+                                   uint8_t* out);
+
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),
 //   out[i * ldm + j * ldn] =
@@ -281,6 +288,7 @@ using SparseGemmKernel = Ukernel<SparseGemmUkernel>;
 using QuantizeKernel = Ukernel<QuantizeUkernel>;
 using QuantizeNhwcKernel = Ukernel<QuantizeNhwcUkernel>;
 using CopyRowsKernel = Ukernel<CopyRowsUkernel>;
+using DealPhasesKernel = Ukernel<DealPhasesUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
@@ -295,6 +303,7 @@ std::span<const SparseGemmKernel> sparse_gemm_p4_kernels();
 std::span<const QuantizeKernel> quantize_kernels();
 std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
 std::span<const CopyRowsKernel> copy_rows_kernels();
+std::span<const DealPhasesKernel> deal_phases_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
@@ -311,6 +320,7 @@ const SparseGemmKernel* best_sparse_gemm_p4(Isa cap);
 const QuantizeKernel& best_quantize(Isa cap);
 const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const CopyRowsKernel& best_copy_rows(Isa cap);
+const DealPhasesKernel& best_deal_phases(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);

@@ -137,6 +137,7 @@ struct IntLayer::Impl {
   const SparseGemmKernel* sgemm = nullptr;
   const QuantizeKernel* quantize = nullptr;
   const QuantizeNhwcKernel* quantize_nhwc = nullptr;
+  const DealPhasesKernel* deal_phases = nullptr;
   const CopyRowsKernel* copy_rows = nullptr;
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
@@ -265,6 +266,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   const Isa cap = options.isa;
   L.quantize = &best_quantize(cap);
   L.quantize_nhwc = &best_quantize_nhwc(cap);
+  L.deal_phases = &best_deal_phases(cap);
   L.copy_rows = &best_copy_rows(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
@@ -642,31 +644,6 @@ void IntLayer::Impl::build_rows(const Activations& a, int64_t grp, int64_t m0, i
   }
 }
 
-namespace {
-
-// The sh x sw phases of a padded plane of sh * ph rows of sw * pw bytes: phase (py, px), at
-// out + (py * sw + px) * stride, is rows py, py + sh, ... and columns px, px + sw, ... (ph x
-// pw bytes). A function of its own, pointers restrict: inside the lambda that calls it, every
-// byte store could have changed the captured sizes, and GCC reloaded them per byte.
-void deal_phases(const uint8_t* __restrict plane, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t stride,
-                 uint8_t* __restrict out) {
-  const int64_t pitch = sw * pw;
-  for (int64_t py = 0; py < sh; ++py)
-    for (int64_t i = 0; i < ph; ++i) {
-      const uint8_t* row = plane + (i * sh + py) * pitch;
-      uint8_t* dst = out + py * sw * stride + i * pw;
-      if (sw == 2) {  // the common stride as a constant
-        for (int64_t j = 0; j < pw; ++j) dst[j] = row[2 * j];
-        for (int64_t j = 0; j < pw; ++j) dst[stride + j] = row[2 * j + 1];
-      } else {
-        for (int64_t px = 0; px < sw; ++px)
-          for (int64_t j = 0; j < pw; ++j) dst[px * stride + j] = row[j * sw + px];
-      }
-    }
-}
-
-}  // namespace
-
 // The byte tiles of the sparse GEMM for conv group `grp`; returns their count. Stride-1
 // convolutions need no im2col: the channel planes are stored zero-padded, output pixels are
 // numbered over the padded width (the extra columns are computed and dropped), and column
@@ -755,7 +732,8 @@ int64_t IntLayer::Impl::sparse_tiles(
       uint8_t* padded_plane = a.strided.data() + ch * strided_plane;
       quantize->fn(in + (grp * cg + int64_t(ch)) * g.in_h * g.in_w, g.in_h, g.in_w, g.in_w, act, add,
                    padded_plane + g.pad_top * pitch + g.pad_left, pitch);
-      deal_phases(padded_plane, sh, sw, ph, wp, padded, a.tiles.data() + int64_t(ch) * phases() * padded);
+      deal_phases->fn(padded_plane, size_t(sh), size_t(sw), size_t(ph), size_t(wp), size_t(padded),
+                      a.tiles.data() + int64_t(ch) * phases() * padded);
     });
     a.tile_bytes = a.tiles.data();
     return ntiles;

@@ -480,6 +480,33 @@ TEST(QuantizeKernels, MatchTheRuntimeQuantizer) {
 
 // Rows of every width up to past two 64-byte vectors, at strides wider than the rows (the
 // gaps, and the bytes around the rows, stay untouched).
+// Every phase-dealing kernel against the definition (igemm.h DealPhasesUkernel), computed
+// here, on strides 1-3 and rows shorter than, equal to and past 64 and 128 bytes; the bytes
+// between phases (stride > ph pw) keep their canary.
+TEST(DealPhasesKernels, MatchTheDefinitionOnOddShapes) {
+  std::mt19937 rng(77);
+  for (size_t sh : {1, 2, 3})
+    for (size_t sw : {1, 2, 3})
+      for (size_t ph : {1, 3, 7})
+        for (size_t pw : {1, 15, 63, 64, 65, 100, 130}) {
+          std::vector<uint8_t> plane(sh * ph * sw * pw);
+          for (auto& b : plane) b = uint8_t(rng());
+          const size_t stride = ph * pw + 13;
+          std::vector<uint8_t> expected(sh * sw * stride, 0xA5);
+          for (size_t py = 0; py < sh; ++py)
+            for (size_t px = 0; px < sw; ++px)
+              for (size_t i = 0; i < ph; ++i)
+                for (size_t j = 0; j < pw; ++j)
+                  expected[(py * sw + px) * stride + i * pw + j] = plane[(i * sh + py) * sw * pw + j * sw + px];
+          for (const DealPhasesKernel& kern : deal_phases_kernels()) {
+            if (!kern.needs.met()) continue;
+            std::vector<uint8_t> out(expected.size(), 0xA5);
+            kern.fn(plane.data(), sh, sw, ph, pw, stride, out.data());
+            ASSERT_EQ(out, expected) << kern.name << " sh " << sh << " sw " << sw << " ph " << ph << " pw " << pw;
+          }
+        }
+}
+
 TEST(CopyRowsKernels, MatchTheReferenceOnOddShapes) {
   std::mt19937 rng(9);
   for (size_t cols = 0; cols <= 140; ++cols)
