@@ -63,12 +63,13 @@ inline constexpr double kU4SparseGemmFactor = 0.77;
 // against 197-207 us.
 inline constexpr double kP4SparseGemmFactor = 0.65;
 // Strided convolutions on the sparse GEMM deal each padded input plane out to its stride_h x
-// stride_w phases first (kernels/qmatmul.cpp sparse_tiles), per byte of those planes: ~0.35
-// ns of scalar copying (profile of 3x3 128->256 at 28x28, stride 2), raised to 0.5 by the
-// small layers, whose fixed costs this model does not see otherwise (Ice Lake, 1 thread, min
-// of 3, dense / sparse at 90%: 16->32 at 28x28 12.7 / 13.9 us, 32->64 at 14x14 6.1 / 8.2;
-// 64->128 at 56x56 280 / 193, 128->256 at 28x28 210 / 161, 256->512 at 14x14 264 / 158).
-inline constexpr double kStridedPlaneNsPerByte = 0.5;
+// stride_w phases first (kernels/qmatmul.cpp sparse_tiles, the deal_phases kernel: 0.12 ns a
+// byte with VBMI, 0.34 without), priced per byte of those planes at 0.35, which also carries
+// the small layers' fixed costs this model does not otherwise see. Fitted between the two
+// small stride-2 layers (Ice Lake, 1 thread, min of 3, dense / sparse at 90%: 16->32 at 28x28
+// 12.6 / 10.6 us, 32->64 at 14x14 7.4 / 9.0); the large ones go sparse by far (64->128 at
+// 56x56 374 / 226, 128->256 at 28x28 293 / 196, 256->512 at 14x14 366 / 192, a busy spell).
+inline constexpr double kStridedPlaneNsPerByte = 0.35;
 
 // Dense or sparse ternary for a layer of this geometry (linear: a 1x1 convolution over 1x1
 // images) with `cols` weight columns of which this fraction is non-zero, at batch 1, on the
