@@ -1,8 +1,10 @@
 // Phase dealing at stride 2 with VBMI's two-register byte permute: per 64 output bytes of a
 // row, two (masked) 64-byte loads of the plane row and one VPERMT2B each for the even and the
 // odd columns, where the scalar loop moves a byte at a time (~0.35 ns a byte, a quarter of a
-// 3x3 128->256 stride-2 layer's time at 28x28). Other strides: the reference.
-// Reference: deal_phases__scalar.cpp.
+// 3x3 128->256 stride-2 layer's time at 28x28). Rows of at most 16 bytes go to the AVX2
+// kernel, whose unmasked 8-byte steps cost less there (15-byte rows of 129 planes: 10.2 us
+// against 12.6; even at 19 bytes; 29-byte rows 7.0-8.2 against 10.7-11.2, Ice Lake). Other
+// strides: the reference. Reference: deal_phases__scalar.cpp.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -14,6 +16,8 @@ namespace stern::kernels {
 
 void deal_phases__scalar(const uint8_t* plane, size_t sh, size_t sw, size_t ph, size_t pw, size_t stride,
                          uint8_t* out);
+void deal_phases__avx2(const uint8_t* plane, size_t sh, size_t sw, size_t ph, size_t pw, size_t stride,
+                       uint8_t* out);
 
 namespace {
 
@@ -33,6 +37,7 @@ constexpr std::array<uint8_t, 64> kEven = columns(0), kOdd = columns(1);
 void deal_phases__avx512vbmi(const uint8_t* plane, size_t sh, size_t sw, size_t ph, size_t pw, size_t stride,
                              uint8_t* out) {
   if (sw != 2) return deal_phases__scalar(plane, sh, sw, ph, pw, stride, out);
+  if (pw <= 16) return deal_phases__avx2(plane, sh, sw, ph, pw, stride, out);
   const __m512i even_index = _mm512_loadu_si512(kEven.data()), odd_index = _mm512_loadu_si512(kOdd.data());
   for (size_t py = 0; py < sh; ++py)
     for (size_t i = 0; i < ph; ++i) {
