@@ -51,12 +51,14 @@ Encoding parse_encoding(const std::string& name) {
 
 struct SyntheticLayer {
   bool conv = false;
-  int64_t in = 0, out = 0, kh = 1, kw = 1, h = 1, w = 1;
-  double macs() const { return double(out) * in * kh * kw * h * w; }
+  int64_t in = 0, out = 0, kh = 1, kw = 1, h = 1, w = 1, stride = 1;
+  // Output side of a "same"-padded convolution (padding kernel / 2) at the stride.
+  static int64_t out_side(int64_t side, int64_t k, int64_t stride) { return (side + 2 * (k / 2) - k) / stride + 1; }
+  double macs() const { return double(out) * in * kh * kw * out_side(h, kh, stride) * out_side(w, kw, stride); }
 };
 
 SyntheticLayer parse_layer(const std::string& spec) {
-  static const std::regex conv(R"(conv:(\d+)x(\d+)x(\d+)x(\d+)@(\d+)x(\d+))"), fc(R"(fc:(\d+)x(\d+))");
+  static const std::regex conv(R"(conv:(\d+)x(\d+)x(\d+)x(\d+)@(\d+)x(\d+)(?:/s(\d+))?)"), fc(R"(fc:(\d+)x(\d+))");
   std::smatch m;
   SyntheticLayer l;
   const auto num = [&](int i) {
@@ -67,10 +69,13 @@ SyntheticLayer parse_layer(const std::string& spec) {
   if (std::regex_match(spec, m, conv)) {
     l.conv = true;
     l.in = num(1), l.out = num(2), l.kh = num(3), l.kw = num(4), l.h = num(5), l.w = num(6);
+    if (m[7].matched) l.stride = num(7);
+    if (l.h + 2 * (l.kh / 2) < l.kh || l.w + 2 * (l.kw / 2) < l.kw)
+      fail("--layer " + spec, "a kernel larger than the padded image");
   } else if (std::regex_match(spec, m, fc)) {
     l.in = num(1), l.out = num(2);
   } else {
-    fail("--layer " + spec, "expected conv:<in>x<out>x<kh>x<kw>@<h>x<w> or fc:<in>x<out>");
+    fail("--layer " + spec, "expected conv:<in>x<out>x<kh>x<kw>@<h>x<w>[/s<stride>] or fc:<in>x<out>");
   }
   return l;
 }
@@ -119,8 +124,9 @@ Graph synthesize(const SyntheticLayer& l, Encoding e, double sparsity, int act_b
   n.attrs["act_scale"] = 0.02;
   n.attrs["activation"] = std::string("relu");
   if (l.conv) {
-    // "Same" padding for odd kernels, stride 1: the shapes of the issue's targets.
+    // "Same" padding for odd kernels (stride 1: the shapes of the issue's targets).
     n.attrs["pads"] = std::vector<int64_t>{l.kh / 2, l.kw / 2, l.kh / 2, l.kw / 2};
+    n.attrs["strides"] = std::vector<int64_t>{l.stride, l.stride};
     g.inputs.push_back({"x", {-1, l.in, l.h, l.w}});
   } else {
     g.inputs.push_back({"x", {-1, l.in}});
@@ -219,7 +225,8 @@ void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Time a model (batch 1 and 64, 1 and 2 threads) or one synthesized layer");
   cmd->add_option("model", o->model, "Model file (.stern, .sternz or .onnx)")->check(CLI::ExistingFile);
-  cmd->add_option("--layer", o->layer, "Synthesize one layer: conv:<in>x<out>x<kh>x<kw>@<h>x<w> or fc:<in>x<out>");
+  cmd->add_option("--layer", o->layer,
+                  "Synthesize one layer: conv:<in>x<out>x<kh>x<kw>@<h>x<w>[/s<stride>] or fc:<in>x<out>");
   cmd->add_option("--encoding", o->encoding,
                   "Weights of the synthesized layer: ternary, sparse-ternary, int8, signed-binary, binary, f32");
   cmd->add_option("--sparsity", o->sparsity, "Fraction of zero weights in the synthesized layer");

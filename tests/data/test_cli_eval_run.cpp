@@ -340,6 +340,23 @@ TEST(CliTrain, RunsTheLibTorchBuildOrNamesIt) {
 #endif
 }
 
+// A strided synthesized layer (/s<stride>): its operations counted over the output pixels
+// of the "same"-padded convolution at that stride, 5 x 5 for 10 x 10 at stride 2 (GOPS x
+// median time = 2 MACs); the sparse GEMM runs it (phase planes).
+TEST(CliBench, StridedSynthesizedLayer) {
+  const CommandResult r = stern_cli("bench --layer conv:8x16x3x3@10x10/s2 --encoding sparse-ternary --sparsity 0.9 "
+                                    "--kernel ternary_sparse --threads 1 --min-time 0 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+  const nlohmann::json& t = j["results"][0];
+  const double macs = t["gops"].get<double>() * 1e9 * t["median_ms"].get<double>() * 1e-3 / 2;
+  EXPECT_NEAR(macs, 16.0 * 8 * 9 * 5 * 5, 1.0);
+  EXPECT_EQ(j["layers"][0]["kernel"].get<std::string>().rfind("ternary_sparse:", 0), 0u) << j.dump();
+  const CommandResult bad = stern_cli("bench --layer conv:8x16x3x3@10x10/s0");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_THAT(bad.output, HasSubstr("--layer conv:8x16x3x3@10x10/s0: dimension 0 out of range"));
+}
+
 TEST(CliBench, SynthesizedLayerWithProfile) {
   CommandResult r = stern_cli("bench --layer conv:8x16x3x3@10x10 --encoding sparse-ternary --sparsity 0.9 "
                               "--threads 1 --min-time 0 --profile --json");
