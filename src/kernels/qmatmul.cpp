@@ -518,7 +518,7 @@ void IntLayer::Impl::pack_halves(const uint8_t* padded, uint8_t* out) const {
 void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations& a) const {
   const int64_t hw = g.in_h * g.in_w, c = g.in_c, n = images * hw * c;
   a.image.resize(n + 64);
-  if (!dense() || c == 1 || hw == 1) {
+  if (c == 1 || hw == 1) {  // one layout (the sparse GEMV's linear layers: hw == 1)
     quantize->fn(in, 1, n, n, act, add, a.image.data(), n);
     return;
   }

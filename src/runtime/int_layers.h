@@ -63,8 +63,8 @@ inline constexpr double kU4SparseGemmFactor = 0.77;
 // against 197-207 us.
 inline constexpr double kP4SparseGemmFactor = 0.65;
 // Strided convolutions on the sparse GEMM deal each padded input plane out to its stride_h x
-// stride_w phases first (kernels/qmatmul.cpp sparse_tiles, the deal_phases kernel: 0.12 ns a
-// byte with VBMI, 0.34 without), priced per byte of those planes at 0.35, which also carries
+// stride_w phases first (kernels/qmatmul.cpp sparse_tiles, the deal_phases kernel: 0.09-0.12
+// ns a byte on AVX2 / VBMI, 0.32 scalar), priced per byte of those planes at 0.35, which carries
 // the small layers' fixed costs this model does not otherwise see. Fitted between the two
 // small stride-2 layers (Ice Lake, 1 thread, min of 3, dense / sparse at 90%: 16->32 at 28x28
 // 12.6 / 10.6 us, 32->64 at 14x14 7.4 / 9.0); the large ones go sparse by far (64->128 at
