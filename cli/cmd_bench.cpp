@@ -70,8 +70,6 @@ SyntheticLayer parse_layer(const std::string& spec) {
     l.conv = true;
     l.in = num(1), l.out = num(2), l.kh = num(3), l.kw = num(4), l.h = num(5), l.w = num(6);
     if (m[7].matched) l.stride = num(7);
-    if (l.h + 2 * (l.kh / 2) < l.kh || l.w + 2 * (l.kw / 2) < l.kw)
-      fail("--layer " + spec, "a kernel larger than the padded image");
   } else if (std::regex_match(spec, m, fc)) {
     l.in = num(1), l.out = num(2);
   } else {
