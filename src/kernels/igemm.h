@@ -36,6 +36,11 @@ inline constexpr size_t kKBlock = 16;       // K columns per packed weight block
 inline constexpr size_t kPanel = 16;        // output channels per packed panel
 inline constexpr size_t kSparseBlock = 128; // columns per sparse block (7-bit offsets)
 inline constexpr size_t kSparseTile = 64;   // pixels per sparse GEMM tile
+// A convolution's last tile also takes the lanes of a short tile after it (at most half a
+// tile): one walk where the short tile's own cost ~0.7 of a whole one (its windows, 32 bytes,
+// zero-extended: two ops per entry on port 5-bound AVX-512). Packed tiles (two halves of 64)
+// are never merged.
+inline constexpr size_t kSparseTileLanes = kSparseTile + kSparseTile / 2;
 
 // Bytes of one packed block (16 channels x 16 columns) of a panel.
 inline constexpr size_t kTernary2BlockBytes = kPanel * kKBlock / 4;  // 64
@@ -164,10 +169,11 @@ struct SparseBands {
 using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseBands& w, size_t band0,
                                    size_t band1, int32_t* y);
 // c[(r - row0) * ldc + i] = row r's +1 columns minus its -1 columns in scale group g, for
-// pixel i < lanes (1..64) of a tile of uint8 activation bytes whose columns are the 64 bytes
-// at at + the entries' offsets (a k-major tile, or the shifted windows of padded channel
-// planes for a stride-1 convolution: no im2col copy). Lanes from `lanes` to the next
-// multiple of 32 may be written too (with sums of whatever bytes are there).
+// pixel i < lanes (1..kSparseTileLanes) of a tile of uint8 activation bytes whose columns are
+// the `lanes` bytes at at + the entries' offsets (a k-major tile of 64 lanes, or the shifted
+// windows of padded channel planes for a convolution: no im2col copy). Lanes from `lanes` to
+// the next multiple of 32 may be written too (with sums of whatever bytes are there), and
+// read from the windows.
 using SparseGemmUkernel = void (*)(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1,
                                    size_t g, size_t lanes, int32_t* c, size_t ldc);
 
@@ -232,7 +238,8 @@ struct Run {
 };
 // The runs cut into steps of at most `width` lanes (a kernel's vector), for the vector
 // epilogues: step k covers lanes lane[k] + [0, length[k]), pixels from pixel[k]. Returns the
-// number of steps: at most kSparseTile for runs of distinct lanes of a tile.
+// number of steps: at most kRunSteps for runs of distinct lanes of a tile.
+inline constexpr size_t kRunSteps = 2 * kSparseTile;  // the lanes of a packed tile
 inline size_t run_steps(const Run* runs, size_t nruns, int32_t width, int32_t* lane, int32_t* pixel,
                         int32_t* length) {
   size_t steps = 0;

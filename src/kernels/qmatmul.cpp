@@ -190,13 +190,23 @@ struct IntLayer::Impl {
   int64_t phases() const { return g.stride_h * g.stride_w; }
   int64_t plane_width() const { return ceil_div(padded_width(), g.stride_w); }
   int64_t plane_height() const { return ceil_div(padded_height(), g.stride_h); }
-  // Implicit tiles: 64 lanes each over the output rows numbered at the plane width (packed:
-  // over the first half's rows, each lane also the pixel half_rows rows below).
+  // Implicit tiles: 64 lanes each over the output rows numbered at the plane width, up to
+  // the last output pixel (packed: over the first half's rows, each lane also the pixel
+  // half_rows rows below); unpacked, the last tile takes a rest of at most 32 lanes
+  // (kSparseTileLanes).
+  int64_t implicit_lanes() const { return ((packed ? half_rows : g.out_h) - 1) * plane_width() + g.out_w; }
   int64_t implicit_tile_count() const {
-    return ceil_div((packed ? half_rows : g.out_h) * plane_width(), int64_t(kSparseTile));
+    const int64_t tiles = ceil_div(implicit_lanes(), int64_t(kSparseTile));
+    const bool merged = !packed && tiles > 1 && implicit_lanes() - (tiles - 1) * int64_t(kSparseTile) <= 32;
+    return merged ? tiles - 1 : tiles;
   }
-  // Sums per tile row: 64 pixels, or 128 on packed planes (the second half's from lane 64).
-  size_t tile_lanes() const { return packed ? 2 * kSparseTile : kSparseTile; }
+  // The virtual pixels of implicit tile t: [64 t, tile_end(t)).
+  int64_t tile_end(int64_t t) const {
+    return t + 1 == implicit_tile_count() ? implicit_lanes() : (t + 1) * int64_t(kSparseTile);
+  }
+  // Sums per tile row: up to kSparseTileLanes pixels, or 128 on packed planes (the second
+  // half's from lane 64).
+  size_t tile_lanes() const { return packed ? 2 * kSparseTile : kSparseTileLanes; }
   void sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where);
   // Implicit tiles: bytes between `rows` padded rows of channel planes; those of the padded
   // input (padded_plane_bytes) and those the kernel walks (plane_bytes: packed, half_rows +
@@ -212,7 +222,7 @@ struct IntLayer::Impl {
   // A buffer of `channels` planes `stride` bytes apart, with the slack the last tiles'
   // windows read past the last plane.
   int64_t planes_buffer_bytes(int64_t channels, int64_t stride) const {
-    return channels * stride + implicit_tile_count() * int64_t(kSparseTile) + stride;
+    return channels * stride + ceil_div(implicit_lanes(), int64_t(kSparseTile)) * int64_t(kSparseTile) + stride;
   }
   void pack_halves(const uint8_t* padded, uint8_t* out) const;
   std::optional<CodeFormat> planes_format() const;
@@ -404,11 +414,11 @@ bool IntLayer::emit_codes(const CodeFormat& format) {
     // Virtual pixel v = oh * wp + ow of this layer is byte origin + v of the reader's plane
     // when both pad rows to the same width: the tiles' lanes go out whole, the columns
     // ow >= out_w (the reader's padding) as code 0.
-    // Every tile, the last included, must hold a run (write_planes writes a tile per run).
+    // Every tile must hold a run (write_planes writes a tile per run): the tiles end at the
+    // last output pixel, and no row's padding columns fill a tile.
     const int64_t wp = L.padded_width();
-    const int64_t written = (L.g.out_h - 1) * wp + L.g.out_w;
-    if (L.dense() || !L.implicit_tiles() || L.packed || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile) ||
-        (L.implicit_tile_count() - 1) * int64_t(kSparseTile) >= written)
+    const int64_t written = L.implicit_lanes();
+    if (L.dense() || !L.implicit_tiles() || L.packed || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile))
       return false;
     L.pad_bytes.assign(size_t(std::max(format.plane_stride - written, format.origin)), uint8_t(format.add));
   }
@@ -692,14 +702,13 @@ int64_t IntLayer::Impl::sparse_tiles(
   if (a.tile_runs.empty()) {
     // Lane v of tile t is virtual pixel 64 t + v = oh * wp + ow; columns ow >= out_w drop.
     // Packed, lane 64 + v is the pixel half_rows rows below.
-    const int64_t rows = packed ? half_rows : g.out_h;
     for (int64_t t = 0; t < ntiles; ++t) {
       a.tile_runs.push_back(a.runs.size());
       for (int64_t half = 0; half < (packed ? 2 : 1); ++half)
-        for (int64_t v = t * kSparseTile; v < std::min<int64_t>(rows * wp, (t + 1) * kSparseTile);) {
+        for (int64_t v = t * kSparseTile; v < tile_end(t);) {
           const int64_t oh = v / wp + half * half_rows, ow = v % wp;
           if (oh >= g.out_h) break;
-          const int64_t end = std::min<int64_t>((t + 1) * kSparseTile, (v / wp) * wp + g.out_w);
+          const int64_t end = std::min<int64_t>(tile_end(t), (v / wp) * wp + g.out_w);
           if (ow < g.out_w)
             a.runs.push_back({int32_t(v - t * kSparseTile + half * kSparseTile), int32_t(oh * g.out_w + ow),
                               int32_t(end - v)});
@@ -822,7 +831,7 @@ void IntLayer::Impl::write_planes(const int32_t* raw, const EpilogueArgs& e, std
   thread_local std::vector<float> floats;
   floats.resize(size_t(nn) * width);
   for (Run& r : runs) r.pixel = r.lane;
-  runs_epilogue->fn(raw, kSparseTile, size_t(nn), runs.data(), runs.size(), e, floats.data(), 1, width);
+  runs_epilogue->fn(raw, tile_lanes(), size_t(nn), runs.data(), runs.size(), e, floats.data(), 1, width);
   size_t from = 0;
   const auto zero = [&](size_t to) {
     if (to > from)
@@ -1075,14 +1084,15 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         Tile& tile = tiles[t];
         const size_t ldr = tile_lanes();
         tile.raw.resize(nn * ldr);
-        // Lanes up to the end of the tile's last output run (the last tile may be short; packed,
-        // the runs of the second half mirror lanes of the first). A tile of dropped padding
-        // columns only (dilation wider than a tile) has no run.
+        // Lanes up to the end of the tile's last output run (the last tile may be short, or up
+        // to kSparseTileLanes long; packed, the runs of the second half mirror lanes of the
+        // first). A tile of dropped padding columns only (dilation wider than a tile) has no run.
         if (at.tile_runs[ti] == at.tile_runs[ti + 1]) return;
         const size_t run0 = at.tile_runs[ti], nruns = at.tile_runs[ti + 1] - run0;
         size_t lanes = 0;
         for (size_t i = run0; i < run0 + nruns; ++i)
-          lanes = std::max(lanes, size_t(at.runs[i].lane) % kSparseTile + size_t(at.runs[i].length));
+          lanes = std::max(lanes, size_t(packed ? at.runs[i].lane % kSparseTile : at.runs[i].lane) +
+                                      size_t(at.runs[i].length));
         const float floor = relu ? 0.0f : -INFINITY;
         if (nparts == 1 && ng == 1) {  // straight from the integer sums
           sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(), ldr);

@@ -289,26 +289,28 @@ struct SparseGemmTable {
 const SparseGemmTable kSparseGemmTables[] = {{sparse_gemm_kernels(), 255}, {sparse_gemm_u4_kernels(), 15}};
 
 // A random sparse GEMM case: ternary codes of this sparsity in one of column_order's orders,
-// and per column 64 activation bytes (byte(i) for pixel i) stored in reverse order, one byte
-// off the cache lines, and reached through their offsets, as shifted windows are.
+// and per column `width` activation bytes (byte(i) for pixel i) stored in reverse order, one
+// byte off the cache lines, and reached through their offsets, as shifted windows are.
 struct SparseGemmCase {
   std::vector<int8_t> codes;
   ColumnLayout layout;
+  size_t width;
   std::vector<uint8_t> col, tiles;
   SparseRows w;
 };
-SparseGemmCase sparse_gemm_case(std::mt19937& rng, const Shape& s, double sparsity, bool reversed,
+SparseGemmCase sparse_gemm_case(std::mt19937& rng, const Shape& s, double sparsity, bool reversed, size_t width,
                                 const std::function<uint8_t(size_t)>& byte) {
   SparseGemmCase c;
   c.codes = random_codes(rng, s.n * s.k, sparsity, -1, 1);
   c.layout = column_layout(s.k, s.group, kSparseBlock);
+  c.width = width;
   const std::vector<int64_t> kperm = column_order(c.layout, reversed);
-  c.col.resize(s.k * kSparseTile), c.tiles.resize(c.col.size() + kSparseTile + 1);
+  c.col.resize(s.k * width), c.tiles.resize(c.col.size() + width + 1);
   std::vector<int32_t> offset(c.layout.padded_cols(), 0);
   for (int64_t k = 0; k < s.k; ++k) {
-    for (size_t i = 0; i < kSparseTile; ++i) c.col[k * kSparseTile + i] = byte(i);
-    offset[kperm[k]] = int32_t((s.k - 1 - k) * kSparseTile + 1);
-    std::copy_n(c.col.begin() + k * kSparseTile, kSparseTile, c.tiles.begin() + offset[kperm[k]]);
+    for (size_t i = 0; i < width; ++i) c.col[k * width + i] = byte(i);
+    offset[kperm[k]] = int32_t((s.k - 1 - k) * width + 1);
+    std::copy_n(c.col.begin() + k * width, width, c.tiles.begin() + offset[kperm[k]]);
   }
   c.w = pack_sparse(c.codes.data(), s.n, c.layout, kperm, reversed ? 128 : c.layout.padded_group, offset, "test");
   return c;
@@ -327,24 +329,26 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
           // structured bindings).
           const int top = max_byte;
           std::uniform_int_distribution<int> q(0, top);
-          const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, [&](size_t i) {
+          const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, kSparseTileLanes, [&](size_t i) {
             return static_cast<uint8_t>(i == 0 ? top : i == 1 ? 0 : q(rng));
           });
-          // Full tiles and short last tiles (one lane, half a vector, just over half).
-          for (size_t lanes : {size_t(64), size_t(1), size_t(32), size_t(33)})
+          // Full tiles, short last tiles (one lane, half a vector, just over half) and last
+          // tiles with the lanes of a short one after them (one more, 30 more, 32 more).
+          for (size_t lanes : {64, 1, 32, 33, 65, 94, 96})
             for (int64_t g = 0; g < c.layout.groups; ++g) {
-              std::vector<int32_t> got(s.n * kSparseTile, 7), ref(got.size(), 8);
-              kern.fn(c.tiles.data(), c.w, 0, s.n, g, lanes, got.data(), kSparseTile);
-              best_sparse_gemm(Isa::scalar).fn(c.tiles.data(), c.w, 0, s.n, g, lanes, ref.data(), kSparseTile);
+              const size_t ld = kSparseTileLanes;
+              std::vector<int32_t> got(s.n * ld, 7), ref(got.size(), 8);
+              kern.fn(c.tiles.data(), c.w, 0, s.n, g, lanes, got.data(), ld);
+              best_sparse_gemm(Isa::scalar).fn(c.tiles.data(), c.w, 0, s.n, g, lanes, ref.data(), ld);
               for (int64_t r = 0; r < s.n; ++r)
                 for (size_t i = 0; i < lanes; ++i) {
                   int32_t expect = 0;
                   for (int64_t k = g * c.layout.group; k < std::min(s.k, (g + 1) * c.layout.group); ++k)
-                    expect += c.codes[r * s.k + k] * c.col[k * kSparseTile + i];
-                  ASSERT_EQ(got[r * kSparseTile + i], expect)
+                    expect += c.codes[r * s.k + k] * c.col[k * c.width + i];
+                  ASSERT_EQ(got[r * ld + i], expect)
                       << kern.name << " row " << r << " pixel " << i << " lanes " << lanes << " sparsity "
                       << sparsity << " segments " << c.w.segments;
-                  ASSERT_EQ(ref[r * kSparseTile + i], expect) << "scalar";
+                  ASSERT_EQ(ref[r * ld + i], expect) << "scalar";
                 }
             }
         }
@@ -353,7 +357,7 @@ TEST(SparseKernels, GemmMatchesBruteForce) {
 
 // Rows of one sign over K = 4096 with all-255 activations (all-15 for the u4 kernels, whose
 // byte sums of 16 entries then reach 240): 32 chunks of 128 entries, each at the int16 limit
-// of the partial sums; full and half tiles.
+// of the partial sums; full, half and one and a half tiles.
 TEST(SparseKernels, GemmExtremeOperands) {
   for (const auto& [table, max_byte] : kSparseGemmTables)
   for (const SparseGemmKernel& kern : table) {
@@ -364,12 +368,13 @@ TEST(SparseKernels, GemmExtremeOperands) {
       const ColumnLayout layout = column_layout(k, k, kSparseBlock);
       const std::vector<int32_t> offset(k, 0);  // every column is the same 64 bytes
       const SparseRows w = pack_sparse(codes.data(), n, layout, column_order(layout, false), k, offset, "test");
-      std::vector<uint8_t> at(kSparseTile + 64, static_cast<uint8_t>(max_byte));
-      for (size_t lanes : {size_t(64), size_t(32)}) {
-        std::vector<int32_t> got(n * kSparseTile);
-        kern.fn(at.data(), w, 0, n, 0, lanes, got.data(), kSparseTile);
+      std::vector<uint8_t> at(kSparseTileLanes + 64, static_cast<uint8_t>(max_byte));
+      for (size_t lanes : {64, 32, 96}) {
+        std::vector<int32_t> got(n * kSparseTileLanes);
+        kern.fn(at.data(), w, 0, n, 0, lanes, got.data(), kSparseTileLanes);
         for (int64_t r = 0; r < n; ++r)
-          for (size_t i = 0; i < lanes; ++i) ASSERT_EQ(got[r * kSparseTile + i], max_byte * sign * k) << kern.name;
+          for (size_t i = 0; i < lanes; ++i)
+            ASSERT_EQ(got[r * kSparseTileLanes + i], max_byte * sign * k) << kern.name << " lanes " << lanes;
       }
     }
   }
@@ -389,7 +394,7 @@ TEST(SparseKernels, PackedGemmMatchesBruteForce) {
         for (bool reversed : {false, true}) {
           std::mt19937 rng(seed++);
           const uint8_t fixed[] = {0xff, 0x00, 0x0f, 0xf0};
-          const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, [&](size_t i) {
+          const SparseGemmCase c = sparse_gemm_case(rng, s, sparsity, reversed, kSparseTile, [&](size_t i) {
             return i < 4 ? fixed[i] : static_cast<uint8_t>(rng());
           });
           for (size_t lanes : {size_t(64), size_t(1), size_t(33)})
@@ -401,7 +406,7 @@ TEST(SparseKernels, PackedGemmMatchesBruteForce) {
                   for (int half = 0; half < 2; ++half) {
                     int32_t expect = 0;
                     for (int64_t k = g * c.layout.group; k < std::min(s.k, (g + 1) * c.layout.group); ++k)
-                      expect += c.codes[r * s.k + k] * ((c.col[k * kSparseTile + i] >> (4 * half)) & 15);
+                      expect += c.codes[r * s.k + k] * ((c.col[k * c.width + i] >> (4 * half)) & 15);
                     ASSERT_EQ(got[r * 2 * kSparseTile + half * kSparseTile + i], expect)
                         << kern.name << " row " << r << " pixel " << i << " half " << half << " lanes " << lanes
                         << " sparsity " << sparsity << " segments " << c.w.segments;

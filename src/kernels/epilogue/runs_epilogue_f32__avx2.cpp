@@ -16,9 +16,9 @@ void runs_epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t n, const R
 void runs_epilogue_f32__avx2(const int32_t* raw, size_t ldr, size_t n, const Run* runs, size_t nruns,
                              const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
   if (ldm != 1) return runs_epilogue_f32__scalar(raw, ldr, n, runs, nruns, e, out, ldm, ldn);
-  int32_t lane[kSparseTile], pixel[kSparseTile], length[kSparseTile];
+  int32_t lane[kRunSteps], pixel[kRunSteps], length[kRunSteps];
   const size_t steps = run_steps(runs, nruns, 8, lane, pixel, length);
-  __m256i mask[kSparseTile];
+  __m256i mask[kRunSteps];
   const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (size_t k = 0; k < steps; ++k) mask[k] = _mm256_cmpgt_epi32(_mm256_set1_epi32(length[k]), index);
   const __m256 f = _mm256_set1_ps(e.floor);

@@ -21,9 +21,9 @@ void runs_epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t n, const R
 void runs_epilogue_f32__avx512(const int32_t* raw, size_t ldr, size_t n, const Run* runs, size_t nruns,
                                const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
   if (ldm != 1) return runs_epilogue_f32__scalar(raw, ldr, n, runs, nruns, e, out, ldm, ldn);
-  int32_t lane[kSparseTile], pixel[kSparseTile], length[kSparseTile];
+  int32_t lane[kRunSteps], pixel[kRunSteps], length[kRunSteps];
   const size_t steps = run_steps(runs, nruns, 16, lane, pixel, length);
-  __mmask16 mask[kSparseTile];
+  __mmask16 mask[kRunSteps];
   for (size_t k = 0; k < steps; ++k) mask[k] = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(length[k])));
   constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
   const __m512 f = _mm512_set1_ps(e.floor);

@@ -108,13 +108,14 @@ void rows(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size
     }
 }
 
+// A tile of more than 64 lanes: its first 64, then its last 32 in a second walk (which
+// writes the lanes below 64 again, with the same sums).
 template <bool kSmall>
 void gemm(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
           size_t ldc) {
-  if (lanes <= 32)
-    rows<1, kSmall>(at, w, row0, row1, g, c, ldc);
-  else
-    rows<2, kSmall>(at, w, row0, row1, g, c, ldc);
+  if (lanes <= 32) return rows<1, kSmall>(at, w, row0, row1, g, c, ldc);
+  rows<2, kSmall>(at, w, row0, row1, g, c, ldc);
+  if (lanes > 64) rows<1, kSmall>(at + lanes - 32, w, row0, row1, g, c + lanes - 32, ldc);
 }
 
 }  // namespace

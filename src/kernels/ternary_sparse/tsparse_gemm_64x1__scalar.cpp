@@ -1,4 +1,4 @@
-// Scalar reference for the sparse ternary GEMM (igemm.h): for each row, add the 64-pixel
+// Scalar reference for the sparse ternary GEMM (igemm.h): for each row, add the tile's
 // activation columns of its +1 weights and subtract those of its -1 weights.
 #include "kernels/igemm.h"
 
