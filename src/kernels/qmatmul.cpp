@@ -1074,8 +1074,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
                                         : sparse_tiles(a, in, grp, m, [&](size_t n, const std::function<void(size_t)>& fn) {
                                             parallel(n, [&](size_t i, int) { fn(i); }, true);
                                           });
-      const int64_t row_parts = std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(4 * threads, ntiles)));
-      // Row part major: with fixed blocks each thread keeps its rows' weights and outputs.
+      // Row part major: with fixed blocks each thread keeps its rows' weights and outputs. Row
+      // parts in a multiple of the threads, so that each thread's block is whole row parts:
+      // the tiles differ in cost (a merged last tile ~1.4x a whole one), and a block ending
+      // within a row part shares its rows' offsets between the cores.
+      const int64_t row_parts =
+          std::max<int64_t>(1, std::min<int64_t>(og / 8, ceil_div(ceil_div(4 * threads, ntiles), threads) * threads));
       parallel(ntiles * row_parts, [&](size_t task, int t) {
         const int64_t ti = task % ntiles, rc = task / ntiles;
         Activations& at = own_planes ? acts[t] : a;
