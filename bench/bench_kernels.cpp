@@ -13,7 +13,8 @@
 //                      NHWC), row copy and epilogue kernels on that layer's image (256 x 14 x 14).
 // stern entries run the whole layer as the runtime does (float NCHW in, quantize, im2col,
 // integer kernels, float epilogue, NCHW out); the target layer's *_codes_in entries take
-// their input already quantized, as a layer does after a requantizing one. oneDNN entries
+// their input already quantized, as a layer does after a requantizing one, and its pair_*
+// entries run them alternately with oneDNN in one process (BM_pair). oneDNN entries
 // get their input already quantized to u8 and reordered to their preferred layout, weights
 // reordered once, both outside the timing: their best case.
 //
@@ -21,6 +22,8 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -128,17 +131,16 @@ struct Variant {
   bool codes_in = false;
   int act_bits = 8;
 };
-void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity, Variant v) {
-  const bool codes_in = v.codes_in;
-  const int threads = int(state.range(0));
-  struct Setup {
-    std::unique_ptr<IntLayer> layer;
-    kernels::aligned_vector<float> x;  // 64-byte aligned, as a session's arena is
-    std::vector<float> y;
-  };
-  Setup& st = cached<Setup>(std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity) +
-                                (codes_in ? "codes" : "") + std::to_string(v.act_bits), [&] {
-    auto p = std::make_unique<Setup>();
+struct SternLayer {
+  std::unique_ptr<IntLayer> layer;
+  kernels::aligned_vector<float> x;  // 64-byte aligned, as a session's arena is
+  std::vector<float> y;
+  void run(ThreadPool& pool) { layer->run(x.data(), y.data(), 1, pool); }
+};
+
+std::unique_ptr<SternLayer> make_stern_layer(const Shape& s, Method method, double sparsity, Variant v) {
+    const bool codes_in = v.codes_in;
+    auto p = std::make_unique<SternLayer>();
     const WeightMatrix w = random_matrix(s.o, s.c * s.k * s.k, sparsity, method == Method::int8);
     const std::vector<float> scale(s.o, 1.0f), bias(s.o, 0.1f);
     const ActQuant act = v.act_bits == 4 ? ActQuant{4, 0.3f, false, 0, 15} : ActQuant{8, 0.02f, false, 0, 255};
@@ -162,11 +164,20 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
             bytes[code_offset(f, s.c, s.h, s.w, c, y, i)] = uint8_t(quantize_activation(x[(c * s.h + y) * s.w + i], f.act) + f.add);
     }
     return p;
-  });
-  if (codes_in && st.layer->code_inputs().empty()) return state.SkipWithError("the layer takes no codes");
+}
+
+std::string stern_key(const Shape& s, Method method, double sparsity, Variant v) {
+  return std::string(s.name) + kernels::method_name(method) + std::to_string(sparsity) + (v.codes_in ? "codes" : "") +
+         std::to_string(v.act_bits);
+}
+
+void BM_stern(benchmark::State& state, const Shape& s, Method method, double sparsity, Variant v) {
+  const int threads = int(state.range(0));
+  SternLayer& st = cached<SternLayer>(stern_key(s, method, sparsity, v), [&] { return make_stern_layer(s, method, sparsity, v); });
+  if (v.codes_in && st.layer->code_inputs().empty()) return state.SkipWithError("the layer takes no codes");
   ThreadPool pool(threads);
   for (auto _ : state) {
-    st.layer->run(st.x.data(), st.y.data(), 1, pool);
+    st.run(pool);
     benchmark::DoNotOptimize(st.y.data());
   }
   counters(state, s);
@@ -174,20 +185,22 @@ void BM_stern(benchmark::State& state, const Shape& s, Method method, double spa
 }
 
 // oneDNN convolution (or matmul for the linear shapes) at u8s8 -> f32 or f32, ReLU fused.
-void BM_dnnl(benchmark::State& state, const Shape& s, bool int8) {
-  using namespace dnnl;
-  using tag = memory::format_tag;
-  using dt = memory::data_type;
-  const int threads = int(state.range(0));
-  omp_set_num_threads(threads);
-  struct Setup {
-    engine eng{engine::kind::cpu, 0};
-    primitive prim;
-    std::unordered_map<int, memory> args;
-    std::string impl;
-  };
-  Setup& st = cached<Setup>(std::string(s.name) + (int8 ? "dnnl_u8s8" : "dnnl_f32") + std::to_string(threads), [&] {
-    auto p = std::make_unique<Setup>();
+struct DnnlLayer {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::primitive prim;
+  std::unordered_map<int, dnnl::memory> args;
+  std::string impl;
+  void run(dnnl::stream& strm) {
+    prim.execute(strm, args);
+    strm.wait();
+  }
+};
+
+std::unique_ptr<DnnlLayer> make_dnnl_layer(const Shape& s, bool int8) {
+    using namespace dnnl;
+    using tag = memory::format_tag;
+    using dt = memory::data_type;
+    auto p = std::make_unique<DnnlLayer>();
     const dt src_t = int8 ? dt::u8 : dt::f32, w_t = int8 ? dt::s8 : dt::f32;
     primitive_attr attr;
     if (int8) attr.set_output_scales(0, {0.0002f});
@@ -238,14 +251,71 @@ void BM_dnnl(benchmark::State& state, const Shape& s, bool int8) {
     p->args[DNNL_ARG_DST] = memory(dst_md, p->eng);
     strm.wait();
     return p;
-  });
-  stream strm(st.eng);
-  for (auto _ : state) {
-    st.prim.execute(strm, st.args);
-    strm.wait();
-  }
+}
+
+void BM_dnnl(benchmark::State& state, const Shape& s, bool int8) {
+  const int threads = int(state.range(0));
+  omp_set_num_threads(threads);
+  DnnlLayer& st = cached<DnnlLayer>(std::string(s.name) + (int8 ? "dnnl_u8s8" : "dnnl_f32") + std::to_string(threads),
+                                    [&] { return make_dnnl_layer(s, int8); });
+  dnnl::stream strm(st.eng);
+  for (auto _ : state) st.run(strm);
   counters(state, s);
   state.SetLabel(st.impl);
+}
+
+// stern and oneDNN u8s8 on the same layer in one process, one run of each in turn, each
+// timed on its own: a noisy spell of a shared machine (oneDNN's own time on the target layer
+// ranged 312-644 us within minutes on the Ice Lake VM) then slows both alike, where entries
+// timed seconds apart in separate processes can land one in it and not the other (an
+// iteration: a block of runs of each). Counters:
+// each one's median time over the iterations and peer_over_stern, the ratio of those
+// medians. One thread only: on more, oneDNN's OpenMP workers spin for milliseconds after
+// each run (libgomp's default) on the cores stern's pool is about to use.
+void BM_pair(benchmark::State& state, const Shape& s, Method method, double sparsity, Variant v) {
+  struct Pair {
+    std::unique_ptr<SternLayer> stern;
+    std::unique_ptr<DnnlLayer> peer;
+  };
+  omp_set_num_threads(1);
+  Pair& p = cached<Pair>("pair" + stern_key(s, method, sparsity, v), [&] {
+    auto pair = std::make_unique<Pair>();
+    pair->stern = make_stern_layer(s, method, sparsity, v);
+    pair->peer = make_dnnl_layer(s, true);
+    return pair;
+  });
+  if (v.codes_in && p.stern->layer->code_inputs().empty()) return state.SkipWithError("the layer takes no codes");
+  ThreadPool pool(1);
+  dnnl::stream strm(p.peer->eng);
+  std::vector<double> stern_us, peer_us;
+  using clock = std::chrono::steady_clock;
+  // Blocks of untimed runs for kWarm, then kTimed timed runs, each: a run straight after the
+  // other library's finds its weights out of L1 and L2, and the core's clock where the other
+  // left it (oneDNN's VNNI is "heavy" AVX-512, stern's adds "light": Intel cores take about
+  // 2 ms to change frequency licence). With one warm run, stern's 90% layer took 178 us
+  // against 154-165 on its own.
+  constexpr auto kWarm = std::chrono::milliseconds(3);
+  constexpr int kTimed = 4;
+  const auto block = [&](auto&& run, std::vector<double>& us) {
+    for (const auto start = clock::now(); clock::now() - start < kWarm;) run();
+    for (int i = 0; i < kTimed; ++i) {
+      const auto t0 = clock::now();
+      run();
+      us.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count());
+    }
+  };
+  for (auto _ : state) {
+    block([&] { p.stern->run(pool); }, stern_us);
+    block([&] { p.peer->run(strm); }, peer_us);
+  }
+  const auto median = [](std::vector<double> t) {
+    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+    return t[t.size() / 2];
+  };
+  state.counters["stern_median_us"] = median(stern_us);
+  state.counters["peer_median_us"] = median(peer_us);
+  state.counters["peer_over_stern"] = median(peer_us) / median(stern_us);
+  state.SetLabel(p.stern->layer->kernel_name(1) + std::string(" / ") + p.peer->impl);
 }
 
 void BM_tq2(benchmark::State& state, const Shape& s) {
@@ -320,15 +390,16 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
 }
 
 // The sparse GEMM alone on the 3x3 256->256 layer at 14x14 (kUkK = 2304 columns, 90% sparse,
-// one thread): shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 224
-// virtual pixels (3 tiles of 64 lanes and one of 32), columns in two segments of 128
-// channels; packed (the p4 kernels): planes of 9 rows of two codes per byte 192 bytes apart,
-// 112 virtual pixels.
+// one thread): shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 222
+// virtual pixels (tiles of 64, 64 and 94 lanes, as the runtime makes them), columns in two
+// segments of 128 channels; packed (the p4 kernels): planes of 9 rows of two codes per byte
+// 192 bytes apart, 110 virtual pixels (64 and 46).
 void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKernel& kern, bool packed) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
   constexpr int64_t kChannels = 256, kBlock = 128, kTaps = 9, kWp = 16;
-  const int64_t plane = packed ? 192 : 320, virtual_pixels = (packed ? 7 : 14) * kWp;
-  const size_t ldc = packed ? 2 * kernels::kSparseTile : kernels::kSparseTile;
+  const int64_t plane = packed ? 192 : 320, virtual_pixels = ((packed ? 7 : 14) - 1) * kWp + 14;
+  const size_t ldc = packed ? 2 * kernels::kSparseTile : kernels::kSparseTileLanes;
+  const int64_t tiles = kernels::sparse_tile_count(virtual_pixels, packed);
   static_assert(kChannels * kTaps == kUkK);
   const WeightMatrix w = random_matrix(kUkN, kUkK, 0.9, false);
   const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kSparseBlock);
@@ -344,8 +415,8 @@ void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKe
       kernels::pack_sparse(w.codes.data(), kUkN, layout, kperm, kTaps * kBlock, offset, "bench");
   std::vector<uint8_t> at(kChannels * plane + virtual_pixels + 128, 3);
   for (auto _ : state) {
-    for (int64_t t = 0; t < virtual_pixels; t += 64)
-      kern.fn(at.data() + t, rows, 0, kUkN, 0, std::min<int64_t>(64, virtual_pixels - t), c.data(), ldc);
+    for (int64_t t = 0; t < tiles; ++t)
+      kern.fn(at.data() + 64 * t, rows, 0, kUkN, 0, t + 1 == tiles ? virtual_pixels - 64 * t : 64, c.data(), ldc);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
@@ -509,8 +580,14 @@ const int kRegistered = [] {
     add(n + "dnnl_f32", BM_dnnl, s, false);
     if (&s == &kConv[0]) {  // the target layer, from codes as oneDNN's entries start; 4-bit codes
       add(n + "stern_ternary_dense_codes_in", BM_stern, s, Method::ternary_dense, 0.0, Variant{true});
+      benchmark::RegisterBenchmark((n + "pair_dnnl_u8s8_stern_ternary_dense_codes_in").c_str(), BM_pair, s,
+                                   Method::ternary_dense, 0.0, Variant{true})
+          ->UseRealTime()->Unit(benchmark::kMicrosecond);
       for (double sp : {0.9, 0.98}) {
         add(n + "stern_ternary_sparse_" + pct(sp) + "_codes_in", BM_stern, s, Method::ternary_sparse, sp, Variant{true});
+        benchmark::RegisterBenchmark((n + "pair_dnnl_u8s8_stern_ternary_sparse_" + pct(sp) + "_codes_in").c_str(),
+                                     BM_pair, s, Method::ternary_sparse, sp, Variant{true})
+            ->UseRealTime()->Unit(benchmark::kMicrosecond);
         add(n + "stern_ternary_sparse_" + pct(sp) + "_a4", BM_stern, s, Method::ternary_sparse, sp, Variant{false, 4});
         add(n + "stern_ternary_sparse_" + pct(sp) + "_a4_codes_in", BM_stern, s, Method::ternary_sparse, sp,
             Variant{true, 4});

@@ -41,6 +41,12 @@ inline constexpr size_t kSparseTile = 64;   // pixels per sparse GEMM tile
 // zero-extended: two ops per entry on port 5-bound AVX-512). Packed tiles (two halves of 64)
 // are never merged.
 inline constexpr size_t kSparseTileLanes = kSparseTile + kSparseTile / 2;
+// Tiles over `lanes` virtual pixels: 64 each, the last merged with a short rest (unpacked).
+inline int64_t sparse_tile_count(int64_t lanes, bool packed) {
+  const int64_t tiles = (lanes + int64_t(kSparseTile) - 1) / int64_t(kSparseTile);
+  const bool merged = !packed && tiles > 1 && lanes - (tiles - 1) * int64_t(kSparseTile) <= int64_t(kSparseTile / 2);
+  return merged ? tiles - 1 : tiles;
+}
 
 // Bytes of one packed block (16 channels x 16 columns) of a panel.
 inline constexpr size_t kTernary2BlockBytes = kPanel * kKBlock / 4;  // 64

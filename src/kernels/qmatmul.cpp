@@ -195,18 +195,11 @@ struct IntLayer::Impl {
   // half_rows rows below); unpacked, the last tile takes a rest of at most 32 lanes
   // (kSparseTileLanes).
   int64_t implicit_lanes() const { return ((packed ? half_rows : g.out_h) - 1) * plane_width() + g.out_w; }
-  int64_t implicit_tile_count() const {
-    const int64_t tiles = ceil_div(implicit_lanes(), int64_t(kSparseTile));
-    const bool merged = !packed && tiles > 1 && implicit_lanes() - (tiles - 1) * int64_t(kSparseTile) <= 32;
-    return merged ? tiles - 1 : tiles;
-  }
+  int64_t implicit_tile_count() const { return sparse_tile_count(implicit_lanes(), packed); }
   // The virtual pixels of implicit tile t: [64 t, tile_end(t)).
   int64_t tile_end(int64_t t) const {
     return t + 1 == implicit_tile_count() ? implicit_lanes() : (t + 1) * int64_t(kSparseTile);
   }
-  // Sums per tile row: up to kSparseTileLanes pixels, or 128 on packed planes (the second
-  // half's from lane 64).
-  size_t tile_lanes() const { return packed ? 2 * kSparseTile : kSparseTileLanes; }
   void sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where);
   // Implicit tiles: bytes between `rows` padded rows of channel planes; those of the padded
   // input (padded_plane_bytes) and those the kernel walks (plane_bytes: packed, half_rows +
@@ -240,7 +233,7 @@ struct IntLayer::Impl {
              float* out, int64_t ldm, int64_t ldn) const;
   void requantize(const float* planes, int64_t grp, int64_t m0, int64_t mr, int64_t n0, int64_t nn, float* out,
                   int64_t ldn) const;
-  void write_planes(const int32_t* raw, const EpilogueArgs& e, std::vector<Run>& runs, int64_t tile, bool last_tile,
+  void write_planes(const int32_t* raw, size_t ldr, const EpilogueArgs& e, std::vector<Run>& runs, int64_t tile, bool last_tile,
                     size_t lanes, int64_t n0, int64_t nn, float* out) const;
 };
 
@@ -824,14 +817,14 @@ void IntLayer::Impl::requantize(const float* planes, int64_t grp, int64_t m0, in
 // zeros, and a whole tile is written but for the last, after whose last run the rest of the
 // plane up to the next one's first code (bottom and top padding, slack) takes the padding
 // byte: the planes are whole, whatever the buffer held.
-void IntLayer::Impl::write_planes(const int32_t* raw, const EpilogueArgs& e, std::vector<Run>& runs, int64_t tile,
+void IntLayer::Impl::write_planes(const int32_t* raw, size_t ldr, const EpilogueArgs& e, std::vector<Run>& runs, int64_t tile,
                                   bool last_tile, size_t lanes, int64_t n0, int64_t nn, float* out) const {
   const CodeFormat& f = *codes_out;
   const size_t width = last_tile ? lanes : kSparseTile;
   thread_local std::vector<float> floats;
   floats.resize(size_t(nn) * width);
   for (Run& r : runs) r.pixel = r.lane;
-  runs_epilogue->fn(raw, tile_lanes(), size_t(nn), runs.data(), runs.size(), e, floats.data(), 1, width);
+  runs_epilogue->fn(raw, ldr, size_t(nn), runs.data(), runs.size(), e, floats.data(), 1, width);
   size_t from = 0;
   const auto zero = [&](size_t to) {
     if (to > from)
@@ -1086,8 +1079,6 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         if (own_planes && !built[t]) sparse_tiles(at, in, grp, m, serial), built[t] = 1;
         const int64_t r0 = og * rc / row_parts, r1 = og * (rc + 1) / row_parts, nn = r1 - r0;
         Tile& tile = tiles[t];
-        const size_t ldr = tile_lanes();
-        tile.raw.resize(nn * ldr);
         // Lanes up to the end of the tile's last output run (the last tile may be short, or up
         // to kSparseTileLanes long; packed, the runs of the second half mirror lanes of the
         // first). A tile of dropped padding columns only (dilation wider than a tile) has no run.
@@ -1097,6 +1088,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (size_t i = run0; i < run0 + nruns; ++i)
           lanes = std::max(lanes, size_t(packed ? at.runs[i].lane % kSparseTile : at.runs[i].lane) +
                                       size_t(at.runs[i].length));
+        // Sums per row: 64, 96 for a merged last tile, 128 packed (the second half's from lane
+        // 64). A stride of 96 for every tile took back most of the merged tile's gain on the
+        // 90% 256->256 layer at 14x14, 1 thread: its 128-row tasks' sums then fill 48 KiB, the
+        // whole L1, against 32.
+        const size_t ldr = packed ? 2 * kSparseTile : lanes > kSparseTile ? kSparseTileLanes : kSparseTile;
+        tile.raw.resize(nn * ldr);
         const float floor = relu ? 0.0f : -INFINITY;
         if (nparts == 1 && ng == 1) {  // straight from the integer sums
           sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(), ldr);
@@ -1111,7 +1108,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           thread_local std::vector<float> planes;
           local.assign(at.runs.begin() + run0, at.runs.begin() + run0 + nruns);
           if (codes_out->layout == CodeLayout::planes) {
-            write_planes(tile.raw.data(), e, local, ti, ti + 1 == ntiles, lanes, grp * og + r0, nn, out);
+            write_planes(tile.raw.data(), ldr, e, local, ti, ti + 1 == ntiles, lanes, grp * og + r0, nn, out);
             return;
           }
           // The tile's runs are consecutive output pixels, [p0, p0 + width) (packed: such a

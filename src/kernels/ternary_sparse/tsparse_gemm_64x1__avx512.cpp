@@ -52,10 +52,11 @@ void rows32(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, si
 // Lake 1.6x the entries per second in a micro-benchmark; the 64-byte loads, split across
 // cache lines by the windows' shifts, then bound the walk (aligned ones ran 1.2x faster).
 // kTail: a tile of 65..96 lanes, its last 32 lanes [lanes - 32, lanes) zero-extended in
-// the same walk (as rows32 does), the ops of which fit beside the split loads: the 3x3
-// 256->256 layer at 14x14 (3 tiles and 30 lanes) 164-165 -> 153-154 us on Ice Lake, where
-// the short tile's own walk cost 0.73 of a whole one. Windows ending at the last lane: the
-// walk reads no line past the 64-lane tile's (2-3% faster than the 32 lanes after it).
+// the same walk (as rows32 does), the ops of which fit mostly beside the split loads: on the
+// 3x3 256->256 layer at 14x14 (2 tiles and one of 94 lanes) the merged tile takes ~1.4x a
+// whole one's time (perf), where the short tile's own walk took 0.73 of a whole one; the layer
+// ~3% faster on Ice Lake, 1 thread. Windows ending at the last lane: the walk reads no line
+// past the 64-lane tile's (2-3% faster than the 32 lanes after it).
 template <bool kTail>
 void rows64(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1, size_t g, size_t lanes, int32_t* c,
             size_t ldc) {
