@@ -12,6 +12,8 @@ usage: scripts/bench_rounds.py [BUILD_DIR] [--rounds R] [--threads 1,2] [--model
 (bench_end_to_end, STERN_E2E_MODEL); without it those entries are skipped.
 --entries: only the entries whose key matches (re.search), e.g. '^conv256' for the target
 layer: more rounds in a quiet spell of a shared machine.
+The conv256_pair_* rows (1 thread) time stern and oneDNN alternately in one process
+(bench_kernels' pair_* entries): the least noise-prone figure on a shared machine.
 """
 import argparse
 import json
@@ -104,17 +106,33 @@ RATIOS = [
     ("end to end batch 64: LibTorch FP32 / stern sparse ternary (target >= 3 at 2 threads)",
      "e2e_b64_stern", "e2e_b64_libtorch", 3),
 ]
+# The target layer from codes with oneDNN in the same process, one thread, alternating blocks
+# of runs (bench_kernels BM_pair): the ratio of the two medians of each run, so a noisy spell
+# slows both. (label, entry key, benchmark name, target)
+PAIRS = [
+    ("conv 256@14, input codes, interleaved in one process: oneDNN u8s8 / dense ternary (target >= 0.8)",
+     "conv256_pair_dense_codes", "conv/conv3x3_256@14/pair_dnnl_u8s8_stern_ternary_dense_codes_in/real_time", 0.8),
+    ("conv 256@14, input codes, interleaved in one process: oneDNN u8s8 / sparse ternary 90% (target >= 2)",
+     "conv256_pair_sparse90_codes", "conv/conv3x3_256@14/pair_dnnl_u8s8_stern_ternary_sparse_90_codes_in/real_time", 2),
+    ("conv 256@14, input codes, interleaved in one process: oneDNN u8s8 / sparse ternary 98% (target >= 5)",
+     "conv256_pair_sparse98_codes", "conv/conv3x3_256@14/pair_dnnl_u8s8_stern_ternary_sparse_98_codes_in/real_time", 5),
+]
 DENSE_BYTES_16K = 16384 * 16384 // 4  # 2-bit weights
 DRAM_READ_BYTES = 256 << 20  # bench_kernels dram/read: a streaming sum over 256 MiB
 
 
-def run_one(build, binary, name, env, extra_env=None):
+def run_reps(build, binary, name, env, extra_env=None):
     cmd = [os.path.join(build, "bench", binary), f"--benchmark_filter=^{name}$", "--benchmark_min_time=0.2",
            "--benchmark_repetitions=3", "--benchmark_format=json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(env, **(extra_env or {}))).stdout
     runs = [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
     if not runs:
         sys.exit(f"bench_rounds: no benchmark matched {name} in {binary}")
+    return runs
+
+
+def run_one(build, binary, name, env, extra_env=None):
+    runs = run_reps(build, binary, name, env, extra_env)
     scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[runs[0]["time_unit"]]
     return statistics.median(b["real_time"] * scale for b in runs)  # microseconds
 
@@ -139,12 +157,20 @@ def main():
     entries = {k: v for k, v in entries.items() if re.search(args.entries, k)}
     threads = [int(t) for t in args.threads.split(",")]
     times = {(k, t): [] for k in entries for t in threads}
+    pairs = [p for p in PAIRS if re.search(args.entries, p[1])] if 1 in threads else []
+    pair_ratios = {p[1]: [] for p in pairs}
     for r in range(args.rounds):
         for t in threads:
             for key, (binary, name, *extra_env) in entries.items():
                 us = run_one(args.build, binary, name.format(t=t), env, *extra_env)
                 times[(key, t)].append(us)
                 print(f"round {r + 1} threads {t} {key}: {us:.1f} us", file=sys.stderr)
+        for _, key, name, _ in pairs:
+            reps = run_reps(args.build, KERNELS, name, env)
+            ratio = statistics.median(b["peer_over_stern"] for b in reps)
+            pair_ratios[key].append(ratio)
+            print(f"round {r + 1} threads 1 {key}: oneDNN / stern {ratio:.2f}x (stern "
+                  f"{statistics.median(b['stern_median_us'] for b in reps):.1f} us)", file=sys.stderr)
     result = {"rounds": args.rounds, "threads": threads, "median_us": {}, "ratios": []}
     for (key, t), v in times.items():
         result["median_us"][f"{key}/{t}"] = statistics.median(v)
@@ -157,6 +183,11 @@ def main():
             result["ratios"].append({"label": label, "threads": t, "median_ratio": med, "min_ratio": min(per_round),
                                      "max_ratio": max(per_round), "target_ratio": target,
                                      "met": None if target is None else med >= target})
+    for label, key, _, target in pairs:
+        v = pair_ratios[key]
+        med = statistics.median(v)
+        result["ratios"].append({"label": label, "threads": 1, "median_ratio": med, "min_ratio": min(v),
+                                 "max_ratio": max(v), "target_ratio": target, "met": med >= target})
     # Dense 2-bit GEMV in DRAM against the streaming read: weight bytes per second over the
     # read's bytes per second (the read streams DRAM_READ_BYTES).
     for t in threads:
