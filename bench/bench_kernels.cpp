@@ -271,7 +271,9 @@ void BM_dnnl(benchmark::State& state, const Shape& s, bool int8) {
 // iteration: a block of runs of each). Counters:
 // each one's median time over the iterations and peer_over_stern, the ratio of those
 // medians. One thread only: on more, oneDNN's OpenMP workers spin for milliseconds after
-// each run (libgomp's default) on the cores stern's pool is about to use.
+// each run (libgomp's default) on the cores stern's pool is about to use, and with that
+// spin cut short (GOMP_SPINCOUNT=10000) oneDNN's own 2-thread runs looked slower in the pair
+// (218-225 us against 165-240 on their own, a noisy spell): not a fair peer there.
 void BM_pair(benchmark::State& state, const Shape& s, Method method, double sparsity, Variant v) {
   struct Pair {
     std::unique_ptr<SternLayer> stern;
@@ -290,10 +292,9 @@ void BM_pair(benchmark::State& state, const Shape& s, Method method, double spar
   std::vector<double> stern_us, peer_us;
   using clock = std::chrono::steady_clock;
   // Blocks of untimed runs for kWarm, then kTimed timed runs, each: a run straight after the
-  // other library's finds its weights out of L1 and L2, and the core's clock where the other
-  // left it (oneDNN's VNNI is "heavy" AVX-512, stern's adds "light": Intel cores take about
-  // 2 ms to change frequency licence). With one warm run, stern's 90% layer took 178 us
-  // against 154-165 on its own.
+  // other library's would find its weights out of L1 and L2, and the core's clock where the
+  // other left it (oneDNN's VNNI is "heavy" AVX-512, stern's adds "light": Intel cores take
+  // about 2 ms to change frequency licence).
   constexpr auto kWarm = std::chrono::milliseconds(3);
   constexpr int kTimed = 4;
   const auto block = [&](auto&& run, std::vector<double>& us) {
