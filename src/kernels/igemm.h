@@ -37,9 +37,9 @@ inline constexpr size_t kPanel = 16;        // output channels per packed panel
 inline constexpr size_t kSparseBlock = 128; // columns per sparse block (7-bit offsets)
 inline constexpr size_t kSparseTile = 64;   // pixels per sparse GEMM tile
 // A convolution's last tile also takes the lanes of a short tile after it (at most half a
-// tile): one walk where the short tile's own cost ~0.7 of a whole one (its windows, 32 bytes,
-// zero-extended: two ops per entry on port 5-bound AVX-512). Packed tiles (two halves of 64)
-// are never merged.
+// tile), in one walk: a short tile walked alone cost ~0.7 of a whole one (its 32-byte windows
+// zero-extended, two ops per entry, one on port 5), and ~0.4 merged. Packed tiles (two halves
+// of 64) are never merged.
 inline constexpr size_t kSparseTileLanes = kSparseTile + kSparseTile / 2;
 // Tiles over `lanes` virtual pixels: 64 each, the last merged with a short rest (unpacked).
 inline int64_t sparse_tile_count(int64_t lanes, bool packed) {
