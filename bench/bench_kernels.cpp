@@ -139,31 +139,31 @@ struct SternLayer {
 };
 
 std::unique_ptr<SternLayer> make_stern_layer(const Shape& s, Method method, double sparsity, Variant v) {
-    const bool codes_in = v.codes_in;
-    auto p = std::make_unique<SternLayer>();
-    const WeightMatrix w = random_matrix(s.o, s.c * s.k * s.k, sparsity, method == Method::int8);
-    const std::vector<float> scale(s.o, 1.0f), bias(s.o, 0.1f);
-    const ActQuant act = v.act_bits == 4 ? ActQuant{4, 0.3f, false, 0, 15} : ActQuant{8, 0.02f, false, 0, 255};
-    p->layer = std::make_unique<IntLayer>(w, geometry(s), act, scale, bias, true,
-                                          kernels::IntLayerOptions{method, cpu_features().best()}, s.name);
-    const std::vector<float> x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
-    p->x.assign(x.begin(), x.end());
-    p->y.resize(s.o * s.oh() * s.ow());
-    if (codes_in) {
-      // The layer's best format, as the previous layer of a model would write it (the
-      // sparse GEMM's own planes where they fit), as oneDNN gets its input in its layout.
-      const std::vector<CodeFormat> formats = p->layer->code_inputs();
-      if (formats.empty()) return p;
-      const CodeFormat& f = formats[0];
-      p->layer->take_codes(f);
-      auto* bytes = reinterpret_cast<uint8_t*>(p->x.data());
-      std::fill(bytes, bytes + x.size() * sizeof(float), uint8_t(f.add));
-      for (int64_t c = 0; c < s.c; ++c)
-        for (int64_t y = 0; y < s.h; ++y)
-          for (int64_t i = 0; i < s.w; ++i)
-            bytes[code_offset(f, s.c, s.h, s.w, c, y, i)] = uint8_t(quantize_activation(x[(c * s.h + y) * s.w + i], f.act) + f.add);
-    }
-    return p;
+  const bool codes_in = v.codes_in;
+  auto p = std::make_unique<SternLayer>();
+  const WeightMatrix w = random_matrix(s.o, s.c * s.k * s.k, sparsity, method == Method::int8);
+  const std::vector<float> scale(s.o, 1.0f), bias(s.o, 0.1f);
+  const ActQuant act = v.act_bits == 4 ? ActQuant{4, 0.3f, false, 0, 15} : ActQuant{8, 0.02f, false, 0, 255};
+  p->layer = std::make_unique<IntLayer>(w, geometry(s), act, scale, bias, true,
+                                        kernels::IntLayerOptions{method, cpu_features().best()}, s.name);
+  const std::vector<float> x = random_floats(s.c * s.h * s.w, -1.0f, 4.0f);
+  p->x.assign(x.begin(), x.end());
+  p->y.resize(s.o * s.oh() * s.ow());
+  if (codes_in) {
+    // The layer's best format, as the previous layer of a model would write it (the
+    // sparse GEMM's own planes where they fit), as oneDNN gets its input in its layout.
+    const std::vector<CodeFormat> formats = p->layer->code_inputs();
+    if (formats.empty()) return p;
+    const CodeFormat& f = formats[0];
+    p->layer->take_codes(f);
+    auto* bytes = reinterpret_cast<uint8_t*>(p->x.data());
+    std::fill(bytes, bytes + x.size() * sizeof(float), uint8_t(f.add));
+    for (int64_t c = 0; c < s.c; ++c)
+      for (int64_t y = 0; y < s.h; ++y)
+        for (int64_t i = 0; i < s.w; ++i)
+          bytes[code_offset(f, s.c, s.h, s.w, c, y, i)] = uint8_t(quantize_activation(x[(c * s.h + y) * s.w + i], f.act) + f.add);
+  }
+  return p;
 }
 
 std::string stern_key(const Shape& s, Method method, double sparsity, Variant v) {
@@ -197,60 +197,60 @@ struct DnnlLayer {
 };
 
 std::unique_ptr<DnnlLayer> make_dnnl_layer(const Shape& s, bool int8) {
-    using namespace dnnl;
-    using tag = memory::format_tag;
-    using dt = memory::data_type;
-    auto p = std::make_unique<DnnlLayer>();
-    const dt src_t = int8 ? dt::u8 : dt::f32, w_t = int8 ? dt::s8 : dt::f32;
-    primitive_attr attr;
-    if (int8) attr.set_output_scales(0, {0.0002f});
-    post_ops ops;
-    ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-    memory::desc src_md, w_md, b_md, dst_md, src_plain, w_plain;
-    if (s.linear()) {
-      src_md = {{1, s.c}, src_t, tag::any}, w_md = {{s.c, s.o}, w_t, tag::any};
-      b_md = {{1, s.o}, dt::f32, tag::ab}, dst_md = {{1, s.o}, dt::f32, tag::ab};
-      src_plain = {{1, s.c}, src_t, tag::ab}, w_plain = {{s.c, s.o}, w_t, tag::ab};
-      const matmul::primitive_desc pd({src_md, w_md, b_md, dst_md}, attr, p->eng);
-      p->prim = matmul(pd), p->impl = pd.impl_info_str();
-      src_md = pd.src_desc(), w_md = pd.weights_desc(), dst_md = pd.dst_desc();
-    } else {
-      src_md = {{1, s.c, s.h, s.w}, src_t, tag::any}, w_md = {{s.o, s.c, s.k, s.k}, w_t, tag::any};
-      b_md = {{s.o}, dt::f32, tag::x}, dst_md = {{1, s.o, s.oh(), s.ow()}, dt::f32, tag::any};
-      src_plain = {{1, s.c, s.h, s.w}, src_t, tag::nchw}, w_plain = {{s.o, s.c, s.k, s.k}, w_t, tag::oihw};
-      const convolution_forward::primitive_desc pd(
-          {prop_kind::forward_inference, algorithm::convolution_direct, src_md, w_md, b_md, dst_md,
-           {s.stride, s.stride}, {s.pad, s.pad}, {s.pad, s.pad}},
-          attr, p->eng);
-      p->prim = convolution_forward(pd), p->impl = pd.impl_info_str();
-      src_md = pd.src_desc(), w_md = pd.weights_desc(), dst_md = pd.dst_desc();
+  using namespace dnnl;
+  using tag = memory::format_tag;
+  using dt = memory::data_type;
+  auto p = std::make_unique<DnnlLayer>();
+  const dt src_t = int8 ? dt::u8 : dt::f32, w_t = int8 ? dt::s8 : dt::f32;
+  primitive_attr attr;
+  if (int8) attr.set_output_scales(0, {0.0002f});
+  post_ops ops;
+  ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+  attr.set_post_ops(ops);
+  memory::desc src_md, w_md, b_md, dst_md, src_plain, w_plain;
+  if (s.linear()) {
+    src_md = {{1, s.c}, src_t, tag::any}, w_md = {{s.c, s.o}, w_t, tag::any};
+    b_md = {{1, s.o}, dt::f32, tag::ab}, dst_md = {{1, s.o}, dt::f32, tag::ab};
+    src_plain = {{1, s.c}, src_t, tag::ab}, w_plain = {{s.c, s.o}, w_t, tag::ab};
+    const matmul::primitive_desc pd({src_md, w_md, b_md, dst_md}, attr, p->eng);
+    p->prim = matmul(pd), p->impl = pd.impl_info_str();
+    src_md = pd.src_desc(), w_md = pd.weights_desc(), dst_md = pd.dst_desc();
+  } else {
+    src_md = {{1, s.c, s.h, s.w}, src_t, tag::any}, w_md = {{s.o, s.c, s.k, s.k}, w_t, tag::any};
+    b_md = {{s.o}, dt::f32, tag::x}, dst_md = {{1, s.o, s.oh(), s.ow()}, dt::f32, tag::any};
+    src_plain = {{1, s.c, s.h, s.w}, src_t, tag::nchw}, w_plain = {{s.o, s.c, s.k, s.k}, w_t, tag::oihw};
+    const convolution_forward::primitive_desc pd(
+        {prop_kind::forward_inference, algorithm::convolution_direct, src_md, w_md, b_md, dst_md,
+         {s.stride, s.stride}, {s.pad, s.pad}, {s.pad, s.pad}},
+        attr, p->eng);
+    p->prim = convolution_forward(pd), p->impl = pd.impl_info_str();
+    src_md = pd.src_desc(), w_md = pd.weights_desc(), dst_md = pd.dst_desc();
+  }
+  stream strm(p->eng);
+  const auto filled = [&](const memory::desc& plain, const memory::desc& want, float lo, float hi) {
+    memory src(plain, p->eng), dst(want, p->eng);
+    const size_t n = plain.get_size() / (int8 ? 1 : 4);
+    uint64_t seed = 7;
+    for (size_t i = 0; i < n; ++i) {
+      const float u = lo + (hi - lo) * float(splitmix(seed) % 1000) / 1000.0f;
+      if (!int8)
+        static_cast<float*>(src.get_data_handle())[i] = u;
+      else if (lo < 0)
+        static_cast<int8_t*>(src.get_data_handle())[i] = int8_t(u);
+      else
+        static_cast<uint8_t*>(src.get_data_handle())[i] = uint8_t(u);
     }
-    stream strm(p->eng);
-    const auto filled = [&](const memory::desc& plain, const memory::desc& want, float lo, float hi) {
-      memory src(plain, p->eng), dst(want, p->eng);
-      const size_t n = plain.get_size() / (int8 ? 1 : 4);
-      uint64_t seed = 7;
-      for (size_t i = 0; i < n; ++i) {
-        const float u = lo + (hi - lo) * float(splitmix(seed) % 1000) / 1000.0f;
-        if (!int8)
-          static_cast<float*>(src.get_data_handle())[i] = u;
-        else if (lo < 0)
-          static_cast<int8_t*>(src.get_data_handle())[i] = int8_t(u);
-        else
-          static_cast<uint8_t*>(src.get_data_handle())[i] = uint8_t(u);
-      }
-      reorder(src, dst).execute(strm, src, dst);
-      return dst;
-    };
-    p->args[DNNL_ARG_SRC] = filled(src_plain, src_md, 0.0f, int8 ? 200.0f : 1.0f);
-    p->args[DNNL_ARG_WEIGHTS] = filled(w_plain, w_md, int8 ? -127.0f : -1.0f, int8 ? 127.0f : 1.0f);
-    memory bias(b_md, p->eng);
-    std::fill_n(static_cast<float*>(bias.get_data_handle()), s.o, 0.1f);
-    p->args[DNNL_ARG_BIAS] = bias;
-    p->args[DNNL_ARG_DST] = memory(dst_md, p->eng);
-    strm.wait();
-    return p;
+    reorder(src, dst).execute(strm, src, dst);
+    return dst;
+  };
+  p->args[DNNL_ARG_SRC] = filled(src_plain, src_md, 0.0f, int8 ? 200.0f : 1.0f);
+  p->args[DNNL_ARG_WEIGHTS] = filled(w_plain, w_md, int8 ? -127.0f : -1.0f, int8 ? 127.0f : 1.0f);
+  memory bias(b_md, p->eng);
+  std::fill_n(static_cast<float*>(bias.get_data_handle()), s.o, 0.1f);
+  p->args[DNNL_ARG_BIAS] = bias;
+  p->args[DNNL_ARG_DST] = memory(dst_md, p->eng);
+  strm.wait();
+  return p;
 }
 
 void BM_dnnl(benchmark::State& state, const Shape& s, bool int8) {
@@ -417,7 +417,8 @@ void BM_sparse_gemm_ukernel(benchmark::State& state, const kernels::SparseGemmKe
   std::vector<uint8_t> at(kChannels * plane + virtual_pixels + 128, 3);
   for (auto _ : state) {
     for (int64_t t = 0; t < tiles; ++t)
-      kern.fn(at.data() + 64 * t, rows, 0, kUkN, 0, t + 1 == tiles ? virtual_pixels - 64 * t : 64, c.data(), ldc);
+      kern.fn(at.data() + 64 * t, rows, 0, kUkN, 0, kernels::sparse_tile_end(t, virtual_pixels, packed) - 64 * t,
+              c.data(), ldc);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
@@ -554,6 +555,12 @@ void add(const std::string& name, auto fn, auto... args) {
       ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
+// A BM_pair entry (one thread: no thread argument).
+void add_pair(const std::string& name, const Shape& s, Method method, double sparsity) {
+  benchmark::RegisterBenchmark(name.c_str(), BM_pair, s, method, sparsity, Variant{true})
+      ->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
 const int kRegistered = [] {
   benchmark::RegisterBenchmark("dram/read", BM_dram)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const Shape& s : kGemv) {
@@ -581,14 +588,10 @@ const int kRegistered = [] {
     add(n + "dnnl_f32", BM_dnnl, s, false);
     if (&s == &kConv[0]) {  // the target layer, from codes as oneDNN's entries start; 4-bit codes
       add(n + "stern_ternary_dense_codes_in", BM_stern, s, Method::ternary_dense, 0.0, Variant{true});
-      benchmark::RegisterBenchmark((n + "pair_dnnl_u8s8_stern_ternary_dense_codes_in").c_str(), BM_pair, s,
-                                   Method::ternary_dense, 0.0, Variant{true})
-          ->UseRealTime()->Unit(benchmark::kMicrosecond);
+      add_pair(n + "pair_dnnl_u8s8_stern_ternary_dense_codes_in", s, Method::ternary_dense, 0.0);
       for (double sp : {0.9, 0.98}) {
         add(n + "stern_ternary_sparse_" + pct(sp) + "_codes_in", BM_stern, s, Method::ternary_sparse, sp, Variant{true});
-        benchmark::RegisterBenchmark((n + "pair_dnnl_u8s8_stern_ternary_sparse_" + pct(sp) + "_codes_in").c_str(),
-                                     BM_pair, s, Method::ternary_sparse, sp, Variant{true})
-            ->UseRealTime()->Unit(benchmark::kMicrosecond);
+        add_pair(n + "pair_dnnl_u8s8_stern_ternary_sparse_" + pct(sp) + "_codes_in", s, Method::ternary_sparse, sp);
         add(n + "stern_ternary_sparse_" + pct(sp) + "_a4", BM_stern, s, Method::ternary_sparse, sp, Variant{false, 4});
         add(n + "stern_ternary_sparse_" + pct(sp) + "_a4_codes_in", BM_stern, s, Method::ternary_sparse, sp,
             Variant{true, 4});

@@ -47,6 +47,10 @@ inline int64_t sparse_tile_count(int64_t lanes, bool packed) {
   const bool merged = !packed && tiles > 1 && lanes - (tiles - 1) * int64_t(kSparseTile) <= int64_t(kSparseTile / 2);
   return merged ? tiles - 1 : tiles;
 }
+// The end of tile t's virtual pixels [64 t, end) among `lanes`: 64 (t + 1), or the last one's.
+inline int64_t sparse_tile_end(int64_t t, int64_t lanes, bool packed) {
+  return t + 1 == sparse_tile_count(lanes, packed) ? lanes : (t + 1) * int64_t(kSparseTile);
+}
 
 // Bytes of one packed block (16 channels x 16 columns) of a panel.
 inline constexpr size_t kTernary2BlockBytes = kPanel * kKBlock / 4;  // 64

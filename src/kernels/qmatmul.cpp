@@ -197,9 +197,7 @@ struct IntLayer::Impl {
   int64_t implicit_lanes() const { return ((packed ? half_rows : g.out_h) - 1) * plane_width() + g.out_w; }
   int64_t implicit_tile_count() const { return sparse_tile_count(implicit_lanes(), packed); }
   // The virtual pixels of implicit tile t: [64 t, tile_end(t)).
-  int64_t tile_end(int64_t t) const {
-    return t + 1 == implicit_tile_count() ? implicit_lanes() : (t + 1) * int64_t(kSparseTile);
-  }
+  int64_t tile_end(int64_t t) const { return sparse_tile_end(t, implicit_lanes(), packed); }
   void sparse_columns(double nonzeros_per_row, int64_t l1d_bytes, const std::string& where);
   // Implicit tiles: bytes between `rows` padded rows of channel planes; those of the padded
   // input (padded_plane_bytes) and those the kernel walks (plane_bytes: packed, half_rows +
