@@ -20,6 +20,7 @@ using deal_phases = std::remove_pointer_t<DealPhasesUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
+using plane_conv = std::remove_pointer_t<PlaneConvUkernel>;
 }  // namespace kind
 
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)                              \
@@ -56,6 +57,7 @@ struct Row {
   EpilogueUkernel epilogue = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
+  PlaneConvUkernel plane_conv = nullptr;
 };
 constexpr Row kRows[] = {
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)
@@ -92,6 +94,7 @@ constexpr auto kDealPhases = table<&Row::deal_phases>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
+constexpr auto kPlaneConv = table<&Row::plane_conv>();
 
 bool within(const KernelRequirement& r, Isa cap) {
   return static_cast<int>(r.isa) <= static_cast<int>(cap) && r.met();
@@ -130,6 +133,7 @@ std::span<const DealPhasesKernel> deal_phases_kernels() { return kDealPhases; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
+std::span<const PlaneConvKernel> plane_conv_kernels() { return kPlaneConv; }
 
 // Every format has a scalar GEMM, which always qualifies; GEMV entries are optional.
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
@@ -159,5 +163,6 @@ const DealPhasesKernel& best_deal_phases(Isa cap) { return best_of(deal_phases_k
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }
+const PlaneConvKernel& best_plane_conv(Isa cap) { return best_of(plane_conv_kernels(), cap); }
 
 }  // namespace stern::kernels

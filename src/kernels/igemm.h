@@ -198,6 +198,30 @@ using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t 
                              const int32_t* koff, const uint8_t* w, size_t panel_stride,
                              size_t npanels, int32_t* c, size_t ldc);
 
+// Dense int8 weights of a stride-1 convolution with few input channels, for plane_conv:
+// lanes are output pixels (as in the sparse GEMM's implicit tiles), and each (input channel,
+// kernel row) is one 4-byte VPDPBUSD operand per pixel, its taps' bytes, where im2col rows of
+// such a layer (9 bytes per pixel for a 1-channel 3x3) cost more than the products.
+// Operand t of lane i: bytes at at + window[t] + j * tap_step + i for j < kernel_w (<= 4),
+// zero above. w[r * taps + t]: the four int8 weights of row r (output channel) for operand t
+// (zero at j >= kernel_w); rows + 15 rows are stored, the last 15 zero, so a kernel may
+// compute 16 rows from any row below `rows`.
+inline constexpr size_t kPlaneConvMaxTaps = 4;
+struct PlaneConvWeights {
+  size_t rows = 0, taps = 0, kernel_w = 0;
+  int32_t tap_step = 1;
+  std::vector<int32_t> window;  // taps entries
+  aligned_vector<int32_t> w;    // (rows + 15) x taps
+  // The bytes one operand of 16 lanes reads: its 16 pixels and the row's reach.
+  size_t reach() const { return 16 + (kernel_w - 1) * size_t(tap_step); }
+};
+// c[(r - row0) * ldc + i] = sum over operands t and j < kernel_w of w's byte j of (r, t)
+// (int8) times at[window[t] + j * tap_step + i] (uint8), rows r in [row0, row1), pixels
+// i < lanes. Lanes up to the next multiple of 16 may be written too (c has room: ldc is a
+// multiple of 16), and bytes up to reach() past each of their operands read.
+using PlaneConvUkernel = void (*)(const uint8_t* at, const PlaneConvWeights& w, size_t row0, size_t row1,
+                                  size_t lanes, int32_t* c, size_t ldc);
+
 // Activation bytes of `rows` rows of `cols` floats: out[i * ldo + j] =
 // quantize_activation(x[i * ldx + j], act) + add (runtime/layer.h). Rows let one call fill
 // the padded channel planes of the sparse GEMM (a row of the image per plane row).
@@ -309,6 +333,7 @@ using DealPhasesKernel = Ukernel<DealPhasesUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
+using PlaneConvKernel = Ukernel<PlaneConvUkernel>;
 
 // Every compiled kernel (kernels.inc order: scalar first), for tests and benchmarks.
 std::span<const DenseKernel> dense_kernels();
@@ -324,6 +349,7 @@ std::span<const DealPhasesKernel> deal_phases_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
+std::span<const PlaneConvKernel> plane_conv_kernels();
 
 // The best kernel the CPU supports at or below `cap` (the scalar one always qualifies).
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
@@ -341,5 +367,6 @@ const DealPhasesKernel& best_deal_phases(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);
+const PlaneConvKernel& best_plane_conv(Isa cap);
 
 }  // namespace stern::kernels

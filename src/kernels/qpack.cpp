@@ -59,6 +59,26 @@ void block_entries(const int8_t* row, const ColumnLayout& layout, size_t b, F&& 
 
 }  // namespace
 
+PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t channels, int64_t kernel_h,
+                                 int64_t kernel_w, int64_t plane, int64_t row_step, int64_t tap_step) {
+  PlaneConvWeights w;
+  w.rows = size_t(rows), w.taps = size_t(channels * kernel_h), w.kernel_w = size_t(kernel_w);
+  w.tap_step = int32_t(tap_step);
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t kh = 0; kh < kernel_h; ++kh) w.window.push_back(int32_t(c * plane + kh * row_step));
+  w.w.assign((w.rows + 15) * w.taps, 0);
+  const int64_t cols = kernel_h * kernel_w * channels;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t kh = 0; kh < kernel_h; ++kh) {
+        uint32_t word = 0;
+        for (int64_t kw = 0; kw < kernel_w; ++kw)
+          word |= uint32_t(uint8_t(codes[r * cols + (kh * kernel_w + kw) * channels + c])) << (8 * kw);
+        w.w[size_t(r) * w.taps + size_t(c * kernel_h + kh)] = int32_t(word);
+      }
+  return w;
+}
+
 SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& layout,
                        std::span<const int64_t> kperm, int64_t span,
                        std::span<const int32_t> column_offset, const std::string& where) {

@@ -36,6 +36,13 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
                        std::span<const int64_t> kperm, int64_t span,
                        std::span<const int32_t> column_offset, const std::string& where);
 
+// The plane_conv layout (igemm.h PlaneConvWeights) of `rows` x (kernel_h kernel_w channels)
+// int8 codes in the runtime's column order (tap-major: column (kh kernel_w + kw) channels +
+// c), for planes `plane` bytes apart whose kernel rows are `row_step` bytes apart and taps
+// `tap_step` bytes (kernel_w <= kPlaneConvMaxTaps).
+PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t channels, int64_t kernel_h,
+                                 int64_t kernel_w, int64_t plane, int64_t row_step, int64_t tap_step);
+
 // The GEMV layout (igemm.h SparseBands) of the same codes (64-bit offsets: no size limit).
 // band = 0 picks the band from the density, for a kernel that takes pass_lanes entries per
 // pass (sparse_gemv_pass_lanes); tests force 4, 8 or 16.
