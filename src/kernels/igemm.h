@@ -203,15 +203,16 @@ using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t 
 // kernel row) is one 4-byte VPDPBUSD operand per pixel, its taps' bytes, where im2col rows of
 // such a layer (9 bytes per pixel for a 1-channel 3x3) cost more than the products.
 // Operand t of lane i: bytes at at + window[t] + j * tap_step + i for j < kernel_w (<= 4),
-// zero above. w[r * taps + t]: the four int8 weights of row r (output channel) for operand t
-// (zero at j >= kernel_w); rows + 15 rows are stored, the last 15 zero, so a kernel may
-// compute 16 rows from any row below `rows`.
+// zero above. w[t * (rows + 15) + r]: the four int8 weights of row r (output channel) for
+// operand t (zero at j >= kernel_w), the rows of an operand contiguous (a kernel's 16 rows
+// from any row0 at fixed offsets); the last 15 rows are zero, so a kernel may compute 16
+// rows from any row below `rows`.
 inline constexpr size_t kPlaneConvMaxTaps = 4;
 struct PlaneConvWeights {
   size_t rows = 0, taps = 0, kernel_w = 0;
   int32_t tap_step = 1;
   std::vector<int32_t> window;  // taps entries
-  aligned_vector<int32_t> w;    // (rows + 15) x taps
+  aligned_vector<int32_t> w;    // taps x (rows + 15)
   // The bytes one operand of 16 lanes reads: its 16 pixels and the row's reach.
   size_t reach() const { return 16 + (kernel_w - 1) * size_t(tap_step); }
 };

@@ -32,6 +32,7 @@ void channel_sums(const uint8_t* bytes, int64_t pixels, int64_t stride, int64_t 
 // the method, with their float scale and integer row sum per (row, scale group).
 struct Part {
   aligned_vector<uint8_t> dense;
+  PlaneConvWeights planes;  // plane_conv
   SparseRows sparse;
   SparseBands bands;  // linear layers: the GEMV layout for batch 1
   std::vector<float> scale;   // alpha * out_scale * act_scale, rows * groups
@@ -142,6 +143,7 @@ struct IntLayer::Impl {
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
+  const PlaneConvKernel* plane_conv = nullptr;  // dense conv over channel planes (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
   double image_ns = 0;            // estimated time of one image (linear: one batch row), 1 thread
@@ -157,13 +159,17 @@ struct IntLayer::Impl {
   std::vector<uint8_t> pad_bytes;       // codes_out planes: a row of the reader's padding
 
   bool dense() const { return method != Method::ternary_sparse; }
+  // Dense stride-1 convolutions with few input channels multiply over the sparse GEMM's
+  // implicit tiles instead (its planes, runs and epilogues; plane_conv); the other dense
+  // layers over im2col rows or the padded NHWC image.
+  bool gemm_dense() const { return dense() && !plane_conv; }
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
   // rows) when stride 1, one conv group, one part, one scale group, channels a multiple of 16.
   bool implicit_dense() const { return conv != nullptr; }
   // Other dense convolutions of one group, identity column order and no dilation build their
   // im2col rows from the same padded image, one copy per kernel row and no bounds checks.
   bool padded_rows() const {
-    return dense() && !linear && !implicit_dense() && g.groups == 1 && layout.identity() && g.dilation_h == 1 &&
+    return gemm_dense() && !linear && !implicit_dense() && g.groups == 1 && layout.identity() && g.dilation_h == 1 &&
            g.dilation_w == 1 && (xcoef == 0 || layout.groups == 1);
   }
   void padded_image(const float* in, Activations& a) const;
@@ -271,8 +277,22 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   L.copy_rows = &best_copy_rows(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
+  // Dense stride-1 convolutions of at most 4 input channels (kernel rows of at most 4 taps)
+  // multiply over channel planes, where im2col rows of a few bytes per pixel and K padded to
+  // 16 columns cost more than the products. Ice Lake, 1 thread, int8, `stern bench --layer`
+  // medians, GEMM / planes: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64: 0.82 / 0.35 ms),
+  // 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101, 4->64 at 56x56 129 / 116; at 8
+  // channels it varies (8->32 at 32x32 39.6 / 30.8, 8->64 at 56x56 167 / 177), at 16 the
+  // GEMM wins (16->64 at 28x28 50 / 80). Only with the VNNI + VBMI kernel: the scalar one is
+  // the reference.
+  constexpr int64_t kPlaneConvMaxChannels = 4;
+  const PlaneConvKernel& plane_kernel = best_plane_conv(cap);
+  if (L.dense() && plane_kernel.needs.isa != Isa::scalar && L.implicit_tiles() && conv.groups == 1 && !w.asymmetric &&
+      L.layout.groups == 1 && L.cg <= kPlaneConvMaxChannels && conv.kernel_w <= int64_t(kPlaneConvMaxTaps) &&
+      (conv.kernel_w - 1) * conv.dilation_w + 16 <= 64)
+    L.plane_conv = &plane_kernel;
   const WeightFormat format =
-      L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_as_int8(conv, cap))
+      L.plane_conv || L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_as_int8(conv, cap))
           ? WeightFormat::int8
           : WeightFormat::ternary2;
   if (L.dense() && format == WeightFormat::ternary2) {
@@ -362,7 +382,10 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
               static_cast<float>(double(act.scale) * (double(alpha) * double(out_scale[row])));
         }
       }
-      if (L.dense())
+      if (L.plane_conv)
+        p.planes = pack_plane_conv(codes.data(), L.og, L.cg, conv.kernel_h, conv.kernel_w, L.plane_bytes(),
+                                   conv.dilation_h * L.plane_width(), conv.dilation_w);
+      else if (L.dense())
         p.dense = pack_dense(codes.data(), L.og, L.layout, format);
       else
         p.sparse = pack_sparse(codes.data(), L.og, L.layout, L.kperm, L.span, L.column_offset, where);
@@ -379,7 +402,7 @@ std::vector<CodeFormat> IntLayer::code_inputs() const {
   const Impl& L = *impl_;
   // All three paths are convolutions (padded_rows: !linear; implicit_dense: implicit_tiles).
   if (L.padded_rows() || L.implicit_dense()) return {CodeFormat{L.act, L.add, CodeLayout::nhwc}};
-  if (L.dense() || !L.implicit_tiles()) return {};
+  if (L.gemm_dense() || !L.implicit_tiles()) return {};
   std::vector<CodeFormat> formats;
   if (const std::optional<CodeFormat> planes = L.planes_format()) formats.push_back(*planes);
   formats.push_back(CodeFormat{L.act, L.add, CodeLayout::nchw});
@@ -409,7 +432,7 @@ bool IntLayer::emit_codes(const CodeFormat& format) {
     // last output pixel, and no row's padding columns fill a tile.
     const int64_t wp = L.padded_width();
     const int64_t written = L.implicit_lanes();
-    if (L.dense() || !L.implicit_tiles() || L.packed || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile))
+    if (L.gemm_dense() || !L.implicit_tiles() || L.packed || format.row_pitch != wp || wp - L.g.out_w >= int64_t(kSparseTile))
       return false;
     L.pad_bytes.assign(size_t(std::max(format.plane_stride - written, format.origin)), uint8_t(format.add));
   }
@@ -429,6 +452,7 @@ const char* IntLayer::kernel_name(int64_t batch) const {
   const Impl& L = *impl_;
   const int64_t m = L.linear ? batch : L.pixels;
   if (L.implicit_dense()) return L.conv->name;
+  if (L.plane_conv) return L.plane_conv->name;
   if (L.dense()) return L.dense_kernel(m).name;
   return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
 }
@@ -939,13 +963,13 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   }
   if (padded_rows())
     padded_image(in, a);
-  else if (dense() || sparse_gemv(m))  // the sparse GEMM's tiles: sparse_tiles
+  else if (gemm_dense() || sparse_gemv(m))  // the sparse GEMM's tiles: sparse_tiles
     quantize_image(in, images, a);
 
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     const std::vector<Part>& ps = parts[grp];
     const int64_t nparts = ps.size();
-    if (dense() || sparse_gemv(m)) {
+    if (gemm_dense() || sparse_gemv(m)) {
       a.rows.resize(m * kp + 64);
       a.xsum.resize(m * ng);
       if (xcoef && ng == 1 && !padded_rows())
@@ -979,7 +1003,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       });
       continue;
     }
-    if (dense() || sparse_gemv(m)) {
+    if (gemm_dense() || sparse_gemv(m)) {
       const int64_t row_tasks = std::min<int64_t>(m, 4 * threads);
       parallel(row_tasks, [&](size_t t, int) {
         const int64_t m0 = m * t / row_tasks, m1 = m * (t + 1) / row_tasks;
@@ -989,7 +1013,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
           build_rows(a, grp, m0, m1, a.rows.data() + m0 * kp, a.xsum.data() + m0 * ng);
       });
     }
-    if (dense()) {
+    if (gemm_dense()) {
       const DenseKernel& kern = dense_kernel(m);
       const int64_t mr = kern.mr, bpg = layout.padded_group / kKBlock;
       // Tasks: chunks of panels x chunks of rows, about 4 per thread.
@@ -1096,7 +1120,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         tile.raw.resize(nn * ldr);
         const float floor = relu ? 0.0f : -INFINITY;
         if (nparts == 1 && ng == 1) {  // straight from the integer sums
-          sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(), ldr);
+          if (plane_conv)
+            plane_conv->fn(at.tile_bytes + ti * at.tile_stride, ps[0].planes, size_t(r0), size_t(r1), lanes, tile.raw.data(), ldr);
+          else
+            sgemm->fn(at.tile_bytes + ti * at.tile_stride, ps[0].sparse, r0, r1, 0, lanes, tile.raw.data(), ldr);
           const EpilogueArgs e{ps[0].wsum.data() + r0, wcoef, nullptr, ps[0].scale.data() + r0,
                                bias.data() + grp * og + r0, floor, nullptr};
           if (!codes_out) {

@@ -74,7 +74,7 @@ PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t chan
         uint32_t word = 0;
         for (int64_t kw = 0; kw < kernel_w; ++kw)
           word |= uint32_t(uint8_t(codes[r * cols + (kh * kernel_w + kw) * channels + c])) << (8 * kw);
-        w.w[size_t(r) * w.taps + size_t(c * kernel_h + kh)] = int32_t(word);
+        w.w[size_t(c * kernel_h + kh) * (w.rows + 15) + size_t(r)] = int32_t(word);
       }
   return w;
 }

@@ -24,20 +24,31 @@ void i8_plane_conv_16x16__avx512vbmi(const uint8_t* at, const PlaneConvWeights& 
   const __m512i spread = _mm512_load_si512(index);
   const __mmask64 reach = _cvtu64_mask64(w.reach() >= 64 ? ~uint64_t(0) : (uint64_t(1) << w.reach()) - 1);
   const __mmask64 taps = _cvtu64_mask64(taps_mask);
-  const int32_t* weights = w.w.data();
-  for (size_t r0 = row0; r0 < row1; r0 += 16)
+  const size_t ldw = w.rows + 15;
+// Sixteen accumulators as named values: an array of them stayed on the stack.
+#define STERN_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+  for (size_t r0 = row0; r0 < row1; r0 += 16) {
+    const size_t rows = std::min<size_t>(16, row1 - r0);
     for (size_t lane = 0; lane < lanes; lane += 16) {
-      __m512i acc[16];
-      for (__m512i& a : acc) a = _mm512_setzero_si512();
+#define STERN_ZERO(i) __m512i acc##i = _mm512_setzero_si512();
+      STERN_ROWS(STERN_ZERO)
       for (size_t t = 0; t < w.taps; ++t) {
         const __m512i bytes = _mm512_maskz_loadu_epi8(reach, at + w.window[t] + lane);
         const __m512i x = _mm512_maskz_permutexvar_epi8(taps, spread, bytes);
-        const int32_t* wt = weights + r0 * w.taps + t;
-        for (size_t r = 0; r < 16; ++r) dpbusd(acc[r], x, _mm512_set1_epi32(wt[r * w.taps]));
+        const int32_t* wt = w.w.data() + t * ldw + r0;
+#define STERN_STEP(i) dpbusd(acc##i, x, _mm512_set1_epi32(wt[i]));
+        STERN_ROWS(STERN_STEP)
       }
-      const size_t rows = std::min<size_t>(16, row1 - r0);
-      for (size_t r = 0; r < rows; ++r) _mm512_storeu_si512(c + (r0 - row0 + r) * ldc + lane, acc[r]);
+      int32_t* out = c + (r0 - row0) * ldc + lane;
+#define STERN_STORE(i) \
+  if (i < rows) _mm512_storeu_si512(out + i * ldc, acc##i);
+      STERN_ROWS(STERN_STORE)
     }
+  }
+#undef STERN_ROWS
+#undef STERN_ZERO
+#undef STERN_STEP
+#undef STERN_STORE
 }
 
 }  // namespace stern::kernels
