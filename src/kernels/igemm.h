@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -213,13 +214,18 @@ struct PlaneConvWeights {
   int32_t tap_step = 1;
   std::vector<int32_t> window;  // taps entries
   aligned_vector<int32_t> w;    // taps x (rows + 15)
+  // The same weights as int16 pairs for kernels without VNNI (VPMADDWD, exact for uint8
+  // bytes and int8 weights): w16[(t * (rows + 15) + r) * 2 + h] holds taps 2h, 2h + 1.
+  aligned_vector<int32_t> w16;
   // The bytes one operand of 16 lanes reads: its 16 pixels and the row's reach.
   size_t reach() const { return 16 + (kernel_w - 1) * size_t(tap_step); }
 };
 // c[(r - row0) * ldc + i] = sum over operands t and j < kernel_w of w's byte j of (r, t)
 // (int8) times at[window[t] + j * tap_step + i] (uint8), rows r in [row0, row1), pixels
 // i < lanes. Lanes up to the next multiple of 16 may be written too (c has room: ldc is a
-// multiple of 16), and bytes up to reach() past each of their operands read.
+// multiple of 16). Every byte read lies between `at` and the last byte of an operand of
+// those lanes (the AVX2 kernel's 16-byte loads end at an operand's last byte, or start at
+// `at`), so buffers need no slack past what the lanes use.
 using PlaneConvUkernel = void (*)(const uint8_t* at, const PlaneConvWeights& w, size_t row0, size_t row1,
                                   size_t lanes, int32_t* c, size_t ldc);
 
@@ -335,6 +341,12 @@ using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
 using PlaneConvKernel = Ukernel<PlaneConvUkernel>;
+// The widest tap span (kernel_w - 1) * tap_step a plane_conv kernel takes: an operand of 16
+// pixels in one 64-byte masked load (VBMI), of 8 in one 16-byte load (AVX2); the scalar one
+// any.
+inline int64_t plane_conv_max_tap_span(const PlaneConvKernel& k) {
+  return k.needs.isa == Isa::scalar ? std::numeric_limits<int64_t>::max() : k.needs.vbmi ? 48 : 8;
+}
 
 // Every compiled kernel (kernels.inc order: scalar first), for tests and benchmarks.
 std::span<const DenseKernel> dense_kernels();

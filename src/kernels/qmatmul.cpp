@@ -283,13 +283,15 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   // medians, GEMM / planes: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64: 0.82 / 0.35 ms),
   // 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101, 4->64 at 56x56 129 / 116; at 8
   // channels it varies (8->32 at 32x32 39.6 / 30.8, 8->64 at 56x56 167 / 177), at 16 the
-  // GEMM wins (16->64 at 28x28 50 / 80). Only with the VNNI + VBMI kernel: the scalar one is
-  // the reference.
+  // GEMM wins (16->64 at 28x28 50 / 80). AVX2 (STERN_ISA=avx2, the AVX2 GEMMs): int8 1->16
+  // 16.1 / 7.9, 3->64 at 56x56 283-292 / 196, 8->64 at 56x56 558-574 / 419-431; dense
+  // ternary (2-bit GEMM) 1->16 19.0 / 7.9-15.3, 4->64 at 56x56 269-287 / 235-239, but 8->64
+  // at 56x56 380 / 418. The scalar kernel is the reference, never chosen.
   constexpr int64_t kPlaneConvMaxChannels = 4;
   const PlaneConvKernel& plane_kernel = best_plane_conv(cap);
   if (L.dense() && plane_kernel.needs.isa != Isa::scalar && L.implicit_tiles() && conv.groups == 1 && !w.asymmetric &&
       L.layout.groups == 1 && L.cg <= kPlaneConvMaxChannels && conv.kernel_w <= int64_t(kPlaneConvMaxTaps) &&
-      (conv.kernel_w - 1) * conv.dilation_w + 16 <= 64)
+      (conv.kernel_w - 1) * conv.dilation_w <= plane_conv_max_tap_span(plane_kernel))
     L.plane_conv = &plane_kernel;
   const WeightFormat format =
       L.plane_conv || L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_as_int8(conv, cap))

@@ -67,6 +67,7 @@ PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t chan
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t kh = 0; kh < kernel_h; ++kh) w.window.push_back(int32_t(c * plane + kh * row_step));
   w.w.assign((w.rows + 15) * w.taps, 0);
+  w.w16.assign(2 * w.w.size(), 0);
   const int64_t cols = kernel_h * kernel_w * channels;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < channels; ++c)
@@ -74,7 +75,11 @@ PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t chan
         uint32_t word = 0;
         for (int64_t kw = 0; kw < kernel_w; ++kw)
           word |= uint32_t(uint8_t(codes[r * cols + (kh * kernel_w + kw) * channels + c])) << (8 * kw);
-        w.w[size_t(c * kernel_h + kh) * (w.rows + 15) + size_t(r)] = int32_t(word);
+        const size_t at = size_t(c * kernel_h + kh) * (w.rows + 15) + size_t(r);
+        w.w[at] = int32_t(word);
+        for (size_t h = 0; h < 2; ++h)
+          w.w16[2 * at + h] = int32_t(uint32_t(uint16_t(int16_t(int8_t(word >> (16 * h))))) |
+                                      uint32_t(uint16_t(int16_t(int8_t(word >> (16 * h + 8))))) << 16);
       }
   return w;
 }

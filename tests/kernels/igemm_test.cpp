@@ -513,14 +513,15 @@ TEST(DealPhasesKernels, MatchTheDefinitionOnOddShapes) {
 }
 
 // Every plane_conv kernel against the definition, computed here from the unpacked codes:
-// 1-3 channels, kernel rows of 1-4 taps, dilations 1 and 3, row ranges off the 16-row blocks,
-// lanes off the 16-lane blocks, extreme bytes and weights.
+// 1-3 channels, kernel rows of 1-4 taps, dilations 1-3 (up to each kernel's tap span), row
+// ranges off the 8- and 16-row blocks, lanes off the 8- and 16-lane blocks, extreme bytes and
+// weights.
 TEST(PlaneConvKernels, MatchTheDefinitionOnOddShapes) {
   std::mt19937 rng(31);
   for (int64_t channels : {1, 2, 3})
     for (int64_t kh : {1, 3})
       for (int64_t kw : {1, 2, 3, 4})
-        for (int64_t dil : {1, 3}) {
+        for (int64_t dil : {1, 2, 3}) {
           const int64_t rows = 21, plane = 331, wp = 29, cols = kh * kw * channels;
           std::vector<int8_t> codes(size_t(rows * cols));
           for (auto& c : codes) c = int8_t(int(rng() % 255) - 127);
@@ -529,8 +530,8 @@ TEST(PlaneConvKernels, MatchTheDefinitionOnOddShapes) {
           std::vector<uint8_t> at(size_t(channels * plane + 256));
           for (auto& b : at) b = uint8_t(rng());
           at[0] = 255;
-          for (size_t lanes : {1, 15, 16, 17, 64, 94, 96})
-            for (auto [row0, row1] : {std::pair<size_t, size_t>{0, 21}, {3, 20}, {16, 17}}) {
+          for (size_t lanes : {1, 7, 8, 9, 15, 16, 17, 64, 94, 96})
+            for (auto [row0, row1] : {std::pair<size_t, size_t>{0, 21}, {3, 20}, {16, 17}, {5, 14}}) {
               const size_t ldc = 96;
               std::vector<int32_t> expected((row1 - row0) * ldc, 0);
               for (size_t r = row0; r < row1; ++r)
@@ -543,7 +544,7 @@ TEST(PlaneConvKernels, MatchTheDefinitionOnOddShapes) {
                   expected[(r - row0) * ldc + i] = sum;
                 }
               for (const PlaneConvKernel& kern : plane_conv_kernels()) {
-                if (!kern.needs.met()) continue;
+                if (!kern.needs.met() || (kw - 1) * dil > plane_conv_max_tap_span(kern)) continue;
                 std::vector<int32_t> got(expected.size(), 0);
                 kern.fn(at.data(), w, row0, row1, lanes, got.data(), ldc);
                 for (size_t r = 0; r < row1 - row0; ++r)
