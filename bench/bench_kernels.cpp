@@ -482,6 +482,18 @@ void BM_copy_rows_ukernel(benchmark::State& state, const kernels::CopyRowsKernel
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
 }
 
+// The Fashion VGG's first pool: 16 planes of 28x28 floats to 14x14.
+void BM_max_pool_2x2_ukernel(benchmark::State& state, const kernels::MaxPool2x2Kernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr size_t kPlanes = 16, kIn = 28, kOut = 14;
+  std::vector<float> x(kPlanes * kIn * kIn, 0.5f), y(kPlanes * kOut * kOut);
+  for (auto _ : state) {
+    for (size_t p = 0; p < kPlanes; ++p) kern.fn(x.data() + p * kIn * kIn, kOut, kOut, kIn, y.data() + p * kOut * kOut, kOut);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(y.size()));
+}
+
 // A stride-2 layer's padded planes dealt out to their phases: 128 channels of 28x28 padded to
 // 30x30 (the 3x3 128->256 layer at stride 2), four 15x15 phases each.
 void BM_deal_phases_ukernel(benchmark::State& state, const kernels::DealPhasesKernel& kern) {
@@ -621,6 +633,7 @@ const int kRegistered = [] {
   add_ukernels(kernels::deal_phases_kernels(), BM_deal_phases_ukernel);
   add_ukernels(kernels::epilogue_kernels(), BM_epilogue_ukernel);
   add_ukernels(kernels::runs_epilogue_kernels(), BM_runs_epilogue_ukernel);
+  add_ukernels(kernels::max_pool_2x2_kernels(), BM_max_pool_2x2_ukernel);
   return 0;
 }();
 

@@ -21,6 +21,7 @@ using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
 using plane_conv = std::remove_pointer_t<PlaneConvUkernel>;
+using max_pool_2x2 = std::remove_pointer_t<MaxPool2x2Ukernel>;
 }  // namespace kind
 
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)                              \
@@ -58,6 +59,7 @@ struct Row {
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
   PlaneConvUkernel plane_conv = nullptr;
+  MaxPool2x2Ukernel max_pool_2x2 = nullptr;
 };
 constexpr Row kRows[] = {
 #define STERN_DENSE_UKERNEL(name, format, op, isa, vbmi, mr)
@@ -95,6 +97,7 @@ constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
 constexpr auto kPlaneConv = table<&Row::plane_conv>();
+constexpr auto kMaxPool2x2 = table<&Row::max_pool_2x2>();
 
 bool within(const KernelRequirement& r, Isa cap) {
   return static_cast<int>(r.isa) <= static_cast<int>(cap) && r.met();
@@ -134,6 +137,7 @@ std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
 std::span<const PlaneConvKernel> plane_conv_kernels() { return kPlaneConv; }
+std::span<const MaxPool2x2Kernel> max_pool_2x2_kernels() { return kMaxPool2x2; }
 
 // Every format has a scalar GEMM, which always qualifies; GEMV entries are optional.
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap) {
@@ -164,5 +168,6 @@ const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels()
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }
 const PlaneConvKernel& best_plane_conv(Isa cap) { return best_of(plane_conv_kernels(), cap); }
+const MaxPool2x2Kernel& best_max_pool_2x2(Isa cap) { return best_of(max_pool_2x2_kernels(), cap); }
 
 }  // namespace stern::kernels

@@ -254,6 +254,13 @@ using CopyRowsUkernel = void (*)(const uint8_t* x, size_t rows, size_t cols, siz
 using DealPhasesUkernel = void (*)(const uint8_t* plane, size_t sh, size_t sw, size_t ph, size_t pw, size_t stride,
                                    uint8_t* out);
 
+// 2x2 max pooling at stride 2 over a float plane whose windows all lie inside it, for
+// i < rows, j < cols: y[i * ldy + j] = the maximum of x[2i][2j], x[2i][2j + 1],
+// x[2i + 1][2j], x[2i + 1][2j + 1] (rows ldx floats apart) taken in that order from -inf by
+// m = m < v ? v : m: a NaN never wins and the first of equal values (+0, -0) stays, as with
+// std::max. (MAXPS(v, m) is that step: it returns m unless v > m.)
+using MaxPool2x2Ukernel = void (*)(const float* x, size_t rows, size_t cols, size_t ldx, float* y, size_t ldy);
+
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),
 //   out[i * ldm + j * ldn] =
@@ -341,6 +348,7 @@ using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
 using PlaneConvKernel = Ukernel<PlaneConvUkernel>;
+using MaxPool2x2Kernel = Ukernel<MaxPool2x2Ukernel>;
 // The widest tap span (kernel_w - 1) * tap_step a plane_conv kernel takes: an operand of 16
 // pixels in one 64-byte masked load (VBMI), of 8 in one 16-byte load (AVX2); the scalar one
 // any.
@@ -363,6 +371,7 @@ std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
 std::span<const PlaneConvKernel> plane_conv_kernels();
+std::span<const MaxPool2x2Kernel> max_pool_2x2_kernels();
 
 // The best kernel the CPU supports at or below `cap` (the scalar one always qualifies).
 const DenseKernel& best_dense(WeightFormat f, KernelOp op, Isa cap);
@@ -381,5 +390,6 @@ const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);
 const PlaneConvKernel& best_plane_conv(Isa cap);
+const MaxPool2x2Kernel& best_max_pool_2x2(Isa cap);
 
 }  // namespace stern::kernels

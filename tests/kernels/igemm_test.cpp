@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -555,6 +556,36 @@ TEST(PlaneConvKernels, MatchTheDefinitionOnOddShapes) {
               }
             }
         }
+}
+
+// Every 2x2 max-pool kernel against the window maximum computed here in std::max's order,
+// bit for bit: widths around the 8- and 16-output steps, row strides wider than the windows,
+// NaNs, infinities and both zeros among the values, and untouched gaps in the output.
+TEST(MaxPool2x2Kernels, MatchStdMaxOnOddShapes) {
+  std::mt19937 rng(5);
+  const float special[] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::infinity(), 0.0f, -0.0f, 1.0f};
+  for (size_t rows : {1, 2, 5})
+    for (size_t cols = 1; cols <= 37; ++cols) {
+      const size_t ldx = 2 * cols + 3, ldy = cols + 2;
+      std::vector<float> x(2 * rows * ldx);
+      for (auto& v : x) v = rng() % 4 == 0 ? special[rng() % 6] : float(int(rng() % 7) - 3);
+      std::vector<float> want(rows * ldy, 42.0f);
+      for (size_t i = 0; i < rows; ++i)
+        for (size_t j = 0; j < cols; ++j) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (size_t di = 0; di < 2; ++di)
+            for (size_t dj = 0; dj < 2; ++dj) m = std::max(m, x[(2 * i + di) * ldx + 2 * j + dj]);
+          want[i * ldy + j] = m;
+        }
+      for (const MaxPool2x2Kernel& kern : max_pool_2x2_kernels()) {
+        if (!kern.needs.met()) continue;
+        std::vector<float> got(want.size(), 42.0f);
+        kern.fn(x.data(), rows, cols, ldx, got.data(), ldy);
+        ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+            << kern.name << " rows " << rows << " cols " << cols;
+      }
+    }
 }
 
 TEST(CopyRowsKernels, MatchTheReferenceOnOddShapes) {
