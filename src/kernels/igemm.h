@@ -223,9 +223,9 @@ struct PlaneConvWeights {
 // c[(r - row0) * ldc + i] = sum over operands t and j < kernel_w of w's byte j of (r, t)
 // (int8) times at[window[t] + j * tap_step + i] (uint8), rows r in [row0, row1), pixels
 // i < lanes. Lanes up to the next multiple of 16 may be written too (c has room: ldc is a
-// multiple of 16). Every byte read lies between `at` and the last byte of an operand of
-// those lanes (the AVX2 kernel's 16-byte loads end at an operand's last byte, or start at
-// `at`), so buffers need no slack past what the lanes use.
+// multiple of 16). Every byte read lies in [at, max(at + 16, e)), e past the last byte of
+// an operand of those lanes (the AVX2 kernel's 16-byte loads end at an operand's last byte,
+// or, where that would start before `at`, start at `at`): no slack past what the lanes use.
 using PlaneConvUkernel = void (*)(const uint8_t* at, const PlaneConvWeights& w, size_t row0, size_t row1,
                                   size_t lanes, int32_t* c, size_t ldc);
 
