@@ -201,16 +201,18 @@ using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t 
 
 // Dense int8 weights of a stride-1 convolution with few input channels, for plane_conv:
 // lanes are output pixels (as in the sparse GEMM's implicit tiles), and each (input channel,
-// kernel row) is one 4-byte VPDPBUSD operand per pixel, its taps' bytes, where im2col rows of
-// such a layer (9 bytes per pixel for a 1-channel 3x3) cost more than the products.
-// Operand t of lane i: bytes at at + window[t] + j * tap_step + i for j < kernel_w (<= 4),
-// zero above. w[t * (rows + 15) + r]: the four int8 weights of row r (output channel) for
-// operand t (zero at j >= kernel_w), the rows of an operand contiguous (a kernel's 16 rows
-// from any row0 at fixed offsets); the last 15 rows are zero, so a kernel may compute 16
-// rows from any row below `rows`.
+// kernel row, run of up to 4 of the row's taps) is one 4-byte VPDPBUSD operand per pixel, its
+// taps' bytes, where im2col rows of such a layer (9 bytes per pixel for a 1-channel 3x3, 25
+// for a 5x5) cost more than the products.
+// Operand t of lane i: bytes at at + window[t] + j * tap_step + i for j < kernel_w (the taps
+// per operand, <= 4), zero above. w[t * (rows + 15) + r]: the four int8 weights of row r
+// (output channel) for operand t (zero at j >= kernel_w, and for the taps a row's last run
+// lacks: a 5-tap row is runs of 4 and 4, the second with 3 zero weights), the rows of an
+// operand contiguous (a kernel's 16 rows from any row0 at fixed offsets); the last 15 rows
+// are zero, so a kernel may compute 16 rows from any row below `rows`.
 inline constexpr size_t kPlaneConvMaxTaps = 4;
 struct PlaneConvWeights {
-  size_t rows = 0, taps = 0, kernel_w = 0;
+  size_t rows = 0, taps = 0, kernel_w = 0;  // taps: operands; kernel_w: taps per operand
   int32_t tap_step = 1;
   std::vector<int32_t> window;  // taps entries
   aligned_vector<int32_t> w;    // taps x (rows + 15)

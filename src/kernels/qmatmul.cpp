@@ -277,21 +277,25 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   L.copy_rows = &best_copy_rows(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
-  // Dense stride-1 convolutions of at most 4 input channels (kernel rows of at most 4 taps)
-  // multiply over channel planes, where im2col rows of a few bytes per pixel and K padded to
-  // 16 columns cost more than the products. Ice Lake, 1 thread, int8, `stern bench --layer`
-  // medians, GEMM / planes: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64: 0.82 / 0.35 ms),
-  // 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101, 4->64 at 56x56 129 / 116; at 8
-  // channels it varies (8->32 at 32x32 39.6 / 30.8, 8->64 at 56x56 167 / 177), at 16 the
-  // GEMM wins (16->64 at 28x28 50 / 80). AVX2 (STERN_ISA=avx2, the AVX2 GEMMs): int8 1->16
-  // 16.1 / 7.9, 3->64 at 56x56 283-292 / 196, 8->64 at 56x56 558-574 / 419-431; dense
-  // ternary (2-bit GEMM) 1->16 19.0 / 7.9-15.3, 4->64 at 56x56 269-287 / 235-239, but 8->64
-  // at 56x56 380 / 418. The scalar kernel is the reference, never chosen.
-  constexpr int64_t kPlaneConvMaxChannels = 4;
+  // Dense stride-1 convolutions of few input channels multiply over channel planes, where
+  // im2col rows of a few bytes per pixel and K padded to 16 columns cost more than the
+  // products: while a pixel's operands (input channels x kernel rows x runs of 4 taps) are
+  // at most 12. Ice Lake, 1 thread, int8, `stern bench --layer` medians, GEMM / planes (VNNI;
+  // AVX2 by STERN_ISA=avx2): operands 3: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64 0.82 /
+  // 0.35 ms; AVX2 16.1 / 7.9); 9: 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101
+  // (AVX2 283-292 / 196); 10: 1->6 5x5 at 28x28 11.7 / 5.8 (AVX2 19.9 / 7.7), 1->32 5x5 17.2
+  // / 14.2; 12: 4->64 at 56x56 129 / 116 (AVX2 365-380 / 246-248); 24: 8->32 at 32x32 39.6
+  // / 30.8 but 8->64 at 56x56 167 / 177; 30: 3->64 5x5 at 32x32 56 / 73 (AVX2 even); 42:
+  // 3->64 7x7 at 32x32 89 / 97 (AVX2 312 / 242), at 112x112 1.10 / 1.10 ms; 48: 16->64 at
+  // 28x28 50 / 80. Dense ternary on AVX2's 2-bit GEMM alike (1->16 19.0 / 7.9-15.3, 4->64
+  // 269-287 / 235-239, 8->64 380 / 418). The scalar kernel is the reference, never chosen.
+  constexpr int64_t kPlaneConvMaxOperands = 12;
+  const int64_t per_run = std::min<int64_t>(conv.kernel_w, kPlaneConvMaxTaps);
+  const int64_t operands = L.cg * conv.kernel_h * ceil_div(conv.kernel_w, per_run);
   const PlaneConvKernel& plane_kernel = best_plane_conv(cap);
   if (L.dense() && plane_kernel.needs.isa != Isa::scalar && L.implicit_tiles() && conv.groups == 1 && !w.asymmetric &&
-      L.layout.groups == 1 && L.cg <= kPlaneConvMaxChannels && conv.kernel_w <= int64_t(kPlaneConvMaxTaps) &&
-      (conv.kernel_w - 1) * conv.dilation_w <= plane_conv_max_tap_span(plane_kernel))
+      L.layout.groups == 1 && operands <= kPlaneConvMaxOperands &&
+      (per_run - 1) * conv.dilation_w <= plane_conv_max_tap_span(plane_kernel))
     L.plane_conv = &plane_kernel;
   const WeightFormat format =
       L.plane_conv || L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_as_int8(conv, cap))

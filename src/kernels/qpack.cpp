@@ -61,26 +61,30 @@ void block_entries(const int8_t* row, const ColumnLayout& layout, size_t b, F&& 
 
 PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t channels, int64_t kernel_h,
                                  int64_t kernel_w, int64_t plane, int64_t row_step, int64_t tap_step) {
+  const int64_t per = std::min<int64_t>(kernel_w, int64_t(kPlaneConvMaxTaps)), runs = (kernel_w + per - 1) / per;
   PlaneConvWeights w;
-  w.rows = size_t(rows), w.taps = size_t(channels * kernel_h), w.kernel_w = size_t(kernel_w);
+  w.rows = size_t(rows), w.taps = size_t(channels * kernel_h * runs), w.kernel_w = size_t(per);
   w.tap_step = int32_t(tap_step);
   for (int64_t c = 0; c < channels; ++c)
-    for (int64_t kh = 0; kh < kernel_h; ++kh) w.window.push_back(int32_t(c * plane + kh * row_step));
+    for (int64_t kh = 0; kh < kernel_h; ++kh)
+      for (int64_t run = 0; run < runs; ++run)
+        w.window.push_back(int32_t(c * plane + kh * row_step + run * per * tap_step));
   w.w.assign((w.rows + 15) * w.taps, 0);
   w.w16.assign(2 * w.w.size(), 0);
   const int64_t cols = kernel_h * kernel_w * channels;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < channels; ++c)
-      for (int64_t kh = 0; kh < kernel_h; ++kh) {
-        uint32_t word = 0;
-        for (int64_t kw = 0; kw < kernel_w; ++kw)
-          word |= uint32_t(uint8_t(codes[r * cols + (kh * kernel_w + kw) * channels + c])) << (8 * kw);
-        const size_t at = size_t(c * kernel_h + kh) * (w.rows + 15) + size_t(r);
-        w.w[at] = int32_t(word);
-        for (size_t h = 0; h < 2; ++h)
-          w.w16[2 * at + h] = int32_t(uint32_t(uint16_t(int16_t(int8_t(word >> (16 * h))))) |
-                                      uint32_t(uint16_t(int16_t(int8_t(word >> (16 * h + 8))))) << 16);
-      }
+      for (int64_t kh = 0; kh < kernel_h; ++kh)
+        for (int64_t run = 0; run < runs; ++run) {
+          uint32_t word = 0;
+          for (int64_t j = 0, kw = run * per; j < per && kw < kernel_w; ++j, ++kw)
+            word |= uint32_t(uint8_t(codes[r * cols + (kh * kernel_w + kw) * channels + c])) << (8 * j);
+          const size_t at = size_t((c * kernel_h + kh) * runs + run) * (w.rows + 15) + size_t(r);
+          w.w[at] = int32_t(word);
+          for (size_t h = 0; h < 2; ++h)
+            w.w16[2 * at + h] = int32_t(uint32_t(uint16_t(int16_t(int8_t(word >> (16 * h))))) |
+                                        uint32_t(uint16_t(int16_t(int8_t(word >> (16 * h + 8))))) << 16);
+        }
   return w;
 }
 

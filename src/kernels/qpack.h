@@ -39,7 +39,7 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
 // The plane_conv layout (igemm.h PlaneConvWeights) of `rows` x (kernel_h kernel_w channels)
 // int8 codes in the runtime's column order (tap-major: column (kh kernel_w + kw) channels +
 // c), for planes `plane` bytes apart whose kernel rows are `row_step` bytes apart and taps
-// `tap_step` bytes (kernel_w <= kPlaneConvMaxTaps).
+// `tap_step` bytes; rows of more than kPlaneConvMaxTaps taps in runs of that many.
 PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t channels, int64_t kernel_h,
                                  int64_t kernel_w, int64_t plane, int64_t row_step, int64_t tap_step);
 

@@ -514,14 +514,14 @@ TEST(DealPhasesKernels, MatchTheDefinitionOnOddShapes) {
 }
 
 // Every plane_conv kernel against the definition, computed here from the unpacked codes:
-// 1-3 channels, kernel rows of 1-4 taps, dilations 1-3 (up to each kernel's tap span), row
+// 1-3 channels, kernel rows of 1-7 taps (runs of 4), dilations 1-3 (up to each kernel's tap span), row
 // ranges off the 8- and 16-row blocks, lanes off the 8- and 16-lane blocks, extreme bytes and
 // weights.
 TEST(PlaneConvKernels, MatchTheDefinitionOnOddShapes) {
   std::mt19937 rng(31);
   for (int64_t channels : {1, 2, 3})
     for (int64_t kh : {1, 3})
-      for (int64_t kw : {1, 2, 3, 4})
+      for (int64_t kw : {1, 2, 3, 4, 5, 7})
         for (int64_t dil : {1, 2, 3}) {
           const int64_t rows = 21, plane = 331, wp = 29, cols = kh * kw * channels;
           std::vector<int8_t> codes(size_t(rows * cols));
@@ -545,7 +545,8 @@ TEST(PlaneConvKernels, MatchTheDefinitionOnOddShapes) {
                   expected[(r - row0) * ldc + i] = sum;
                 }
               for (const PlaneConvKernel& kern : plane_conv_kernels()) {
-                if (!kern.needs.met() || (kw - 1) * dil > plane_conv_max_tap_span(kern)) continue;
+                if (!kern.needs.met() || (std::min<int64_t>(kw, kPlaneConvMaxTaps) - 1) * dil > plane_conv_max_tap_span(kern))
+                  continue;
                 std::vector<int32_t> got(expected.size(), 0);
                 kern.fn(at.data(), w, row0, row1, lanes, got.data(), ldc);
                 for (size_t r = 0; r < row1 - row0; ++r)

@@ -66,11 +66,17 @@ const Case kCases[] = {
     {"conv1x1_64ch_implicit", conv(64, 5, 6, 17, 1, 1, 0, 1), 0, false, kU4},
     {"conv3x3_16ch_implicit", conv(16, 7, 7, 16, 3, 1, 1, 1), 0, false, kU8},
     {"conv3x3_32ch_implicit", conv(32, 8, 9, 20, 3, 1, 1, 1), 0, false, kS8},
-    // im2col rows from the padded image: one channel (16-byte copies of 3- and 5-byte runs),
-    // a 5x5 kernel on 6 channels (LeNet-5), 3 channels at stride 2 with ternary corrections.
+    // im2col rows from the padded image: one channel (16-byte copies of 3- and 5-byte runs;
+    // plane_conv on AVX2 and AVX-512, rows on the scalar ISA), a 5x5 kernel on 6 channels
+    // (LeNet-5), 3 channels at stride 2 with ternary corrections.
     {"conv3x3_1ch_padded_rows", conv(1, 9, 11, 6, 3, 1, 1, 1), 0, false, kU8},
     {"conv5x5_6ch_padded_rows", conv(6, 9, 9, 16, 5, 1, 0, 1), 0, false, kS8},
     {"conv3x3_3ch_stride2_padded_rows", conv(3, 11, 9, 10, 3, 2, 1, 1), 0, false, kU4},
+    // Dense layers of few input channels over channel planes (plane_conv, AVX2 and AVX-512):
+    // one channel 5x5 (LeNet-5's first layer: kernel rows in runs of 4 and 1 taps), two
+    // channels 4x4 dilated.
+    {"conv5x5_1ch_planes", conv(1, 12, 10, 6, 5, 1, 2, 1), 0, false, kU8},
+    {"conv4x4_2ch_dilated_planes", conv(2, 11, 13, 21, 4, 1, 3, 1, 2), 0, false, kS8},
     {"conv3x3_pad1_zero_point", conv(13, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8zp},
     // 4-bit codes at stride 1: the sparse GEMM's packed planes (two output rows per byte); an
     // odd number of output rows, 2 and 3 of them, a dilated 5x5 kernel, more channels than a
