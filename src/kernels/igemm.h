@@ -262,6 +262,8 @@ using DealPhasesUkernel = void (*)(const uint8_t* plane, size_t sh, size_t sw, s
 // m = m < v ? v : m: a NaN never wins and the first of equal values (+0, -0) stays, as with
 // std::max. (MAXPS(v, m) is that step: it returns m unless v > m.)
 using MaxPool2x2Ukernel = void (*)(const float* x, size_t rows, size_t cols, size_t ldx, float* y, size_t ldy);
+// That step, for the scalar kernel and the runtime's generic max pool (any window).
+inline float pool_max_step(float m, float v) { return m < v ? v : m; }
 
 // The float epilogue of one part and one scale group of a dense product, straight to the
 // output: for i < m (pixels or batch rows), j < n (output channels),

@@ -280,8 +280,8 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   // Dense stride-1 convolutions of few input channels multiply over channel planes, where
   // im2col rows of a few bytes per pixel and K padded to 16 columns cost more than the
   // products: while a pixel's operands (input channels x kernel rows x runs of 4 taps) are
-  // at most 12 (int8 layers without VNNI: 96, below). Ice Lake, 1 thread, int8, `stern bench --layer` medians, GEMM / planes (VNNI;
-  // AVX2 by STERN_ISA=avx2): operands 3: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64 0.82 /
+  // at most 12 (int8 layers without VNNI: 96, below). Ice Lake, 1 thread, int8, `stern bench
+  // --layer` medians, GEMM / planes (VNNI; AVX2 by STERN_ISA=avx2): operands 3: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64 0.82 /
   // 0.35 ms; AVX2 16.1 / 7.9); 9: 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101
   // (AVX2 283-292 / 196); 10: 1->6 5x5 at 28x28 11.7 / 5.8 (AVX2 19.9 / 7.7), 1->32 5x5 17.2
   // / 14.2; 12: 4->64 at 56x56 129 / 116 (AVX2 365-380 / 246-248); 24: 8->32 at 32x32 39.6

@@ -8,16 +8,12 @@
 namespace stern {
 namespace {
 
-// std::max(m, v): v replaces m only when greater, so a NaN never wins over a number and
-// the first of equal values (of +0 and -0) stays.
-inline float max_step(float m, float v) { return m < v ? v : m; }
-
 struct MaxOf {
   float operator()(const float* x, const PoolGeometry& g, PoolAxis::Window wh,
                    PoolAxis::Window ww) const {
     float m = -std::numeric_limits<float>::infinity();
     for (int64_t ih = wh.begin; ih < wh.end; ++ih)
-      for (int64_t iw = ww.begin; iw < ww.end; ++iw) m = max_step(m, x[ih * g.w.in + iw]);
+      for (int64_t iw = ww.begin; iw < ww.end; ++iw) m = kernels::pool_max_step(m, x[ih * g.w.in + iw]);
     return m;
   }
 };
