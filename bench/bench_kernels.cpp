@@ -391,6 +391,33 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
                                                 benchmark::Counter::kIs1000);
 }
 
+// The indirect GEMM on the same product as a convolution: the 3x3 256->256 layer at 14x14
+// (kUkM = 196 output pixels, kUkK = 2304 columns) reading a zero-padded 16x16 NHWC image,
+// with the GEMM entries above as its peers (their im2col rows made outside the timing).
+void BM_igemm_ukernel(benchmark::State& state, const kernels::IgemmKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr int64_t kChannels = 256, kWp = 16, kOut = 14;
+  const WeightMatrix w = random_matrix(kUkN, kUkK, 0.0, true);
+  const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kKBlock);
+  const auto packed = kernels::pack_dense(w.codes.data(), kUkN, layout, kernels::WeightFormat::int8);
+  const size_t stride = kernels::panel_stride(layout, kernels::WeightFormat::int8), panels = kUkN / kernels::kPanel;
+  std::vector<uint8_t> image(kWp * kWp * kChannels + 64, 3);
+  std::vector<int32_t> koff(kUkK / kernels::kKBlock), window(kUkM);
+  for (size_t b = 0; b < koff.size(); ++b) {
+    const int64_t tap = int64_t(b * kernels::kKBlock) / kChannels, ch = int64_t(b * kernels::kKBlock) % kChannels;
+    koff[b] = int32_t(((tap / 3) * kWp + tap % 3) * kChannels + ch);
+  }
+  for (int64_t p = 0; p < kUkM; ++p) window[p] = int32_t(((p / kOut) * kWp + p % kOut) * kChannels);
+  std::vector<int32_t> c(kUkM * kUkN);
+  for (auto _ : state) {
+    kern.fn(kUkM, kUkK / kernels::kKBlock, image.data(), window.data(), koff.data(), packed.data(), stride, panels,
+            c.data(), kUkN);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
+                                                benchmark::Counter::kIs1000);
+}
+
 // The sparse GEMM alone on the 3x3 256->256 layer at 14x14 (kUkK = 2304 columns, 90% sparse,
 // one thread): shifted windows of zero-padded 16x16 channel planes 320 bytes apart, 222
 // virtual pixels (tiles of 64, 64 and 94 lanes, as the runtime makes them), columns in two
@@ -614,6 +641,7 @@ const int kRegistered = [] {
   for (const kernels::DenseKernel& k : kernels::dense_kernels())
     benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_dense_ukernel, k)
         ->UseRealTime()->Unit(benchmark::kMicrosecond);
+  add_ukernels(kernels::igemm_kernels(), BM_igemm_ukernel);
   for (const kernels::SparseGemvKernel& k : kernels::sparse_gemv_kernels())
     for (double sp : {0.9, 0.95, 0.98})
       benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)

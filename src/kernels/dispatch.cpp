@@ -20,6 +20,7 @@ using deal_phases = std::remove_pointer_t<DealPhasesUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
+using igemm = std::remove_pointer_t<IgemmUkernel>;
 using plane_conv = std::remove_pointer_t<PlaneConvUkernel>;
 using max_pool_2x2 = std::remove_pointer_t<MaxPool2x2Ukernel>;
 }  // namespace kind
@@ -58,6 +59,7 @@ struct Row {
   EpilogueUkernel epilogue = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
+  IgemmUkernel igemm = nullptr;
   PlaneConvUkernel plane_conv = nullptr;
   MaxPool2x2Ukernel max_pool_2x2 = nullptr;
 };
@@ -96,6 +98,7 @@ constexpr auto kDealPhases = table<&Row::deal_phases>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
+constexpr auto kIgemm = table<&Row::igemm>();
 constexpr auto kPlaneConv = table<&Row::plane_conv>();
 constexpr auto kMaxPool2x2 = table<&Row::max_pool_2x2>();
 
@@ -136,6 +139,7 @@ std::span<const DealPhasesKernel> deal_phases_kernels() { return kDealPhases; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
+std::span<const IgemmKernel> igemm_kernels() { return kIgemm; }
 std::span<const PlaneConvKernel> plane_conv_kernels() { return kPlaneConv; }
 std::span<const MaxPool2x2Kernel> max_pool_2x2_kernels() { return kMaxPool2x2; }
 
@@ -167,6 +171,7 @@ const DealPhasesKernel& best_deal_phases(Isa cap) { return best_of(deal_phases_k
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }
+const IgemmKernel& best_igemm(Isa cap) { return best_of(igemm_kernels(), cap); }
 const PlaneConvKernel& best_plane_conv(Isa cap) { return best_of(plane_conv_kernels(), cap); }
 const MaxPool2x2Kernel& best_max_pool_2x2(Isa cap) { return best_of(max_pool_2x2_kernels(), cap); }
 

@@ -85,13 +85,14 @@ inline int32_t load4(const uint8_t* p) {
 // The driver of the AVX-512 dense micro-kernels (int8 and ternary2 alike): rows as a
 // compile-time count, panels two at a time (two zmm accumulators per row), then a last single
 // panel. `tile` is called as tile.template operator()<MR, NP>(rows, w, c) with `rows` the MR
-// activation row pointers, `w` the first of NP panels and `c` their first output column.
-template <size_t kMaxRows, typename Tile>
-void dense_panel_pairs(size_t m, const uint8_t* a, size_t lda, const uint8_t* w,
-                       size_t panel_stride, size_t npanels, int32_t* c, Tile&& tile) {
+// activation row pointers (row_at(i): a + i * lda for a GEMM, a pixel's window for an IGEMM),
+// `w` the first of NP panels and `c` their first output column.
+template <size_t kMaxRows, typename RowAt, typename Tile>
+void dense_panel_pairs(size_t m, RowAt&& row_at, const uint8_t* w, size_t panel_stride, size_t npanels,
+                       int32_t* c, Tile&& tile) {
   with_rows<kMaxRows>(m, [&]<size_t MR>(std::integral_constant<size_t, MR>) {
     const uint8_t* rows[MR];
-    for (size_t i = 0; i < MR; ++i) rows[i] = a + i * lda;
+    for (size_t i = 0; i < MR; ++i) rows[i] = row_at(i);
     size_t p = 0;
     for (; p + 2 <= npanels; p += 2)
       tile.template operator()<MR, 2>(rows, w + p * panel_stride, c + p * kPanel);
@@ -198,6 +199,16 @@ inline constexpr size_t kConvRows = 96;
 using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                              const int32_t* koff, const uint8_t* w, size_t panel_stride,
                              size_t npanels, int32_t* c, size_t ldc);
+
+// Indirect int8 GEMM (XNNPACK's IGEMM) for dense convolutions of any stride and dilation: a
+// DenseUkernel on the int8 layout for any m (the kernel walks its own row tiles), but
+// A(i, k) = a[row_offset[i] + koff[k / 16] + k % 16]: row i is an output pixel whose window
+// starts row_offset[i] bytes into a padded NHWC image, koff[b] the offset of column block b
+// (its kernel tap and 16 of its channels) from there. No im2col rows, and unlike the AMX
+// ConvUkernel no padding columns computed (2 of 16 per row at 14x14).
+using IgemmUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, const int32_t* row_offset,
+                              const int32_t* koff, const uint8_t* w, size_t panel_stride, size_t npanels,
+                              int32_t* c, size_t ldc);
 
 // Dense int8 weights of a stride-1 convolution with few input channels, for plane_conv:
 // lanes are output pixels (as in the sparse GEMM's implicit tiles), and each (input channel,
@@ -351,6 +362,7 @@ using DealPhasesKernel = Ukernel<DealPhasesUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
+using IgemmKernel = Ukernel<IgemmUkernel>;
 using PlaneConvKernel = Ukernel<PlaneConvUkernel>;
 using MaxPool2x2Kernel = Ukernel<MaxPool2x2Ukernel>;
 // The widest tap span (kernel_w - 1) * tap_step a plane_conv kernel takes: an operand of 16
@@ -374,6 +386,7 @@ std::span<const DealPhasesKernel> deal_phases_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
+std::span<const IgemmKernel> igemm_kernels();
 std::span<const PlaneConvKernel> plane_conv_kernels();
 std::span<const MaxPool2x2Kernel> max_pool_2x2_kernels();
 
@@ -393,6 +406,7 @@ const DealPhasesKernel& best_deal_phases(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);
+const IgemmKernel& best_igemm(Isa cap);
 const PlaneConvKernel& best_plane_conv(Isa cap);
 const MaxPool2x2Kernel& best_max_pool_2x2(Isa cap);
 

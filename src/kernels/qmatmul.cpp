@@ -43,7 +43,6 @@ struct Part {
 struct Activations {
   aligned_vector<uint8_t> image;  // quantized input bytes: NHWC (dense), the GEMV's row
   aligned_vector<uint8_t> padded; // implicit dense conv: the padded NHWC image
-  std::vector<int32_t> koff;      // implicit dense conv: offset of each 16-column block
   aligned_vector<uint8_t> rows;   // dense / sparse GEMV: [M][K'] bytes
   std::vector<int32_t> xsum;      // ternary dense: [M][groups] sums of the row bytes
   std::vector<int32_t> csum;      // ternary dense, one group: channel sums per input pixel
@@ -143,6 +142,9 @@ struct IntLayer::Impl {
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
+  const IgemmKernel* igemm = nullptr;  // indirect dense conv (below), else null
+  std::vector<int32_t> koff;    // implicit / indirect dense conv: offset of each 16-column block from a window
+  std::vector<int32_t> window;  // indirect dense conv: offset of each output pixel's window in the padded image
   const PlaneConvKernel* plane_conv = nullptr;  // dense conv over channel planes (below), else null
   std::vector<Activations> acts;  // per thread (images per thread) or [0] shared
   std::vector<Tile> tiles;        // per thread
@@ -166,10 +168,13 @@ struct IntLayer::Impl {
   // Dense convolutions on the tile GEMM read A straight from a padded NHWC image (no im2col
   // rows) when stride 1, one conv group, one part, one scale group, channels a multiple of 16.
   bool implicit_dense() const { return conv != nullptr; }
+  // Elsewhere such convolutions with int8 weights (any stride, dilation) read it through
+  // per-pixel window offsets (the IGEMM), when the CPU has a vector kernel for them.
+  bool indirect_dense() const { return igemm != nullptr; }
   // Other dense convolutions of one group, identity column order and no dilation build their
   // im2col rows from the same padded image, one copy per kernel row and no bounds checks.
   bool padded_rows() const {
-    return gemm_dense() && !linear && !implicit_dense() && g.groups == 1 && layout.identity() && g.dilation_h == 1 &&
+    return gemm_dense() && !linear && !implicit_dense() && !indirect_dense() && g.groups == 1 && layout.identity() && g.dilation_h == 1 &&
            g.dilation_w == 1 && (xcoef == 0 || layout.groups == 1);
   }
   void padded_image(const float* in, Activations& a) const;
@@ -330,6 +335,29 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
         conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0 &&
         L.pixels >= int64_t(kTileGemmMinRows))
       L.conv = &conv_kernel;
+    // The indirect GEMM where the CPU's int8 GEMM has its vector twin (the im2col rows cost the
+    // 3x3 256->256 layer at 14x14 ~5% of its time on 1 thread, more on 2, where both cores
+    // read the rows one of them built); the scalar ISA keeps the rows, the reference path.
+    const IgemmKernel& igemm_kernel = best_igemm(cap);
+    if (!L.conv && !L.plane_conv && format == WeightFormat::int8 && igemm_kernel.needs.isa != Isa::scalar &&
+        igemm_kernel.needs.isa == L.gemm->needs.isa && !L.linear && conv.groups == 1 && !w.asymmetric &&
+        L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0)
+      L.igemm = &igemm_kernel;
+    if (L.conv || L.igemm) {
+      const int64_t wp = L.padded_width(), c = L.g.in_c;
+      L.koff.resize(L.layout.padded_cols() / kKBlock);
+      for (size_t b = 0; b < L.koff.size(); ++b) {
+        const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
+        L.koff[b] = static_cast<int32_t>(
+            ((tap / conv.kernel_w) * conv.dilation_h * wp + (tap % conv.kernel_w) * conv.dilation_w) * c + ch);
+      }
+    }
+    if (L.igemm) {
+      const int64_t wp = L.padded_width(), c = L.g.in_c;
+      L.window.resize(L.pixels);
+      for (int64_t p = 0; p < L.pixels; ++p)
+        L.window[p] = static_cast<int32_t>(((p / conv.out_w) * conv.stride_h * wp + (p % conv.out_w) * conv.stride_w) * c);
+    }
     L.stride = panel_stride(L.layout, format);
     L.panels = ceil_div(L.og, kPanel);
   } else {
@@ -410,8 +438,9 @@ IntLayer::~IntLayer() = default;
 
 std::vector<CodeFormat> IntLayer::code_inputs() const {
   const Impl& L = *impl_;
-  // All three paths are convolutions (padded_rows: !linear; implicit_dense: implicit_tiles).
-  if (L.padded_rows() || L.implicit_dense()) return {CodeFormat{L.act, L.add, CodeLayout::nhwc}};
+  // All these paths are convolutions (padded_rows, indirect_dense: !linear; implicit_dense:
+  // implicit_tiles).
+  if (L.padded_rows() || L.implicit_dense() || L.indirect_dense()) return {CodeFormat{L.act, L.add, CodeLayout::nhwc}};
   if (L.gemm_dense() || !L.implicit_tiles()) return {};
   std::vector<CodeFormat> formats;
   if (const std::optional<CodeFormat> planes = L.planes_format()) formats.push_back(*planes);
@@ -463,6 +492,7 @@ const char* IntLayer::kernel_name(int64_t batch) const {
   const int64_t m = L.linear ? batch : L.pixels;
   if (L.implicit_dense()) return L.conv->name;
   if (L.plane_conv) return L.plane_conv->name;
+  if (L.igemm) return L.igemm->name;
   if (L.dense()) return L.dense_kernel(m).name;
   return L.sparse_gemv(m) ? L.sgemv->name : L.sgemm->name;
 }
@@ -902,24 +932,13 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
   };
   if (implicit_dense()) {
-    const auto image = [&](Activations& act) {
-      padded_image(in, act);
-      if (!act.koff.empty()) return;
-      const int64_t wp = padded_width(), c = g.in_c;
-      act.koff.resize(layout.padded_cols() / kKBlock);
-      for (size_t b = 0; b < act.koff.size(); ++b) {
-        const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
-        act.koff[b] = static_cast<int32_t>(
-            ((tap / g.kernel_w) * g.dilation_h * wp + (tap % g.kernel_w) * g.dilation_w) * c + ch);
-      }
-    };
     // On several threads each quantizes its own copy of the padded image: tile loads of lines
     // another core has just written ran the tile GEMM ~1.4x slower (standalone, 2 threads over
     // 8 of the 256->256 layer's 16 panels each: 40 us when the image stayed put, 56 when one
     // thread rewrote it before every run, 54 with a copy per thread written by its thread).
     const bool own_images = threads > 1;
     std::vector<char> built(own_images ? threads : 0, 0);
-    if (!own_images) image(a);
+    if (!own_images) padded_image(in, a);
     // Output pixels are numbered over the padded width: calls of up to kConvRows virtual
     // pixels, and the epilogue keeps each row's out_w real ones (Tile::rows), the padding
     // columns dropped.
@@ -938,7 +957,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     const int64_t mt = ceil_div(mv, mr), m_chunks = std::min(mt, ceil_div(threads, n_chunks));
     parallel(n_chunks * m_chunks, [&](size_t task, int t) {
       Activations& img = own_images ? acts[t] : a;
-      if (own_images && !built[t]) image(img), built[t] = 1;
+      if (own_images && !built[t]) padded_image(in, img), built[t] = 1;
       const int64_t nc = task % n_chunks, mc = task / n_chunks;
       const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
       const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(mv, mt * (mc + 1) / m_chunks * mr);
@@ -954,7 +973,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       for (int64_t b0 = r0; b0 < r1; b0 += burst) {
         const int64_t b1 = std::min(r1, b0 + burst);
         for (int64_t i0 = b0; i0 < b1; i0 += mr)
-          conv->fn(std::min(mr, b1 - i0), bpg, img.padded.data() + i0 * c, c, img.koff.data(),
+          conv->fn(std::min(mr, b1 - i0), bpg, img.padded.data() + i0 * c, c, koff.data(),
                    parts[0][0].dense.data() + p0 * stride, stride, p1 - p0, tile.raw.data() + (i0 - b0) * ldr, ldr);
         // One epilogue call over the output pixels whose padded pixel is in the burst: 16
         // consecutive pixels of a plane per store, where calls per output row (14 pixels)
@@ -968,6 +987,36 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, q0, q1 - q0, 0, n0, nn, out, ldm, ldn,
                tile.rows.data());
       }
+    });
+    return;
+  }
+  // Tasks of the dense GEMMs: chunks of panels x chunks of rows (multiples of `mr`), about 4
+  // per thread. Output channels in one chunk per thread (each call covers its chunk's panels:
+  // fewer, longer calls keep the tile unit busy; 4 panels per call instead of 16 cost the 3x3
+  // 256->256 layer ~10% at 1 thread), pixel row tiles in about 4 tasks per thread. Channel
+  // chunk major, in fixed blocks: each thread keeps one chunk's weights in its L2 call after
+  // call (3x3 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
+  const auto dense_tasks = [&](int64_t mr, const std::function<void(int64_t, int64_t, int64_t, int64_t, int)>& fn) {
+    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), threads);
+    const int64_t mt = ceil_div(m, mr), m_chunks = std::min(mt, ceil_div(4 * threads, n_chunks));
+    parallel(n_chunks * m_chunks, [&](size_t task, int t) {
+      const int64_t nc = task / m_chunks, mc = task % m_chunks;
+      const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
+      const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(m, mt * (mc + 1) / m_chunks * mr);
+      fn(r0, r1, p0, p1, t);
+    }, true);
+  };
+  if (indirect_dense()) {
+    padded_image(in, a);
+    // Rows in multiples of 12: whole tiles of the 4- and 6-row kernels.
+    dense_tasks(12, [&](int64_t r0, int64_t r1, int64_t p0, int64_t p1, int t) {
+      const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
+      const size_t ldr = (p1 - p0) * kPanel;
+      Tile& tile = tiles[t];
+      tile.raw.resize((r1 - r0) * ldr);
+      igemm->fn(r1 - r0, layout.padded_group / kKBlock, a.padded.data(), window.data() + r0, koff.data(),
+                parts[0][0].dense.data() + p0 * stride, stride, p1 - p0, tile.raw.data(), ldr);
+      finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, r0, r1 - r0, 0, n0, nn, out, ldm, ldn);
     });
     return;
   }
@@ -1026,19 +1075,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     if (gemm_dense()) {
       const DenseKernel& kern = dense_kernel(m);
       const int64_t mr = kern.mr, bpg = layout.padded_group / kKBlock;
-      // Tasks: chunks of panels x chunks of rows, about 4 per thread.
-      // Output channels in one chunk per thread (each call covers its chunk's panels: fewer, longer
-    // calls keep the tile unit busy; 4 panels per call instead of 16 cost the 3x3 256->256
-    // layer ~10% at 1 thread), pixel row tiles in about 4 tasks per thread.
-    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), threads);
-      const int64_t m_chunks = std::min(ceil_div(m, mr), ceil_div(4 * threads, n_chunks));
-      // Channel chunk major, in fixed blocks: each thread keeps one chunk's weights in its
-      // L2 call after call (3x3 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
-      parallel(n_chunks * m_chunks, [&](size_t task, int t) {
-        const int64_t nc = task / m_chunks, mc = task % m_chunks;
-        const int64_t p0 = panels * nc / n_chunks, p1 = panels * (nc + 1) / n_chunks;
-        const int64_t mt = ceil_div(m, mr);
-        const int64_t r0 = mt * mc / m_chunks * mr, r1 = std::min(m, mt * (mc + 1) / m_chunks * mr);
+      dense_tasks(mr, [&](int64_t r0, int64_t r1, int64_t p0, int64_t p1, int t) {
         if (nparts == 1 && ng == 1) return dense_task(kern, tiles[t], r0, r1, p0, p1);
         const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
         const size_t ldr = (p1 - p0) * kPanel;
@@ -1057,7 +1094,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
             }
           store(tile.acc.data(), grp, i0, rows, n0, nn, out, ldm, ldn);
         }
-      }, true);
+      });
     } else if (sparse_gemv(m)) {
       // Tasks of whole row bands; the kernel returns one sum per (row, scale group).
       const int64_t band = ps[0].bands.band, bands = ps[0].bands.bands();

@@ -3,6 +3,7 @@
 // against the family's scalar kernel, on odd shapes and sparsities 0..100%.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -120,13 +121,54 @@ TEST(DenseKernels, TileGemmsMatchBruteForceOnOddShapes) {
   if (!ran) GTEST_SKIP() << "the CPU has no tile GEMM (AMX-INT8 with Linux's permission)";
 }
 
-// The implicit-im2col GEMMs against the int8 scalar GEMM on the im2col rows they stand for:
-// stride-1 convolutions over a padded NHWC image (pixels numbered over the padded width, as
-// the layer calls them, in calls of kConvRows rows), 1x1 / 1x3 / 3x3 kernels, dilation 2, channels
-// giving whole 64-column steps, 16 / 48-column tails, and 16 / 32 / 48 channels (a 3x3
-// kernel's 64-column steps not contiguous: 16- or 32-column steps); K from 1024 to 3072 takes
-// the AMX kernel's rows3 blocking (amx_tiles.h: 1, 2 and 3 row tiles), also with an odd number of steps (192
-// channels, 3x3: 27) and a 16-column tail (1040 channels, 1x1), and with m <= 16 rows.
+// A convolution's padded NHWC image of random bytes (with the slack the layer leaves after
+// it), the offsets of its 16-column blocks from a pixel's window (koff), random int8 weights,
+// and the int8 scalar GEMM on the im2col rows of the output pixels whose windows start at
+// row_offset[i]: what the implicit (ConvUkernel) and indirect (IgemmUkernel) GEMMs stand for.
+struct Im2colCase {
+  int64_t c, kh, kw, dilation, wp, hp, k, n;
+  std::vector<uint8_t> image;
+  std::vector<int32_t> koff;
+  aligned_vector<uint8_t> w;
+  size_t stride = 0, panels = 0;
+
+  Im2colCase(std::mt19937& rng, int64_t c_, int64_t kh_, int64_t kw_, int64_t dilation_, int64_t wp_, int64_t hp_,
+             int64_t n_)
+      : c(c_), kh(kh_), kw(kw_), dilation(dilation_), wp(wp_), hp(hp_), k(kh_ * kw_ * c_), n(n_) {
+    std::uniform_int_distribution<int> byte(0, 255);
+    image.resize(hp * wp * c + 64 * c);
+    for (auto& v : image) v = uint8_t(byte(rng));
+    koff.resize(k / kKBlock);
+    for (int64_t b = 0; b < int64_t(koff.size()); ++b) {
+      const int64_t col = b * kKBlock, tap = col / c, ch = col % c;
+      koff[b] = int32_t(((tap / kw) * dilation * wp + (tap % kw) * dilation) * c + ch);
+    }
+    const std::vector<int8_t> codes = random_codes(rng, n * k, 0.3, -127, 127);
+    const ColumnLayout layout = column_layout(k, k, kKBlock);
+    w = pack_dense(codes.data(), n, layout, WeightFormat::int8);
+    stride = panel_stride(layout, WeightFormat::int8), panels = (n + kPanel - 1) / kPanel;
+  }
+  size_t ldc() const { return panels * kPanel; }
+  std::vector<int32_t> reference(const std::vector<int32_t>& row_offset) const {
+    const int64_t m = row_offset.size();
+    std::vector<uint8_t> rows(m * k);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t col = 0; col < k; ++col)
+        rows[i * k + col] = image[row_offset[i] + koff[col / kKBlock] + col % kKBlock];
+    std::vector<int32_t> ref(m * ldc());
+    best_dense(WeightFormat::int8, KernelOp::gemm, Isa::scalar)
+        .fn(m, k / kKBlock, rows.data(), k, w.data(), stride, panels, ref.data(), ldc());
+    return ref;
+  }
+};
+
+// The implicit-im2col GEMMs: stride-1 convolutions over a padded NHWC image (pixels numbered
+// over the padded width, as the layer calls them, in calls of kConvRows rows), 1x1 / 1x3 / 3x3
+// kernels, dilation 2, channels giving whole 64-column steps, 16 / 48-column tails, and 16 /
+// 32 / 48 channels (a 3x3 kernel's 64-column steps not contiguous: 16- or 32-column steps); K
+// from 1024 to 3072 takes the AMX kernel's rows3 blocking (amx_tiles.h: 1, 2 and 3 row
+// tiles), also with an odd number of steps (192 channels, 3x3: 27) and a 16-column tail (1040
+// channels, 1x1), and with m <= 16 rows.
 TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
   struct Geometry {
     int64_t c, kh, kw, dilation, out_h, out_w, n;
@@ -137,35 +179,56 @@ TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
                                  {48, 3, 3, 1, 4, 4, 20},  {192, 3, 3, 1, 5, 6, 40},  {1040, 1, 1, 1, 4, 5, 20},
                                  {128, 3, 3, 1, 1, 9, 16}};
   std::mt19937 rng(77);
-  std::uniform_int_distribution<int> byte(0, 255);
   for (const Geometry& g : geometries) {
     const int64_t wp = g.out_w + (g.kw - 1) * g.dilation, hp = g.out_h + (g.kh - 1) * g.dilation;
-    const int64_t k = g.kh * g.kw * g.c, m = g.out_h * wp;
-    std::vector<uint8_t> image(hp * wp * g.c + 64 * g.c);
-    for (auto& v : image) v = uint8_t(byte(rng));
-    std::vector<int32_t> koff(k / kKBlock);
-    for (int64_t b = 0; b < int64_t(koff.size()); ++b) {
-      const int64_t col = b * kKBlock, tap = col / g.c, ch = col % g.c;
-      koff[b] = int32_t(((tap / g.kw) * g.dilation * wp + (tap % g.kw) * g.dilation) * g.c + ch);
-    }
-    const std::vector<int8_t> codes = random_codes(rng, g.n * k, 0.3, -127, 127);
-    const ColumnLayout layout = column_layout(k, k, kKBlock);
-    const aligned_vector<uint8_t> w = pack_dense(codes.data(), g.n, layout, WeightFormat::int8);
-    const size_t stride = panel_stride(layout, WeightFormat::int8), panels = (g.n + kPanel - 1) / kPanel;
-    // The rows the layer would have built, and their product.
-    std::vector<uint8_t> rows(m * k);
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < k; ++c) rows[i * k + c] = image[i * g.c + koff[c / kKBlock] + c % kKBlock];
-    std::vector<int32_t> ref(m * panels * kPanel);
-    best_dense(WeightFormat::int8, KernelOp::gemm, Isa::scalar)
-        .fn(m, k / kKBlock, rows.data(), k, w.data(), stride, panels, ref.data(), panels * kPanel);
+    const Im2colCase t(rng, g.c, g.kh, g.kw, g.dilation, wp, hp, g.n);
+    const int64_t m = g.out_h * wp;
+    std::vector<int32_t> virtual_pixels(m);
+    for (int64_t i = 0; i < m; ++i) virtual_pixels[i] = int32_t(i * g.c);
+    const std::vector<int32_t> ref = t.reference(virtual_pixels);
     for (const ConvKernel& kern : conv_kernels()) {
       if (!runnable(kern)) continue;
       std::vector<int32_t> got(ref.size(), -1);
       for (int64_t i0 = 0; i0 < m; i0 += kConvRows)
-        kern.fn(std::min<int64_t>(kConvRows, m - i0), k / kKBlock, image.data() + i0 * g.c, g.c, koff.data(), w.data(),
-                stride, panels, got.data() + i0 * panels * kPanel, panels * kPanel);
+        kern.fn(std::min<int64_t>(kConvRows, m - i0), t.k / kKBlock, t.image.data() + i0 * g.c, g.c, t.koff.data(),
+                t.w.data(), t.stride, t.panels, got.data() + i0 * t.ldc(), t.ldc());
       ASSERT_EQ(got, ref) << kern.name << " channels " << g.c << " kernel " << g.kh << "x" << g.kw;
+    }
+  }
+}
+
+// The indirect GEMMs: output pixels (only the real ones) of convolutions of strides 1-3 and
+// dilations 1-2, 1x1 / 3x3 / 5x3 kernels, 16 to 272 channels, row counts off every kernel's
+// tile (1, 5, 7, 13, 23 ...) and channel counts off its four panels (1, 2, 3, 5 panels), in
+// one call and from a middle row on (a thread's share).
+TEST(IgemmKernels, MatchTheScalarGemmOnTheirIm2colRows) {
+  struct Geometry {
+    int64_t c, kh, kw, stride, dilation, out_h, out_w, n;
+  };
+  const Geometry geometries[] = {{16, 3, 3, 1, 1, 5, 7, 33},   {64, 3, 3, 2, 1, 4, 5, 16}, {32, 1, 1, 1, 1, 1, 1, 17},
+                                 {48, 5, 3, 1, 2, 3, 4, 70},   {256, 3, 3, 1, 1, 14, 14, 64},
+                                 {272, 3, 3, 3, 1, 2, 3, 48},  {16, 1, 1, 2, 1, 7, 1, 5}, {128, 3, 3, 1, 2, 6, 6, 80}};
+  std::mt19937 rng(91);
+  for (const Geometry& g : geometries) {
+    const int64_t wp = (g.out_w - 1) * g.stride + (g.kw - 1) * g.dilation + 1 + g.stride / 2;
+    const int64_t hp = (g.out_h - 1) * g.stride + (g.kh - 1) * g.dilation + 1;
+    const Im2colCase t(rng, g.c, g.kh, g.kw, g.dilation, wp, hp, g.n);
+    const int64_t m = g.out_h * g.out_w;
+    std::vector<int32_t> windows(m);
+    for (int64_t i = 0; i < m; ++i) windows[i] = int32_t(((i / g.out_w) * g.stride * wp + (i % g.out_w) * g.stride) * g.c);
+    const std::vector<int32_t> ref = t.reference(windows);
+    for (const IgemmKernel& kern : igemm_kernels()) {
+      if (!runnable(kern)) continue;
+      for (const int64_t first : {int64_t(0), m / 3}) {
+        std::vector<int32_t> got(ref.size(), -1);
+        kern.fn(m - first, t.k / kKBlock, t.image.data(), windows.data() + first, t.koff.data(), t.w.data(), t.stride,
+                t.panels, got.data() + first * t.ldc(), t.ldc());
+        ASSERT_TRUE(std::equal(got.begin() + first * t.ldc(), got.end(), ref.begin() + first * t.ldc()))
+            << kern.name << " channels " << g.c << " kernel " << g.kh << "x" << g.kw << " stride " << g.stride
+            << " from row " << first;
+        ASSERT_TRUE(std::all_of(got.begin(), got.begin() + first * t.ldc(), [](int32_t v) { return v == -1; }))
+            << kern.name << " wrote rows before its first";
+      }
     }
   }
 }

@@ -59,8 +59,9 @@ const Case kCases[] = {
     {"conv3x3_wide_channels", conv(201, 5, 6, 9, 3, 1, 1, 1), 0, false, kU8},
     // Dilation wider than a 64-pixel tile: sparse tiles made of dropped padding columns only.
     {"conv_dilation_wider_than_a_tile", conv(3, 2, 2, 4, 2, 1, 64, 1, 129), 0, false, kU8},
-    // Channels a multiple of 16: dense layers on AMX read a padded NHWC image (no im2col
-    // rows), with padding, dilation, 1x1, and 16 / 32 channels (narrower tile steps).
+    // Channels a multiple of 16: dense layers read a padded NHWC image (no im2col rows; on
+    // AMX the implicit GEMM, on AVX2 and AVX-512 the IGEMM, also at stride 2 above), with
+    // padding, dilation, 1x1, and 16 / 32 channels (narrower tile steps).
     {"conv3x3_64ch_implicit", conv(64, 9, 7, 19, 3, 1, 1, 1), 0, false, kU8},
     {"conv3x3_128ch_dilated_implicit", conv(128, 6, 5, 33, 3, 1, 2, 1, 2), 0, false, kS8},
     {"conv1x1_64ch_implicit", conv(64, 5, 6, 17, 1, 1, 0, 1), 0, false, kU4},

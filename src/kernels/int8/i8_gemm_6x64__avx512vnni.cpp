@@ -2,8 +2,11 @@
 // 24 zmm accumulators: 10 loads (4 weight vectors, 6 broadcasts) per 24 VPDPBUSD, where the
 // 8 x 32 tile it replaced had 10 per 16 (1.1-1.15x on Ice Lake's two VNNI ports). The full
 // tile names its accumulators and updates them in place (kernels/in_place.h); partial tiles
-// (fewer rows or panels) run the generic template below, panels in pairs.
-// |a * w| <= 255 * 127, so K <= 65536 keeps |raw| < 2^31. Reference: i8_gemm_4x16__scalar.cpp.
+// (fewer rows or panels) run the generic template below, panels in pairs. The IGEMM
+// (igemm.h IgemmUkernel) is the same tile over other addresses: row i's block b at
+// rows[i] + off(b), off(b) = 16 b for the GEMM and koff[b] for the IGEMM.
+// |a * w| <= 255 * 127, so K <= 65536 keeps |raw| < 2^31. References: i8_gemm_4x16__scalar.cpp,
+// i8_igemm_4x16__scalar.cpp.
 #include <immintrin.h>
 
 #include "kernels/in_place.h"
@@ -31,7 +34,8 @@ struct Row {
   }
 };
 
-void full_tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w, size_t panel_stride,
+template <typename Off>
+void full_tile(size_t kblocks, const uint8_t* const* rows, Off off, const uint8_t* w, size_t panel_stride,
                int32_t* c, size_t ldc) {
   Row r0, r1, r2, r3, r4, r5;
   const uint8_t *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3], *a4 = rows[4], *a5 = rows[5];
@@ -39,7 +43,7 @@ void full_tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w, siz
     for (int q = 0; q < 4; ++q) {
       __m512i v[kNp];
       for (size_t p = 0; p < kNp; ++p) v[p] = _mm512_loadu_si512(w + p * panel_stride + b * kInt8BlockBytes + q * 64);
-      const size_t k = b * kKBlock + 4 * size_t(q);
+      const size_t k = off(b) + 4 * size_t(q);
       r0.add(_mm512_set1_epi32(load4(a0 + k)), v);
       r1.add(_mm512_set1_epi32(load4(a1 + k)), v);
       r2.add(_mm512_set1_epi32(load4(a2 + k)), v);
@@ -55,9 +59,9 @@ void full_tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w, siz
   r5.store(c + 5 * ldc);
 }
 
-template <size_t MR, size_t NP>
-void tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
-          size_t panel_stride, int32_t* c, size_t ldc) {
+template <size_t MR, size_t NP, typename Off>
+void tile(size_t kblocks, const uint8_t* const* rows, Off off, const uint8_t* w, size_t panel_stride, int32_t* c,
+          size_t ldc) {
   __m512i acc[MR][NP];
   for (size_t i = 0; i < MR; ++i)
     for (size_t p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_si512();
@@ -67,7 +71,7 @@ void tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
       for (size_t p = 0; p < NP; ++p)
         v[p] = _mm512_loadu_si512(w + p * panel_stride + b * kInt8BlockBytes + q * 64);
       for (size_t i = 0; i < MR; ++i) {
-        const __m512i x = _mm512_set1_epi32(load4(rows[i] + b * kKBlock + 4 * q));
+        const __m512i x = _mm512_set1_epi32(load4(rows[i] + off(b) + 4 * q));
         for (size_t p = 0; p < NP; ++p) acc[i][p] = _mm512_dpbusd_epi32(acc[i][p], x, v[p]);
       }
     }
@@ -75,22 +79,39 @@ void tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
     for (size_t p = 0; p < NP; ++p) _mm512_storeu_si512(c + i * ldc + p * kPanel, acc[i][p]);
 }
 
+// At most kMr rows at row_at(i): whole tiles of four panels, then panel pairs.
+template <typename RowAt, typename Off>
+void rows_tile(size_t m, RowAt row_at, Off off, size_t kblocks, const uint8_t* w, size_t panel_stride,
+               size_t npanels, int32_t* c, size_t ldc) {
+  size_t p = 0;
+  if (m == kMr) {
+    const uint8_t* rows[kMr];
+    for (size_t i = 0; i < kMr; ++i) rows[i] = row_at(i);
+    for (; p + kNp <= npanels; p += kNp)
+      full_tile(kblocks, rows, off, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
+  }
+  dense_panel_pairs<kMr>(m, row_at, w + p * panel_stride, panel_stride, npanels - p, c + p * kPanel,
+                        [&]<size_t MR, size_t NP>(const uint8_t* const* rows, const uint8_t* panel,
+                                                  int32_t* out) {
+                          tile<MR, NP>(kblocks, rows, off, panel, panel_stride, out, ldc);
+                        });
+}
+
 }  // namespace
 
 void i8_gemm_6x64__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                               const uint8_t* w, size_t panel_stride, size_t npanels,
                               int32_t* c, size_t ldc) {
-  size_t p = 0;
-  if (m == kMr) {
-    const uint8_t* rows[kMr];
-    for (size_t i = 0; i < kMr; ++i) rows[i] = a + i * lda;
-    for (; p + kNp <= npanels; p += kNp) full_tile(kblocks, rows, w + p * panel_stride, panel_stride, c + p * kPanel, ldc);
-  }
-  dense_panel_pairs<kMr>(m, a, lda, w + p * panel_stride, panel_stride, npanels - p, c + p * kPanel,
-                        [&]<size_t MR, size_t NP>(const uint8_t* const* rows, const uint8_t* panel,
-                                                  int32_t* out) {
-                          tile<MR, NP>(kblocks, rows, panel, panel_stride, out, ldc);
-                        });
+  rows_tile(m, [&](size_t i) { return a + i * lda; }, [](size_t b) { return b * kKBlock; }, kblocks, w,
+            panel_stride, npanels, c, ldc);
+}
+
+void i8_igemm_6x64__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, const int32_t* row_offset,
+                               const int32_t* koff, const uint8_t* w, size_t panel_stride, size_t npanels,
+                               int32_t* c, size_t ldc) {
+  for (size_t i0 = 0; i0 < m; i0 += kMr)
+    rows_tile(std::min(kMr, m - i0), [&](size_t i) { return a + row_offset[i0 + i]; },
+              [&](size_t b) { return size_t(koff[b]); }, kblocks, w, panel_stride, npanels, c + i0 * ldc, ldc);
 }
 
 }  // namespace stern::kernels

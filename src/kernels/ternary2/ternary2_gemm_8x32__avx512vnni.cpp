@@ -40,7 +40,7 @@ void tile(size_t kblocks, const uint8_t* const* rows, const uint8_t* w,
 void ternary2_gemm_8x32__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
                                     const uint8_t* w, size_t panel_stride, size_t npanels,
                                     int32_t* c, size_t ldc) {
-  dense_panel_pairs<kMr>(m, a, lda, w, panel_stride, npanels, c,
+  dense_panel_pairs<kMr>(m, [&](size_t i) { return a + i * lda; }, w, panel_stride, npanels, c,
                         [&]<size_t MR, size_t NP>(const uint8_t* const* rows, const uint8_t* panel,
                                                   int32_t* out) {
                           tile<MR, NP>(kblocks, rows, panel, panel_stride, out, ldc);
