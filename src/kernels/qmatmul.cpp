@@ -179,6 +179,15 @@ struct IntLayer::Impl {
   }
   void padded_image(const float* in, Activations& a) const;
   void rows_from_padded(const Activations& a, int64_t m0, int64_t m1, uint8_t* out, int32_t* xsum) const;
+  // Chunks of panels of at most 1 MiB of weights each, a multiple of `threads` (at most one
+  // per panel): a chunk's weights stay in L2 across its row tiles. 3x3 512->512 (2.3 MiB of
+  // int8 weights): one chunk per thread cost the Xeon's tile GEMM 1.35x at 7x7; on Ice Lake
+  // (1.25 MiB L2) the IGEMM at 7x7 1 thread 0.66 -> 0.44 ms, 2 threads 0.213 -> 0.188, at
+  // 14x14 2.46 -> 1.59 and 0.80 -> 0.71 (chunks of 512 KiB: 0.45 / 0.22 ms at 7x7).
+  int64_t weight_chunks(int threads) const {
+    constexpr int64_t kChunkBytes = 1 << 20;
+    return std::min<int64_t>(int64_t(panels), ceil_div(ceil_div(int64_t(panels * stride), kChunkBytes), threads) * threads);
+  }
   const DenseKernel& dense_kernel(int64_t m) const {
     return m == 1 ? *gemv : m >= int64_t(kTileGemmMinRows) ? *tile_gemm : *gemm;
   }
@@ -949,11 +958,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // unit slows down after running other code (measured: 0.6 us lost per switch after 0.5 us
     // of scalar work, 2.3 us after 5 us), so alternating tile GEMMs with epilogues of 32 rows
     // cost the 3x3 256->256 layer ~15%, and calls over 4 panels instead of 16 another ~10%.
-    // A chunk's weights stay in L2 (2 MiB on the Xeon) across its row tiles: on the 3x3
-    // 512->512 layer at 7x7 (2.3 MiB of int8 weights) one chunk per thread cost 1.35x.
-    constexpr int64_t kChunkBytes = 1 << 20;
-    const int64_t n_chunks =
-        std::min<int64_t>(panels, ceil_div(ceil_div(int64_t(panels * stride), kChunkBytes), threads) * threads);
+    const int64_t n_chunks = weight_chunks(threads);
     const int64_t mt = ceil_div(mv, mr), m_chunks = std::min(mt, ceil_div(threads, n_chunks));
     parallel(n_chunks * m_chunks, [&](size_t task, int t) {
       Activations& img = own_images ? acts[t] : a;
@@ -993,11 +998,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   // Tasks of the dense GEMMs: chunks of panels x chunks of rows (multiples of `mr`), about 4
   // per thread. Output channels in one chunk per thread (each call covers its chunk's panels:
   // fewer, longer calls keep the tile unit busy; 4 panels per call instead of 16 cost the 3x3
-  // 256->256 layer ~10% at 1 thread), pixel row tiles in about 4 tasks per thread. Channel
-  // chunk major, in fixed blocks: each thread keeps one chunk's weights in its L2 call after
-  // call (3x3 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
+  // 256->256 layer ~10% at 1 thread), or more where the weights fill L2 (weight_chunks), of at
+  // least two panels; pixel row tiles in about 4 tasks per thread. Channel chunk major, in
+  // fixed blocks: each thread keeps one chunk's weights in its L2 call after call (3x3
+  // 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
   const auto dense_tasks = [&](int64_t mr, const std::function<void(int64_t, int64_t, int64_t, int64_t, int)>& fn) {
-    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), threads);
+    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), weight_chunks(threads));
     const int64_t mt = ceil_div(m, mr), m_chunks = std::min(mt, ceil_div(4 * threads, n_chunks));
     parallel(n_chunks * m_chunks, [&](size_t task, int t) {
       const int64_t nc = task / m_chunks, mc = task % m_chunks;
