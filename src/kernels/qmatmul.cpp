@@ -178,6 +178,8 @@ struct IntLayer::Impl {
            g.dilation_w == 1 && (xcoef == 0 || layout.groups == 1);
   }
   void padded_image(const float* in, Activations& a) const;
+  void reserve_padded(Activations& a) const;
+  void padded_image_rows(const float* in, Activations& a, int64_t y0, int64_t y1) const;
   void rows_from_padded(const Activations& a, int64_t m0, int64_t m1, uint8_t* out, int32_t* xsum) const;
   // Chunks of panels of at most 1 MiB of weights each, a multiple of `threads` (at most one
   // per panel): a chunk's weights stay in L2 across its row tiles. 3x3 512->512 (2.3 MiB of
@@ -605,18 +607,28 @@ void IntLayer::Impl::quantize_image(const float* in, int64_t images, Activations
 // last virtual pixels (and the 16-byte copies of rows_from_padded). With ternary
 // corrections, each padded pixel's channel sum.
 void IntLayer::Impl::padded_image(const float* in, Activations& a) const {
-  const int64_t c = g.in_c, hw = g.in_h * g.in_w;
-  const int64_t wp = padded_width(), hp = padded_height();
-  const size_t bytes = (hp * wp + (g.kernel_w - 1) * g.dilation_w) * c + 64;
+  reserve_padded(a);
+  padded_image_rows(in, a, 0, g.in_h);
+  if (xcoef) channel_sums(a.padded.data(), padded_height() * padded_width(), g.in_c, g.in_c, a.csum);
+}
+
+// The padded image's buffer, its padding bytes set once.
+void IntLayer::Impl::reserve_padded(Activations& a) const {
+  const size_t bytes = (padded_height() * padded_width() + (g.kernel_w - 1) * g.dilation_w) * g.in_c + 64;
   if (a.padded.size() != bytes) a.padded.assign(bytes, static_cast<uint8_t>(add));
-  uint8_t* origin = a.padded.data() + plane_origin() * c;
+}
+
+// Input rows [y0, y1) into the padded image (reserve_padded).
+void IntLayer::Impl::padded_image_rows(const float* in, Activations& a, int64_t y0, int64_t y1) const {
+  const int64_t c = g.in_c, hw = g.in_h * g.in_w, wp = padded_width();
+  uint8_t* origin = a.padded.data() + (plane_origin() + y0 * wp) * c;
   if (codes_in)
-    copy_rows->fn(reinterpret_cast<const uint8_t*>(in), g.in_h, g.in_w * c, g.in_w * c, origin, wp * c);
+    copy_rows->fn(reinterpret_cast<const uint8_t*>(in) + y0 * g.in_w * c, y1 - y0, g.in_w * c, g.in_w * c, origin,
+                  wp * c);
   else if (c == 1)
-    quantize->fn(in, g.in_h, g.in_w, g.in_w, act, add, origin, wp);
+    quantize->fn(in + y0 * g.in_w, y1 - y0, g.in_w, g.in_w, act, add, origin, wp);
   else
-    quantize_nhwc->fn(in, c, g.in_h, g.in_w, hw, act, add, origin, c, wp * c);
-  if (xcoef) channel_sums(a.padded.data(), hp * wp, c, c, a.csum);
+    quantize_nhwc->fn(in + y0 * g.in_w, c, y1 - y0, g.in_w, hw, act, add, origin, c, wp * c);
 }
 
 // Rows [m0, m1) of the [M][K'] activation bytes from the padded image: per kernel row one
@@ -999,11 +1011,13 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   // per thread. Output channels in one chunk per thread (each call covers its chunk's panels:
   // fewer, longer calls keep the tile unit busy; 4 panels per call instead of 16 cost the 3x3
   // 256->256 layer ~10% at 1 thread), or more where the weights fill L2 (weight_chunks), of at
-  // least two panels; pixel row tiles in about 4 tasks per thread. Channel chunk major, in
+  // least four panels (the 6 x 64 kernel's whole tile; 2 threads, Ice Lake: 3x3 64->64 at 56x56
+  // 276 -> 241 us against chunks of two panels, 128->128 at 14x14 alike); pixel row tiles in
+  // about 4 tasks per thread. Channel chunk major, in
   // fixed blocks: each thread keeps one chunk's weights in its L2 call after call (3x3
   // 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
   const auto dense_tasks = [&](int64_t mr, const std::function<void(int64_t, int64_t, int64_t, int64_t, int)>& fn) {
-    const int64_t n_chunks = std::min<int64_t>(ceil_div(panels, 2), weight_chunks(threads));
+    const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(int64_t(panels) / 4, weight_chunks(threads)));
     const int64_t mt = ceil_div(m, mr), m_chunks = std::min(mt, ceil_div(4 * threads, n_chunks));
     parallel(n_chunks * m_chunks, [&](size_t task, int t) {
       const int64_t nc = task / m_chunks, mc = task % m_chunks;
@@ -1013,7 +1027,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     }, true);
   };
   if (indirect_dense()) {
-    padded_image(in, a);
+    // The image made by all threads, a band of input rows each (ternary corrections need no
+    // channel sums here: int8 weights). 3x3 64->64 at 28x28, 2 threads, Ice Lake: min 61.5 ->
+    // 59.7 us, 256->256 at 14x14 181 -> 178 (the caller alone spent 5-10 us quantizing).
+    reserve_padded(a);
+    const int64_t bands = std::min<int64_t>(threads, g.in_h);
+    parallel(bands, [&](size_t b, int) { padded_image_rows(in, a, g.in_h * b / bands, g.in_h * (b + 1) / bands); });
     // Rows in multiples of 12: whole tiles of the 4- and 6-row kernels.
     dense_tasks(12, [&](int64_t r0, int64_t r1, int64_t p0, int64_t p1, int t) {
       const int64_t n0 = p0 * kPanel, nn = std::min(og, p1 * int64_t(kPanel)) - n0;
