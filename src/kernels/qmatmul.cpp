@@ -114,6 +114,35 @@ bool sparse_planes_packed(const ConvGeometry& conv, bool small_codes, Isa cap) {
          best_sparse_gemm_p4(cap) != nullptr;
 }
 
+int64_t plane_conv_operands(const ConvGeometry& conv) {
+  return conv.in_c / conv.groups * conv.kernel_h * ceil_div(conv.kernel_w, int64_t(kPlaneConvMaxTaps));
+}
+
+// Dense stride-1 convolutions of few input channels multiply over channel planes, where
+// im2col rows of a few bytes per pixel and K padded to 16 columns cost more than the
+// products: while a pixel's operands (input channels x kernel rows x runs of 4 taps) are
+// at most 12 (int8 layers without VNNI: 96, below). Ice Lake, 1 thread, int8, `stern bench
+// --layer` medians, GEMM / planes (VNNI; AVX2 by STERN_ISA=avx2): operands 3: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64 0.82 /
+// 0.35 ms; AVX2 16.1 / 7.9); 9: 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101
+// (AVX2 283-292 / 196); 10: 1->6 5x5 at 28x28 11.7 / 5.8 (AVX2 19.9 / 7.7), 1->32 5x5 17.2
+// / 14.2; 12: 4->64 at 56x56 129 / 116 (AVX2 365-380 / 246-248); 24: 8->32 at 32x32 39.6
+// / 30.8 but 8->64 at 56x56 167 / 177; 30: 3->64 5x5 at 32x32 56 / 73 (AVX2 even); 42:
+// 3->64 7x7 at 32x32 89 / 97 (AVX2 312 / 242), at 112x112 1.10 / 1.10 ms; 48: 16->64 at
+// 28x28 50 / 80. Dense ternary on AVX2's 2-bit GEMM alike (1->16 19.0 / 7.9-15.3, 4->64
+// 269-287 / 235-239, 8->64 380 / 418). On AVX2 int8 layers take planes up to 96 operands:
+// the AVX2 int8 GEMM splits every activation byte in two (8->64 at 56x56 558-574 / 419-431,
+// 16->64 at 28x28 220 / 194, 32->64 at 56x56 1.72 / 1.48 ms, 32->64 at 28x28 411-415 /
+// 375-382; beyond, 64->64 at 28x28 0.80 / 0.75 ms but 128->128 at 14x14 0.77 / 0.96). The
+// scalar kernel is the reference, never chosen.
+bool dense_on_plane_conv(const ConvGeometry& conv, Method method, Isa cap) {
+  const PlaneConvKernel& kernel = best_plane_conv(cap);
+  const int64_t max_operands = kernel.needs.isa < Isa::avx512_vnni && method == Method::int8 ? 96 : 12;
+  const int64_t per_run = std::min<int64_t>(conv.kernel_w, kPlaneConvMaxTaps);
+  return method != Method::ternary_sparse && kernel.needs.isa != Isa::scalar && !linear_geometry(conv) &&
+         conv.stride_h == 1 && conv.stride_w == 1 && conv.groups == 1 && plane_conv_operands(conv) <= max_operands &&
+         (per_run - 1) * conv.dilation_w <= plane_conv_max_tap_span(kernel);
+}
+
 struct IntLayer::Impl {
   Method method;
   ConvGeometry g;
@@ -293,30 +322,8 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
   L.copy_rows = &best_copy_rows(cap);
   L.epilogue_kernel = &best_epilogue(cap);
   L.runs_epilogue = &best_runs_epilogue(cap);
-  // Dense stride-1 convolutions of few input channels multiply over channel planes, where
-  // im2col rows of a few bytes per pixel and K padded to 16 columns cost more than the
-  // products: while a pixel's operands (input channels x kernel rows x runs of 4 taps) are
-  // at most 12 (int8 layers without VNNI: 96, below). Ice Lake, 1 thread, int8, `stern bench
-  // --layer` medians, GEMM / planes (VNNI; AVX2 by STERN_ISA=avx2): operands 3: 1->16 3x3 at 28x28 10.8 / 5.6 us (batch 64 0.82 /
-  // 0.35 ms; AVX2 16.1 / 7.9); 9: 3->32 at 32x32 28.2 / 16.9, 3->64 at 56x56 118 / 101
-  // (AVX2 283-292 / 196); 10: 1->6 5x5 at 28x28 11.7 / 5.8 (AVX2 19.9 / 7.7), 1->32 5x5 17.2
-  // / 14.2; 12: 4->64 at 56x56 129 / 116 (AVX2 365-380 / 246-248); 24: 8->32 at 32x32 39.6
-  // / 30.8 but 8->64 at 56x56 167 / 177; 30: 3->64 5x5 at 32x32 56 / 73 (AVX2 even); 42:
-  // 3->64 7x7 at 32x32 89 / 97 (AVX2 312 / 242), at 112x112 1.10 / 1.10 ms; 48: 16->64 at
-  // 28x28 50 / 80. Dense ternary on AVX2's 2-bit GEMM alike (1->16 19.0 / 7.9-15.3, 4->64
-  // 269-287 / 235-239, 8->64 380 / 418). On AVX2 int8 layers take planes up to 96 operands:
-  // the AVX2 int8 GEMM splits every activation byte in two (8->64 at 56x56 558-574 / 419-431,
-  // 16->64 at 28x28 220 / 194, 32->64 at 56x56 1.72 / 1.48 ms, 32->64 at 28x28 411-415 /
-  // 375-382; beyond, 64->64 at 28x28 0.80 / 0.75 ms but 128->128 at 14x14 0.77 / 0.96). The
-  // scalar kernel is the reference, never chosen.
-  const PlaneConvKernel& plane_kernel = best_plane_conv(cap);
-  const int64_t max_operands = plane_kernel.needs.isa < Isa::avx512_vnni && L.method == Method::int8 ? 96 : 12;
-  const int64_t per_run = std::min<int64_t>(conv.kernel_w, kPlaneConvMaxTaps);
-  const int64_t operands = L.cg * conv.kernel_h * ceil_div(conv.kernel_w, per_run);
-  if (L.dense() && plane_kernel.needs.isa != Isa::scalar && L.implicit_tiles() && conv.groups == 1 && !w.asymmetric &&
-      L.layout.groups == 1 && operands <= max_operands &&
-      (per_run - 1) * conv.dilation_w <= plane_conv_max_tap_span(plane_kernel))
-    L.plane_conv = &plane_kernel;
+  if (dense_on_plane_conv(conv, L.method, cap) && !w.asymmetric && L.layout.groups == 1)
+    L.plane_conv = &best_plane_conv(cap);
   const WeightFormat format =
       L.plane_conv || L.method == Method::int8 || (L.method == Method::ternary_dense && ternary_as_int8(conv, cap))
           ? WeightFormat::int8

@@ -64,6 +64,13 @@ bool bitmap_conv_runs_as_int8(const ConvGeometry& conv, Isa cap, bool vnni_dual)
 // bits, and a packed kernel at the ISA of the CPU's best sparse GEMM.
 bool sparse_planes_packed(const ConvGeometry& conv, bool small_codes, Isa cap);
 
+// A pixel's plane_conv operands: input channels x kernel rows x runs of at most 4 taps.
+int64_t plane_conv_operands(const ConvGeometry& conv);
+// Whether a dense (int8 or ternary) convolution of this geometry runs on plane_conv under
+// `cap`, given symmetric weights and one scale group: stride 1, one conv group, at most 12
+// operands (int8 without VNNI: 96), a tap span the kernel takes.
+bool dense_on_plane_conv(const ConvGeometry& conv, Method method, Isa cap);
+
 class IntLayer {
  public:
   // `w`: rows = out channels, cols = fan-in (kh, kw, in / groups) for conv2d, in for linear.

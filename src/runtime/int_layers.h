@@ -53,6 +53,16 @@ TernaryCosts ternary_costs(Isa isa, bool small_codes = false);
 // ~1.6x this per MAC.
 inline constexpr double kTileGemmNsPerMac = 0.0011;
 
+// Dense convolutions of few input channels on plane_conv (kernels::dense_on_plane_conv), per
+// output pixel, operand and output channel: fitted to the crossovers with the sparse GEMM on
+// Ice Lake (1 thread, `stern bench --layer ... --encoding sparse-ternary --sparsity s`
+// against `--encoding ternary --kernel ternary_dense`, min): 3x3 1->16 at 28x28 dense 4.6
+// us, sparse 5.3 / 4.7 / 4.4 at 50 / 70 / 90%; 3->32 at 32x32 16.0, sparse 17.2 / 16.0 /
+// 12.7; 3->64 at 56x56 100, sparse 98 / 80 / 67; 4->64 at 56x56 115, sparse 111 / 89 / 71;
+// 5x5 1->6 at 28x28 4.4, sparse 3.0 / 2.6 / 2.4. Priced as the im2col GEMM, 3->64 went dense at
+// 70% (92 against 80 us).
+inline constexpr double kPlaneConvNsPerOperand = 0.033;
+
 // The AVX2 sparse GEMM for codes of at most 4 bits (tsparse_gemm_64x1_u4__avx2) per non-zero,
 // against the general one: the 3x3 256->256 layer at 14x14 under STERN_ISA=avx2, Ice Lake,
 // 4- against 8-bit activations at 70% and 60% density: 1196 / 1572 and 1071 / 1397 us.

@@ -62,6 +62,24 @@ TEST(TernaryChoice, VnniLayersOfFewChannelsGoSparseSooner) {
   EXPECT_EQ(choose_ternary_method(conv(128, 128, 14), 1152, 0.40, isa), Method::ternary_dense);
 }
 
+TEST(TernaryChoice, VnniLayersOfFewInputChannelsPricePlaneConv) {
+  // Dense layers of at most 12 plane_conv operands run on it, not on an im2col GEMM. Ice Lake,
+  // 1 thread, min (int_layers.h kPlaneConvNsPerOperand), dense / sparse at 50, 70, 90%: 3x3
+  // 3->64 at 56x56 100 / 98, 80, 67 us; 1->16 at 28x28 4.6 / 5.3, 4.7, 4.4; 5x5 1->6 at 28x28
+  // 4.4 / 3.0, 2.6, 2.4. As an im2col GEMM, 3->64 stayed dense up to ~75%.
+  const Isa isa = Isa::avx512_vnni;
+  ConvGeometry rgb = conv(3, 64, 56), gray = conv(1, 16, 28), lenet = conv(1, 6, 28);
+  lenet.kernel_h = lenet.kernel_w = 5, lenet.pad_top = lenet.pad_left = lenet.pad_bottom = lenet.pad_right = 2;
+  for (const ConvGeometry& g : {rgb, gray, lenet})
+    if (!kernels::dense_on_plane_conv(g, Method::ternary_dense, isa)) GTEST_SKIP() << "no plane_conv kernel here";
+  const int s_rgb = crossover_percent(rgb, 27, isa), s_gray = crossover_percent(gray, 9, isa);
+  EXPECT_GE(s_rgb, 35);
+  EXPECT_LE(s_rgb, 65);
+  EXPECT_GE(s_gray, 55);
+  EXPECT_LE(s_gray, 90);
+  EXPECT_LE(crossover_percent(lenet, 25, isa), 50);
+}
+
 TEST(TernaryChoice, StridedConvolutionsPayForTheirPhases) {
   // Ice Lake, stride-2 3x3 layers at 90% sparsity, 1 thread, min of 3, dense / sparse: 16->32
   // at 28x28 12.6 / 10.6 us, 32->64 at 14x14 7.4 / 9.0; 64->128 at 56x56 374 / 226, 128->256
