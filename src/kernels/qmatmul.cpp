@@ -203,8 +203,8 @@ struct IntLayer::Impl {
   // Other dense convolutions of one group, identity column order and no dilation build their
   // im2col rows from the same padded image, one copy per kernel row and no bounds checks.
   bool padded_rows() const {
-    return gemm_dense() && !linear && !implicit_dense() && !indirect_dense() && g.groups == 1 && layout.identity() && g.dilation_h == 1 &&
-           g.dilation_w == 1 && (xcoef == 0 || layout.groups == 1);
+    return gemm_dense() && !linear && !implicit_dense() && !indirect_dense() && g.groups == 1 && layout.identity() &&
+           g.dilation_h == 1 && g.dilation_w == 1 && (xcoef == 0 || layout.groups == 1);
   }
   void padded_image(const float* in, Activations& a) const;
   void reserve_padded(Activations& a) const;
@@ -1018,11 +1018,10 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   // per thread. Output channels in one chunk per thread (each call covers its chunk's panels:
   // fewer, longer calls keep the tile unit busy; 4 panels per call instead of 16 cost the 3x3
   // 256->256 layer ~10% at 1 thread), or more where the weights fill L2 (weight_chunks), of at
-  // least four panels (the 6 x 64 kernel's whole tile; 2 threads, Ice Lake: 3x3 64->64 at 56x56
-  // 276 -> 241 us against chunks of two panels, 128->128 at 14x14 alike); pixel row tiles in
-  // about 4 tasks per thread. Channel chunk major, in
-  // fixed blocks: each thread keeps one chunk's weights in its L2 call after call (3x3
-  // 256->256 at 14x14, 2 threads, Ice Lake: median 222 -> 207 us).
+  // least four panels (the 6 x 64 kernel's whole tile; 2 threads, Ice Lake: 3x3 64->64 at
+  // 56x56 276 -> 241 us against chunks of two panels); pixel row tiles in about 4 tasks per
+  // thread. Channel chunk major, in fixed blocks: each thread keeps one chunk's weights in
+  // its L2 call after call (3x3 256->256 at 14x14, 2 threads, Ice Lake: 222 -> 207 us).
   const auto dense_tasks = [&](int64_t mr, const std::function<void(int64_t, int64_t, int64_t, int64_t, int)>& fn) {
     const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(int64_t(panels) / 4, weight_chunks(threads)));
     const int64_t mt = ceil_div(m, mr), m_chunks = std::min(mt, ceil_div(4 * threads, n_chunks));
