@@ -355,11 +355,14 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
       L.conv = &conv_kernel;
     // The indirect GEMM where the CPU's int8 GEMM has its vector twin (the im2col rows cost the
     // 3x3 256->256 layer at 14x14 ~5% of its time on 1 thread, more on 2, where both cores
-    // read the rows one of them built); the scalar ISA keeps the rows, the reference path.
+    // read the rows one of them built) and no tile GEMM takes the rows (AMX: several times the
+    // VNNI kernel's rate; strided layers keep their rows there); the scalar ISA keeps the
+    // rows, the reference path.
     const IgemmKernel& igemm_kernel = best_igemm(cap);
-    if (!L.conv && !L.plane_conv && format == WeightFormat::int8 && igemm_kernel.needs.isa != Isa::scalar &&
-        igemm_kernel.needs.isa == L.gemm->needs.isa && !L.linear && conv.groups == 1 && !w.asymmetric &&
-        L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0)
+    const bool rows_on_tile_gemm = L.tile_gemm->op == KernelOp::tile_gemm && L.pixels >= int64_t(kTileGemmMinRows);
+    if (!L.conv && !L.plane_conv && !rows_on_tile_gemm && format == WeightFormat::int8 &&
+        igemm_kernel.needs.isa != Isa::scalar && igemm_kernel.needs.isa == L.gemm->needs.isa && !L.linear &&
+        conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0)
       L.igemm = &igemm_kernel;
     if (L.conv || L.igemm) {
       const int64_t wp = L.padded_width(), c = L.g.in_c;
