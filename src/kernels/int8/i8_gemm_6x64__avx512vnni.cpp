@@ -109,9 +109,23 @@ void i8_gemm_6x64__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, size_t
 void i8_igemm_6x64__avx512vnni(size_t m, size_t kblocks, const uint8_t* a, const int32_t* row_offset,
                                const int32_t* koff, const uint8_t* w, size_t panel_stride, size_t npanels,
                                int32_t* c, size_t ldc) {
+  const auto off = [&](size_t b) { return size_t(koff[b]); };
+  if (npanels == 1) {
+    // One panel (at most 16 output channels): tiles of 12 rows, whose 12 accumulators cover
+    // VPDPBUSD's latency where the 6 of a 6 x 16 tile issued ~1.2 per cycle (3x3 16->16 at
+    // 28x28, Ice Lake, the layer: min 18.3 -> 17.7 us, at 56x56 69.5-70.2 -> 65.7-68.8).
+    constexpr size_t kRows = 12;
+    for (size_t i0 = 0; i0 < m; i0 += kRows)
+      with_rows<kRows>(std::min(kRows, m - i0), [&]<size_t MR>(std::integral_constant<size_t, MR>) {
+        const uint8_t* rows[MR];
+        for (size_t i = 0; i < MR; ++i) rows[i] = a + row_offset[i0 + i];
+        tile<MR, 1>(kblocks, rows, off, w, panel_stride, c + i0 * ldc, ldc);
+      });
+    return;
+  }
   for (size_t i0 = 0; i0 < m; i0 += kMr)
-    rows_tile(std::min(kMr, m - i0), [&](size_t i) { return a + row_offset[i0 + i]; },
-              [&](size_t b) { return size_t(koff[b]); }, kblocks, w, panel_stride, npanels, c + i0 * ldc, ldc);
+    rows_tile(std::min(kMr, m - i0), [&](size_t i) { return a + row_offset[i0 + i]; }, off, kblocks, w,
+              panel_stride, npanels, c + i0 * ldc, ldc);
 }
 
 }  // namespace stern::kernels
