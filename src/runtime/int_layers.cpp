@@ -105,9 +105,10 @@ Method choose_ternary_method(const ConvGeometry& g, int64_t cols, double density
   // cost per weight from L3 (the sparse GEMV, compute-bound, much less).
   const bool dram = gemv && n * k / 4 > double(llc_bytes);
   const double gemv_per_weight = dram ? c.dense_gemv_per_weight_dram : c.dense_gemv_per_weight;
+  const double gemm_per_mac = tile_gemm ? kTileGemmNsPerMac : c.dense_gemm_per_mac;
   const double dense = kernels::dense_on_plane_conv(g, Method::ternary_dense, isa)
                            ? m * double(kernels::plane_conv_operands(g)) * n * kPlaneConvNsPerOperand
-                           : n_dense * k * (gemv ? gemv_per_weight : m * (tile_gemm ? kTileGemmNsPerMac : c.dense_gemm_per_mac));
+                           : n_dense * k * (gemv ? gemv_per_weight : m * gemm_per_mac);
   const double tiles = gemv ? 1.0 : std::ceil(m / 64.0);
   const bool strided = g.stride_h != 1 || g.stride_w != 1;
   const double planes = double(g.in_c) * double(g.in_h + g.pad_top + g.pad_bottom) * double(g.in_w + g.pad_left + g.pad_right);
