@@ -402,12 +402,8 @@ void BM_igemm_ukernel(benchmark::State& state, const kernels::IgemmKernel& kern)
   const auto packed = kernels::pack_dense(w.codes.data(), kUkN, layout, kernels::WeightFormat::int8);
   const size_t stride = kernels::panel_stride(layout, kernels::WeightFormat::int8), panels = kUkN / kernels::kPanel;
   std::vector<uint8_t> image(kWp * kWp * kChannels + 64, 3);
-  std::vector<int32_t> koff(kUkK / kernels::kKBlock), window(kUkM);
-  for (size_t b = 0; b < koff.size(); ++b) {
-    const int64_t tap = int64_t(b * kernels::kKBlock) / kChannels, ch = int64_t(b * kernels::kKBlock) % kChannels;
-    koff[b] = int32_t(((tap / 3) * kWp + tap % 3) * kChannels + ch);
-  }
-  for (int64_t p = 0; p < kUkM; ++p) window[p] = int32_t(((p / kOut) * kWp + p % kOut) * kChannels);
+  const std::vector<int32_t> koff = kernels::conv_block_offsets(kChannels, 3, 3, 1, 1, kWp);
+  const std::vector<int32_t> window = kernels::conv_window_offsets(kOut, kOut, 1, 1, kChannels, kWp);
   std::vector<int32_t> c(kUkM * kUkN);
   for (auto _ : state) {
     kern.fn(kUkM, kUkK / kernels::kKBlock, image.data(), window.data(), koff.data(), packed.data(), stride, panels,

@@ -364,21 +364,11 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
         igemm_kernel.needs.isa != Isa::scalar && igemm_kernel.needs.isa == L.gemm->needs.isa && !L.linear &&
         conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0)
       L.igemm = &igemm_kernel;
-    if (L.conv || L.igemm) {
-      const int64_t wp = L.padded_width(), c = L.g.in_c;
-      L.koff.resize(L.layout.padded_cols() / kKBlock);
-      for (size_t b = 0; b < L.koff.size(); ++b) {
-        const int64_t col = int64_t(b * kKBlock), tap = col / c, ch = col % c;
-        L.koff[b] = static_cast<int32_t>(
-            ((tap / conv.kernel_w) * conv.dilation_h * wp + (tap % conv.kernel_w) * conv.dilation_w) * c + ch);
-      }
-    }
-    if (L.igemm) {
-      const int64_t wp = L.padded_width(), c = L.g.in_c;
-      L.window.resize(L.pixels);
-      for (int64_t p = 0; p < L.pixels; ++p)
-        L.window[p] = static_cast<int32_t>(((p / conv.out_w) * conv.stride_h * wp + (p % conv.out_w) * conv.stride_w) * c);
-    }
+    if (L.conv || L.igemm)
+      L.koff = conv_block_offsets(conv.in_c, conv.kernel_h, conv.kernel_w, conv.dilation_h, conv.dilation_w,
+                                  L.padded_width());
+    if (L.igemm)
+      L.window = conv_window_offsets(conv.out_h, conv.out_w, conv.stride_h, conv.stride_w, conv.in_c, L.padded_width());
     L.stride = panel_stride(L.layout, format);
     L.panels = ceil_div(L.og, kPanel);
   } else {

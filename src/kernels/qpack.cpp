@@ -59,6 +59,25 @@ void block_entries(const int8_t* row, const ColumnLayout& layout, size_t b, F&& 
 
 }  // namespace
 
+std::vector<int32_t> conv_block_offsets(int64_t channels, int64_t kernel_h, int64_t kernel_w, int64_t dilation_h,
+                                        int64_t dilation_w, int64_t padded_width) {
+  std::vector<int32_t> koff(kernel_h * kernel_w * channels / int64_t(kKBlock));
+  for (size_t b = 0; b < koff.size(); ++b) {
+    const int64_t col = int64_t(b * kKBlock), tap = col / channels, ch = col % channels;
+    koff[b] = static_cast<int32_t>(
+        ((tap / kernel_w) * dilation_h * padded_width + (tap % kernel_w) * dilation_w) * channels + ch);
+  }
+  return koff;
+}
+
+std::vector<int32_t> conv_window_offsets(int64_t out_h, int64_t out_w, int64_t stride_h, int64_t stride_w,
+                                         int64_t channels, int64_t padded_width) {
+  std::vector<int32_t> window(out_h * out_w);
+  for (int64_t p = 0; p < out_h * out_w; ++p)
+    window[p] = static_cast<int32_t>(((p / out_w) * stride_h * padded_width + (p % out_w) * stride_w) * channels);
+  return window;
+}
+
 PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t channels, int64_t kernel_h,
                                  int64_t kernel_w, int64_t plane, int64_t row_step, int64_t tap_step) {
   const int64_t per = std::min<int64_t>(kernel_w, int64_t(kPlaneConvMaxTaps)), runs = (kernel_w + per - 1) / per;

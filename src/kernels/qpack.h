@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "kernels/igemm.h"
 
@@ -42,6 +43,16 @@ SparseRows pack_sparse(const int8_t* codes, int64_t rows, const ColumnLayout& la
 // `tap_step` bytes; rows of more than kPlaneConvMaxTaps taps in runs of that many.
 PlaneConvWeights pack_plane_conv(const int8_t* codes, int64_t rows, int64_t channels, int64_t kernel_h,
                                  int64_t kernel_w, int64_t plane, int64_t row_step, int64_t tap_step);
+
+// Offsets of the implicit and indirect convolutions (igemm.h ConvUkernel, IgemmUkernel) into a
+// padded NHWC image of `channels` channels (a multiple of 16) whose rows are `padded_width`
+// pixels: per 16-column block of the tap-major columns, the byte offset of its tap and
+// channels from a window's first byte (koff); per output pixel of an out_h x out_w output,
+// the byte offset of its window in the image.
+std::vector<int32_t> conv_block_offsets(int64_t channels, int64_t kernel_h, int64_t kernel_w, int64_t dilation_h,
+                                        int64_t dilation_w, int64_t padded_width);
+std::vector<int32_t> conv_window_offsets(int64_t out_h, int64_t out_w, int64_t stride_h, int64_t stride_w,
+                                         int64_t channels, int64_t padded_width);
 
 // The GEMV layout (igemm.h SparseBands) of the same codes (64-bit offsets: no size limit).
 // band = 0 picks the band from the density, for a kernel that takes pass_lanes entries per
