@@ -151,6 +151,11 @@ def main():
     env = dict(os.environ)
     entries = dict(ENTRIES)
     if args.model:
+        if not os.path.isfile(args.model):
+            ap.error(f"--model {args.model}: no such file; the model of docs/RESULTS.md is made by "
+                     "(about 9 minutes on 2 cores): stern train --data fashion-mnist --model vgg --epochs 6 "
+                     "--threads 2 --recipe sparse-ternary --act-bits 8 --target-sparsity 0.93 "
+                     f"--out {args.model}")
         env["STERN_E2E_MODEL"] = os.path.abspath(args.model)
     else:
         entries = {k: v for k, v in entries.items() if v[0] != E2E}

@@ -189,15 +189,20 @@ using SparseGemvUkernel = void (*)(const uint8_t* x, const SparseBands& w, size_
 using SparseGemmUkernel = void (*)(const uint8_t* at, const SparseRows& w, size_t row0, size_t row1,
                                    size_t g, size_t lanes, int32_t* c, size_t ldc);
 
-// Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout
-// (m <= kConvRows: a multiple of the AMX kernel's 32- and 48-row blockings), but A(i, k) = a[i * lda + koff[k / 16] + k % 16]: row i is an output pixel numbered over the
-// padded width of an NHWC image (lda: its channels), koff[b] the byte offset of column block b
-// (its kernel tap and channels) from the pixel. Any offsets: the tile kernel takes 64-column
-// steps where every step's four blocks are contiguous (koff[4j + q] = koff[4j] + 16 q), else
-// narrower ones.
-inline constexpr size_t kConvRows = 96;
-using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda,
-                             const int32_t* koff, const uint8_t* w, size_t panel_stride,
+// Implicit-im2col int8 GEMM for stride-1 convolutions: as a DenseUkernel on the int8 layout,
+// but A(i, k) = a[p(i) * lda + koff[k / 16] + k % 16]: row i is an output pixel, p(i) its
+// window's first pixel in a padded NHWC image (lda: its channels), koff[b] the byte offset of
+// column block b (its kernel tap and channels) from there. Rows come in tiles of tile_rows
+// (<= 16) pixels, tile t's first at pixel t * tile_pitch: p(i) = i / tile_rows * tile_pitch +
+// i % tile_rows. tile_rows = tile_pitch = 16: every pixel of the padded width (the padding
+// columns' rows computed, then dropped); tile_rows = the output width (<= 16), tile_pitch = the
+// padded width: only the real pixels, one output row per tile. m <= kConvTiles tiles (a
+// multiple of the AMX kernel's two- and three-tile blockings). Any offsets: the tile kernel
+// takes 64-column steps where every step's four blocks are contiguous (koff[4j + q] = koff[4j]
+// + 16 q), else narrower ones.
+inline constexpr size_t kConvTiles = 6;
+using ConvUkernel = void (*)(size_t m, size_t kblocks, const uint8_t* a, size_t lda, size_t tile_rows,
+                             size_t tile_pitch, const int32_t* koff, const uint8_t* w, size_t panel_stride,
                              size_t npanels, int32_t* c, size_t ldc);
 
 // Indirect int8 GEMM (XNNPACK's IGEMM) for dense convolutions of any stride and dilation: a

@@ -143,6 +143,21 @@ bool dense_on_plane_conv(const ConvGeometry& conv, Method method, Isa cap) {
          (per_run - 1) * conv.dilation_w <= plane_conv_max_tap_span(kernel);
 }
 
+// The row tiles of the AMX implicit convolution (igemm.h ConvUkernel): one output row per
+// tile, only its real pixels, where that costs the tile unit less than 16-pixel tiles over
+// the padded width, padding columns included. A TDPBUSD's time grows with its rows (Sapphire
+// Rapids, rows3 loop in L1, random bytes: 6.55 ns at 16 rows, 5.94 at 14, 5.55 at 12, 4.3 at
+// 8, ~4.1 below): 14x14 layers take 14 tiles of 14 rows instead of 14 of 16; 7x7 layers stay
+// on 16-row tiles (4 for 61 pixels, against 7 of 7 rows). Returns {rows, pitch}.
+std::pair<int64_t, int64_t> conv_row_tiles(int64_t out_h, int64_t out_w, int64_t padded_width) {
+  const auto tile_ns = [](int64_t rows) { return std::max(4.1, 2.1 + 0.28 * double(rows)); };
+  constexpr int64_t t = 16;  // rows of an AMX tile
+  const int64_t virtual_pixels = out_h * padded_width;
+  const double by_16 = double(virtual_pixels / t) * tile_ns(t) + (virtual_pixels % t ? tile_ns(virtual_pixels % t) : 0);
+  if (out_w <= t && double(out_h) * tile_ns(out_w) < by_16) return {out_w, padded_width};
+  return {t, t};
+}
+
 struct IntLayer::Impl {
   Method method;
   ConvGeometry g;
@@ -171,6 +186,7 @@ struct IntLayer::Impl {
   const EpilogueKernel* epilogue_kernel = nullptr;
   const RunsEpilogueKernel* runs_epilogue = nullptr;
   const ConvKernel* conv = nullptr;  // implicit dense conv (below), else null
+  int64_t conv_tile_rows = 0, conv_tile_pitch = 0;  // its row tiles (igemm.h ConvUkernel; conv_row_tiles)
   const IgemmKernel* igemm = nullptr;  // indirect dense conv (below), else null
   std::vector<int32_t> koff;    // implicit / indirect dense conv: offset of each 16-column block from a window
   std::vector<int32_t> window;  // indirect dense conv: offset of each output pixel's window in the padded image
@@ -353,6 +369,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
         conv.groups == 1 && !w.asymmetric && L.layout.groups == 1 && L.layout.identity() && L.cg % 16 == 0 &&
         L.pixels >= int64_t(kTileGemmMinRows))
       L.conv = &conv_kernel;
+    if (L.conv) std::tie(L.conv_tile_rows, L.conv_tile_pitch) = conv_row_tiles(conv.out_h, conv.out_w, L.padded_width());
     // The indirect GEMM where the CPU's int8 GEMM has its vector twin (the im2col rows cost the
     // 3x3 256->256 layer at 14x14 ~5% of its time on 1 thread, more on 2, where both cores
     // read the rows one of them built) and no tile GEMM takes the rows (AMX: several times the
@@ -960,11 +977,13 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     const bool own_images = threads > 1;
     std::vector<char> built(own_images ? threads : 0, 0);
     if (!own_images) padded_image(in, a);
-    // Output pixels are numbered over the padded width: calls of up to kConvRows virtual
-    // pixels, and the epilogue keeps each row's out_w real ones (Tile::rows), the padding
-    // columns dropped.
-    const int64_t wp = padded_width(), mv = g.out_h * wp, c = g.in_c;
-    const int64_t mr = kConvRows, bpg = layout.padded_group / kKBlock;
+    // Rows are the output pixels in tiles of h, tile t's first at pixel t p of the padded width
+    // (conv_row_tiles): p = h = 16 numbers the padded width's every pixel, p > h gives one
+    // output row per tile, only its real pixels. Calls of up to kConvTiles tiles.
+    const int64_t wp = padded_width(), h = conv_tile_rows, p = conv_tile_pitch, c = g.in_c;
+    const bool virtual_pixels = p == h;
+    const int64_t mv = virtual_pixels ? g.out_h * wp : pixels, mr = int64_t(kConvTiles) * h;
+    const int64_t bpg = layout.padded_group / kKBlock;
     // About one task per thread (output channels split first, then pixel rows), each a run of tile
     // GEMM calls into its whole block of sums, then the epilogue over the block: the tile
     // unit slows down after running other code (measured: 0.6 us lost per switch after 0.5 us
@@ -990,8 +1009,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       for (int64_t b0 = r0; b0 < r1; b0 += burst) {
         const int64_t b1 = std::min(r1, b0 + burst);
         for (int64_t i0 = b0; i0 < b1; i0 += mr)
-          conv->fn(std::min(mr, b1 - i0), bpg, img.padded.data() + i0 * c, c, koff.data(),
+          conv->fn(std::min(mr, b1 - i0), bpg, img.padded.data() + i0 / h * p * c, c, h, p, koff.data(),
                    parts[0][0].dense.data() + p0 * stride, stride, p1 - p0, tile.raw.data() + (i0 - b0) * ldr, ldr);
+        if (!virtual_pixels) {
+          finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, b0, b1 - b0, 0, n0, nn, out, ldm, ldn);
+          continue;
+        }
         // One epilogue call over the output pixels whose padded pixel is in the burst: 16
         // consecutive pixels of a plane per store, where calls per output row (14 pixels)
         // left 2 of each 16 lanes empty and split the stores.

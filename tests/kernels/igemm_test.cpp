@@ -163,7 +163,8 @@ struct Im2colCase {
 };
 
 // The implicit-im2col GEMMs: stride-1 convolutions over a padded NHWC image (pixels numbered
-// over the padded width, as the layer calls them, in calls of kConvRows rows), 1x1 / 1x3 / 3x3
+// over the padded width in tiles of 16, and the real pixels in tiles of one output row, as the
+// layer calls them, in calls of kConvTiles tiles), 1x1 / 1x3 / 3x3
 // kernels, dilation 2, channels giving whole 64-column steps, 16 / 48-column tails, and 16 /
 // 32 / 48 channels (a 3x3 kernel's 64-column steps not contiguous: 16- or 32-column steps); K
 // from 1024 to 3072 takes the AMX kernel's rows3 blocking (amx_tiles.h: 1, 2 and 3 row
@@ -189,10 +190,23 @@ TEST(ConvKernels, MatchTheScalarGemmOnTheirIm2colRows) {
     for (const ConvKernel& kern : conv_kernels()) {
       if (!runnable(kern)) continue;
       std::vector<int32_t> got(ref.size(), -1);
-      for (int64_t i0 = 0; i0 < m; i0 += kConvRows)
-        kern.fn(std::min<int64_t>(kConvRows, m - i0), t.k / kKBlock, t.image.data() + i0 * g.c, g.c, t.koff.data(),
-                t.w.data(), t.stride, t.panels, got.data() + i0 * t.ldc(), t.ldc());
+      for (int64_t i0 = 0; i0 < m; i0 += kConvTiles * 16)
+        kern.fn(std::min<int64_t>(kConvTiles * 16, m - i0), t.k / kKBlock, t.image.data() + i0 * g.c, g.c, 16, 16,
+                t.koff.data(), t.w.data(), t.stride, t.panels, got.data() + i0 * t.ldc(), t.ldc());
       ASSERT_EQ(got, ref) << kern.name << " channels " << g.c << " kernel " << g.kh << "x" << g.kw;
+      // Output rows of at most 16 pixels one per tile, only the real pixels: the reference's
+      // rows of the real pixels, in calls of kConvTiles tiles (the last one shorter).
+      if (g.out_w > 16) continue;
+      std::vector<int32_t> real_ref;
+      for (int64_t y = 0; y < g.out_h; ++y)
+        real_ref.insert(real_ref.end(), ref.begin() + y * wp * t.ldc(), ref.begin() + (y * wp + g.out_w) * t.ldc());
+      const int64_t real = g.out_h * g.out_w, per_call = kConvTiles * g.out_w;
+      std::vector<int32_t> got_real(real_ref.size(), -1);
+      for (int64_t i0 = 0; i0 < real; i0 += per_call)
+        kern.fn(std::min(per_call, real - i0), t.k / kKBlock, t.image.data() + i0 / g.out_w * wp * g.c, g.c, g.out_w,
+                wp, t.koff.data(), t.w.data(), t.stride, t.panels, got_real.data() + i0 * t.ldc(), t.ldc());
+      ASSERT_EQ(got_real, real_ref) << kern.name << " by output rows, channels " << g.c << " kernel " << g.kh << "x"
+                                    << g.kw;
     }
   }
 }

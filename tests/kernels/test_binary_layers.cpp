@@ -180,6 +180,8 @@ TEST(BinaryLayers, LargeBatchesMatchTheReferenceRuntime) {
 // pays for dealing its input planes out to their phases, and the model's pick between the two
 // methods is a close call (Ice Lake: 1.3 us dense, 1.1-1.2 sparse).
 TEST(BinaryLayers, ConvolutionsGoToTheTernaryProviderWhereItIsFaster) {
+  // On AMX the tile GEMM's dense rate (~1.5 TMAC/s) takes conv3 too.
+  const bool amx = cpu_features().supports(Isa::amx);
   for (Encoding e : {Encoding::signed_binary, Encoding::binary}) {
     const Graph g = model(e);
     const std::string family = e == Encoding::signed_binary ? "signed_binary" : "binary";
@@ -189,7 +191,8 @@ TEST(BinaryLayers, ConvolutionsGoToTheTernaryProviderWhereItIsFaster) {
       if (p.op.rfind("conv2d", 0) == 0) {
         ++convs;
         if (e == Encoding::signed_binary && p.node == "conv3")
-          EXPECT_EQ(p.kernel.rfind("ternary_sparse:", 0), 0u) << p.node << " ran on " << p.kernel;
+          EXPECT_EQ(p.kernel.rfind(amx ? "ternary_dense:" : "ternary_sparse:", 0), 0u) << p.node << " ran on "
+                                                                                        << p.kernel;
         else
           EXPECT_TRUE(p.kernel.rfind("ternary", 0) == 0 || p.kernel.rfind(family + ":", 0) == 0) << p.kernel;
       } else if (p.op.rfind("linear", 0) == 0) {
@@ -301,9 +304,12 @@ TEST(BinaryLayers, HandOffBetweenBitmapAndIntegerLayers) {
   b.node(OpType::conv2d, "conv3", {"c2", "w3"}, "y", act_attrs(8, 0.05, true, pad1));
   const Graph g = b.done({"y"});
   // "signed_binary" forced: conv1 and conv3 on the bitmap kernels; conv2's ternary weights go
-  // to the ternary provider, which picks the sparse GEMM at 90% (16 channels).
+  // to the ternary provider, which picks the sparse GEMM at 90% (16 channels), or on AMX the
+  // tile GEMM's implicit convolution.
   std::map<std::string, LayerPlan> plan = test::plan_of(g, "signed_binary");
-  EXPECT_NE(plan["conv2"].kernel.find("tsparse_gemm"), std::string::npos) << plan["conv2"].kernel;
+  const bool amx = cpu_features().supports(Isa::amx);
+  EXPECT_NE(plan["conv2"].kernel.find(amx ? "i8_conv_32x32__amx" : "tsparse_gemm"), std::string::npos)
+      << plan["conv2"].kernel;
   EXPECT_EQ(plan["conv1"].kernel.rfind("signed_binary:", 0), 0u) << plan["conv1"].kernel;
   EXPECT_EQ(plan["conv3"].kernel.rfind("signed_binary:", 0), 0u) << plan["conv3"].kernel;
   EXPECT_EQ(plan["conv1"].op, "conv2d+relu+requantize");

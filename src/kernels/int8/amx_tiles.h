@@ -40,28 +40,40 @@ struct alignas(64) TileConfig {
 //    as A is read once per panel pair.
 //  - rows3: 3 x 1 accumulators (48 rows x 1 panel), C(r) = tmm(r), A(r) = tmm(3 + r), and B
 //    in tmm6 and tmm7 by step parity: the next step's B loads while the products read this
-//    one, and A(r) reloads while the tile unit runs the step's two other products. 1.33
+//    one (TILELOADDT1: B passes once per call, and the hint keeps it from pushing A out of
+//    L1; 3x3 256->256 at 14x14 min 80-81 -> 78 us on 1 thread, 51.5-53 -> 48.4-50 on 2), and
+//    A(r) reloads while the tile unit runs the step's two other products. 1.33
 //    loads per TDPBUSD and a third less B per row than 32-row blockings: B streams from L2
 //    (a panel's 16 x K bytes), the bound of the implicit convolution. A is read once per
 //    panel, so it must stay in L1: the implicit convolution's A (48 pixels of the padded
 //    image, ~21 KiB at 256 channels). It replaced a ping-pong blocking (2 x 1 accumulators,
 //    two full operand sets alternating, 1.5 loads per TDPBUSD): 1.05x faster on 3x3
 //    256->256 at 14x14, 1.08x at 128->128 at 28x28, 1.12x on vgg_128@14 (docs/BENCHMARKS.md).
-// `m` rows (1 .. 16 kRowTiles), `step` columns per TDPBUSD (16, 32, 48 or 64). A row tile past
-// m keeps 0 rows (unconfigured): the smaller instances never touch it.
+// `m` rows (1 .. kRowTiles row tiles), `step` columns per TDPBUSD (16, 32, 48 or 64). A row
+// tile past m keeps 0 rows (unconfigured): the smaller instances never touch it.
 enum class Blocking { grid, rows3 };
+
+// Where the rows of A and C are: tiles of `rows` (<= 16) rows, row tile r's A at `pitch` r rows
+// (of lda bytes) from the first, its C at rows r (of ldc) from the first. The im2col rows and
+// the padded width's every pixel: rows = pitch = 16; one output row of a convolution per tile
+// (only its real pixels): rows = the output width, pitch = the padded width. A TDPBUSD's time
+// grows with its rows (Sapphire Rapids, rows3 loop in L1: 6.55 ns at 16 rows, 5.94 at 14,
+// 5.55 at 12), so rows that are dropped afterwards cost their share.
+struct RowTiles {
+  size_t rows = kTileRows, pitch = kTileRows;
+};
 
 template <Blocking kB>
 inline constexpr size_t kRowTiles = kB == Blocking::rows3 ? 3 : 2;
 
 template <Blocking kB>
-TileConfig config(size_t m, size_t step) {
+TileConfig config(size_t m, size_t tile_rows, size_t step) {
   TileConfig t;
   const auto set = [&](size_t tile, size_t rows, size_t colsb) {
     t.rows[tile] = static_cast<uint8_t>(rows), t.colsb[tile] = static_cast<uint16_t>(colsb);
   };
-  for (size_t r = 0; r < kRowTiles<kB> && r * kTileRows < m; ++r) {
-    const size_t rows = std::min(kTileRows, m - r * kTileRows), cb = kPanel * sizeof(int32_t);
+  for (size_t r = 0; r < kRowTiles<kB> && r * tile_rows < m; ++r) {
+    const size_t rows = std::min(tile_rows, m - r * tile_rows), cb = kPanel * sizeof(int32_t);
     if constexpr (kB == Blocking::grid)
       set(2 * r, rows, cb), set(2 * r + 1, rows, cb), set(4 + r, rows, step);
     else
@@ -76,10 +88,10 @@ TileConfig config(size_t m, size_t step) {
 // [k, k + step) (rows lda apart). The tile intrinsics take tile numbers as literal tokens
 // (GCC pastes them into the assembly), hence the spelled-out cases.
 template <size_t RT, size_t NP, typename ACol>
-void pass_grid(ACol acol, size_t lda, const uint8_t* w, size_t panel_stride, size_t k0, size_t steps,
-               size_t step, bool accumulate, int32_t* c, size_t ldc) {
+void pass_grid(ACol acol, size_t lda, RowTiles tiles, const uint8_t* w, size_t panel_stride, size_t k0,
+               size_t steps, size_t step, bool accumulate, int32_t* c, size_t ldc) {
   const size_t ldcb = ldc * sizeof(int32_t);
-  int32_t* c1 = c + kTileRows * ldc;
+  int32_t* c1 = c + tiles.rows * ldc;
   if (accumulate) {
     _tile_loadd(0, c, ldcb);
     if constexpr (NP == 2) _tile_loadd(1, c + kPanel, ldcb);
@@ -102,7 +114,7 @@ void pass_grid(ACol acol, size_t lda, const uint8_t* w, size_t panel_stride, siz
       _tile_dpbusd(1, 4, 7);
     }
     if constexpr (RT == 2) {
-      _tile_loadd(5, a + kTileRows * lda, lda);
+      _tile_loadd(5, a + tiles.pitch * lda, lda);
       _tile_dpbusd(2, 5, 6);
     }
     if constexpr (RT == 2 && NP == 2) _tile_dpbusd(3, 5, 7);
@@ -115,13 +127,13 @@ void pass_grid(ACol acol, size_t lda, const uint8_t* w, size_t panel_stride, siz
 
 // The same for RT row tiles (1..3) x 1 panel, rows3 blocking.
 template <size_t RT, typename ACol>
-void pass_rows3(ACol acol, size_t lda, const uint8_t* w, size_t k0, size_t steps, size_t step,
+void pass_rows3(ACol acol, size_t lda, RowTiles tiles, const uint8_t* w, size_t k0, size_t steps, size_t step,
                 bool accumulate, int32_t* c, size_t ldc) {
-  const size_t ldcb = ldc * sizeof(int32_t);
+  const size_t ldcb = ldc * sizeof(int32_t), da = tiles.pitch * lda, dc = tiles.rows * ldc;
   if (accumulate) {
     _tile_loadd(0, c, ldcb);
-    if constexpr (RT >= 2) _tile_loadd(1, c + kTileRows * ldc, ldcb);
-    if constexpr (RT >= 3) _tile_loadd(2, c + 2 * kTileRows * ldc, ldcb);
+    if constexpr (RT >= 2) _tile_loadd(1, c + dc, ldcb);
+    if constexpr (RT >= 3) _tile_loadd(2, c + 2 * dc, ldcb);
   } else {
     _tile_zero(0);
     if constexpr (RT >= 2) _tile_zero(1);
@@ -132,22 +144,22 @@ void pass_rows3(ACol acol, size_t lda, const uint8_t* w, size_t k0, size_t steps
     const uint8_t* a = acol(k);
     if (s + 1 < steps) {
       if constexpr (B6)
-        _tile_loadd(7, w + (k + step) / 4 * kQuad, kQuad);
+        _tile_stream_loadd(7, w + (k + step) / 4 * kQuad, kQuad);
       else
-        _tile_loadd(6, w + (k + step) / 4 * kQuad, kQuad);
+        _tile_stream_loadd(6, w + (k + step) / 4 * kQuad, kQuad);
     }
     _tile_loadd(3, a, lda);
     if constexpr (B6) _tile_dpbusd(0, 3, 6); else _tile_dpbusd(0, 3, 7);
     if constexpr (RT >= 2) {
-      _tile_loadd(4, a + kTileRows * lda, lda);
+      _tile_loadd(4, a + da, lda);
       if constexpr (B6) _tile_dpbusd(1, 4, 6); else _tile_dpbusd(1, 4, 7);
     }
     if constexpr (RT >= 3) {
-      _tile_loadd(5, a + 2 * kTileRows * lda, lda);
+      _tile_loadd(5, a + 2 * da, lda);
       if constexpr (B6) _tile_dpbusd(2, 5, 6); else _tile_dpbusd(2, 5, 7);
     }
   };
-  _tile_loadd(6, w + k0 / 4 * kQuad, kQuad);
+  _tile_stream_loadd(6, w + k0 / 4 * kQuad, kQuad);
   size_t s = 0, k = k0;
   for (; s + 2 <= steps; s += 2, k += 2 * step) {
     run.template operator()<true>(s, k);
@@ -155,36 +167,36 @@ void pass_rows3(ACol acol, size_t lda, const uint8_t* w, size_t k0, size_t steps
   }
   if (s < steps) run.template operator()<true>(s, k);
   _tile_stored(0, c, ldcb);
-  if constexpr (RT >= 2) _tile_stored(1, c + kTileRows * ldc, ldcb);
-  if constexpr (RT >= 3) _tile_stored(2, c + 2 * kTileRows * ldc, ldcb);
+  if constexpr (RT >= 2) _tile_stored(1, c + dc, ldcb);
+  if constexpr (RT >= 3) _tile_stored(2, c + 2 * dc, ldcb);
 }
 
-// The whole product: m rows (1 .. 16 kRowTiles) x npanels panels x kblocks 16-column blocks. Whole steps
+// The whole product: m rows (1 .. kRowTiles row tiles) x npanels panels x kblocks 16-column blocks. Whole steps
 // of `step` columns (64, or 32 / 16 when acol's columns are contiguous only that far), then
 // the last 16, 32 or 48 columns with a narrower configuration; loading a configuration zeroes
 // the tiles, so the first pass's sums go through c.
 template <Blocking kB, typename ACol>
-void gemm(size_t m, size_t kblocks, ACol acol, size_t lda, const uint8_t* w, size_t panel_stride,
+void gemm(size_t m, size_t kblocks, ACol acol, size_t lda, RowTiles tiles, const uint8_t* w, size_t panel_stride,
           size_t npanels, int32_t* c, size_t ldc, size_t step = kStep) {
   const auto run = [&](size_t k0, size_t steps, size_t step, bool accumulate) {
-    const TileConfig cfg = config<kB>(m, step);
+    const TileConfig cfg = config<kB>(m, tiles.rows, step);
     _tile_loadconfig(&cfg);
     const auto panels = [&]<size_t RT>(std::integral_constant<size_t, RT>) {
       size_t p = 0;
       if constexpr (kB == Blocking::grid)
         for (; p + 2 <= npanels; p += 2)
-          pass_grid<RT, 2>(acol, lda, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
+          pass_grid<RT, 2>(acol, lda, tiles, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
                            c + p * kPanel, ldc);
       for (; p < npanels; ++p)
         if constexpr (kB == Blocking::grid)
-          pass_grid<RT, 1>(acol, lda, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
+          pass_grid<RT, 1>(acol, lda, tiles, w + p * panel_stride, panel_stride, k0, steps, step, accumulate,
                            c + p * kPanel, ldc);
         else
-          pass_rows3<RT>(acol, lda, w + p * panel_stride, k0, steps, step, accumulate, c + p * kPanel, ldc);
+          pass_rows3<RT>(acol, lda, tiles, w + p * panel_stride, k0, steps, step, accumulate, c + p * kPanel, ldc);
     };
     if constexpr (kRowTiles<kB> == 3)
-      if (m > 2 * kTileRows) return panels(std::integral_constant<size_t, 3>{});
-    if (m > kTileRows)
+      if (m > 2 * tiles.rows) return panels(std::integral_constant<size_t, 3>{});
+    if (m > tiles.rows)
       panels(std::integral_constant<size_t, 2>{});
     else
       panels(std::integral_constant<size_t, 1>{});

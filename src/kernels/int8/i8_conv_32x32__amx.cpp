@@ -1,6 +1,6 @@
 // Implicit-im2col int8 GEMM on AMX tiles (int8/amx_tiles.h; rows3 or grid blocking, below)
-// for stride-1 convolutions: the A
-// tile of 16 output pixels is 16 rows of the padded NHWC image at stride lda (its channels),
+// for stride-1 convolutions: the A tile of up to 16 output pixels (igemm.h ConvUkernel's row
+// tiles) is that many rows of the padded NHWC image at stride lda (its channels),
 // at the column block's offset koff[k / 16]: no im2col rows are built, and the tiles read a
 // 73 KiB image instead of 451 KiB of rows (3x3 256->256 at 14x14). A TDPBUSD step covers 64
 // columns when every step's four blocks are contiguous in the image (channels a multiple of
@@ -32,15 +32,18 @@ bool rows3(size_t kblocks) {
 
 }  // namespace
 
-void i8_conv_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const int32_t* koff,
-                        const uint8_t* w, size_t panel_stride, size_t npanels, int32_t* c, size_t ldc) {
+void i8_conv_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, size_t tile_rows,
+                        size_t tile_pitch, const int32_t* koff, const uint8_t* w, size_t panel_stride,
+                        size_t npanels, int32_t* c, size_t ldc) {
   const size_t step = contiguous(koff, kblocks, 64) ? 64 : contiguous(koff, kblocks, 32) ? 32 : 16;
+  const amx::RowTiles tiles{tile_rows, tile_pitch};
   const auto by = [&]<amx::Blocking kB>() {
-    constexpr size_t rows = amx::kRowTiles<kB> * amx::kTileRows;
-    for (size_t i = 0; i < m; i += rows) {
-      const uint8_t* ai = a + i * lda;
-      amx::gemm<kB>(std::min(rows, m - i), kblocks, [ai, koff](size_t k) { return ai + koff[k / kKBlock]; }, lda, w,
-                    panel_stride, npanels, c + i * ldc, ldc, step);
+    constexpr size_t per_call = amx::kRowTiles<kB>;
+    for (size_t i = 0; i < m; i += per_call * tile_rows) {
+      const uint8_t* ai = a + i / tile_rows * tile_pitch * lda;
+      amx::gemm<kB>(std::min(per_call * tile_rows, m - i), kblocks,
+                    [ai, koff](size_t k) { return ai + koff[k / kKBlock]; }, lda, tiles, w, panel_stride, npanels,
+                    c + i * ldc, ldc, step);
     }
   };
   if (rows3(kblocks))

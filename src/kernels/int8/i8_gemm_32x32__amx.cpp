@@ -7,7 +7,8 @@ namespace stern::kernels {
 
 void i8_gemm_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, const uint8_t* w,
                         size_t panel_stride, size_t npanels, int32_t* c, size_t ldc) {
-  amx::gemm<amx::Blocking::grid>(m, kblocks, [a](size_t k) { return a + k; }, lda, w, panel_stride, npanels, c, ldc);
+  amx::gemm<amx::Blocking::grid>(m, kblocks, [a](size_t k) { return a + k; }, lda, {}, w, panel_stride, npanels, c,
+                                 ldc);
 }
 
 }  // namespace stern::kernels
