@@ -391,23 +391,58 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
                                                 benchmark::Counter::kIs1000);
 }
 
-// The indirect GEMM on the same product as a convolution: the 3x3 256->256 layer at 14x14
-// (kUkM = 196 output pixels, kUkK = 2304 columns) reading a zero-padded 16x16 NHWC image,
-// with the GEMM entries above as its peers (their im2col rows made outside the timing).
+// The 3x3 256->256 layer at 14x14 as the implicit and indirect convolutions see it: its int8
+// weights packed, a zero-padded 16x16 NHWC image of random bytes (the tile unit's speed
+// depends on the data) and the offsets of the 16-column blocks from a window.
+struct ConvProduct {
+  static constexpr int64_t kChannels = 256, kWp = 16, kOut = 14;
+  kernels::aligned_vector<uint8_t> packed;
+  size_t stride = 0, panels = kUkN / kernels::kPanel;
+  // 64-byte aligned as the layer's (a tile row of 64 bytes across two lines costs the AMX
+  // convolution 2x: 133 against 65 us)
+  kernels::aligned_vector<uint8_t> image = kernels::aligned_vector<uint8_t>(kWp * kWp * kChannels + 64);
+  std::vector<int32_t> koff = kernels::conv_block_offsets(kChannels, 3, 3, 1, 1, kWp);
+  ConvProduct() {
+    const WeightMatrix w = random_matrix(kUkN, kUkK, 0.0, true);
+    const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kKBlock);
+    packed = kernels::pack_dense(w.codes.data(), kUkN, layout, kernels::WeightFormat::int8);
+    stride = kernels::panel_stride(layout, kernels::WeightFormat::int8);
+    uint64_t seed = 5;
+    for (int64_t y = 1; y <= kOut; ++y)
+      for (int64_t x = 1; x <= kOut; ++x)
+        for (int64_t ch = 0; ch < kChannels; ++ch) image[(y * kWp + x) * kChannels + ch] = uint8_t(splitmix(seed));
+  }
+};
+
+// The indirect GEMM on that product (kUkM = 196 output pixels, kUkK = 2304 columns), with the
+// GEMM entries above as its peers (their im2col rows made outside the timing).
 void BM_igemm_ukernel(benchmark::State& state, const kernels::IgemmKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
-  constexpr int64_t kChannels = 256, kWp = 16, kOut = 14;
-  const WeightMatrix w = random_matrix(kUkN, kUkK, 0.0, true);
-  const kernels::ColumnLayout layout = kernels::column_layout(kUkK, kUkK, kernels::kKBlock);
-  const auto packed = kernels::pack_dense(w.codes.data(), kUkN, layout, kernels::WeightFormat::int8);
-  const size_t stride = kernels::panel_stride(layout, kernels::WeightFormat::int8), panels = kUkN / kernels::kPanel;
-  std::vector<uint8_t> image(kWp * kWp * kChannels + 64, 3);
-  const std::vector<int32_t> koff = kernels::conv_block_offsets(kChannels, 3, 3, 1, 1, kWp);
-  const std::vector<int32_t> window = kernels::conv_window_offsets(kOut, kOut, 1, 1, kChannels, kWp);
+  const ConvProduct p;
+  const std::vector<int32_t> window = kernels::conv_window_offsets(p.kOut, p.kOut, 1, 1, p.kChannels, p.kWp);
   std::vector<int32_t> c(kUkM * kUkN);
   for (auto _ : state) {
-    kern.fn(kUkM, kUkK / kernels::kKBlock, image.data(), window.data(), koff.data(), packed.data(), stride, panels,
-            c.data(), kUkN);
+    kern.fn(kUkM, kUkK / kernels::kKBlock, p.image.data(), window.data(), p.koff.data(), p.packed.data(), p.stride,
+            p.panels, c.data(), kUkN);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
+                                                benchmark::Counter::kIs1000);
+}
+
+// The implicit convolution on that product, in calls of kConvTiles row tiles as the layer
+// makes them: tiles of one output row (14 pixels, 14 tiles) or of 16 pixels of the padded
+// width (224 virtual pixels, 14 tiles, 2 padding columns per row computed).
+void BM_conv_ukernel(benchmark::State& state, const kernels::ConvKernel& kern, bool row_tiles) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  const ConvProduct p;
+  const int64_t h = row_tiles ? p.kOut : 16, pitch = row_tiles ? p.kWp : 16, m = row_tiles ? kUkM : p.kOut * p.kWp;
+  const int64_t per_call = int64_t(kernels::kConvTiles) * h;
+  std::vector<int32_t> c(m * kUkN);
+  for (auto _ : state) {
+    for (int64_t i = 0; i < m; i += per_call)
+      kern.fn(std::min(per_call, m - i), kUkK / kernels::kKBlock, p.image.data() + i / h * pitch * p.kChannels,
+              p.kChannels, h, pitch, p.koff.data(), p.packed.data(), p.stride, p.panels, c.data() + i * kUkN, kUkN);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GMAC/s"] = benchmark::Counter(double(kUkM) * kUkK * kUkN, benchmark::Counter::kIsIterationInvariantRate,
@@ -638,6 +673,11 @@ const int kRegistered = [] {
     benchmark::RegisterBenchmark((std::string("ukernel/") + k.name).c_str(), BM_dense_ukernel, k)
         ->UseRealTime()->Unit(benchmark::kMicrosecond);
   add_ukernels(kernels::igemm_kernels(), BM_igemm_ukernel);
+  for (const kernels::ConvKernel& k : kernels::conv_kernels())
+    for (const bool row_tiles : {true, false})
+      benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + (row_tiles ? "/row_tiles" : "/padded_width")).c_str(),
+                                   BM_conv_ukernel, k, row_tiles)
+          ->UseRealTime()->Unit(benchmark::kMicrosecond);
   for (const kernels::SparseGemvKernel& k : kernels::sparse_gemv_kernels())
     for (double sp : {0.9, 0.95, 0.98})
       benchmark::RegisterBenchmark((std::string("ukernel/") + k.name + "/" + pct(sp)).c_str(), BM_sparse_gemv_ukernel, k, sp)
