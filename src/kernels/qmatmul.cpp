@@ -1169,14 +1169,15 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         for (int64_t r = r0; r < r1; ++r) store(tile.acc.data() + (r - r0), grp, 0, 1, r, 1, out, ldm, ldn);
       });
     } else {
-      // With codes in, each thread copies every plane into its own buffer before its first
-      // task (the 256-channel layer's planes: 3.7 us of copies): no meeting between copying and
-      // walking, and no plane lines fetched from the other core's cache. 3x3 256->256 at 14x14,
-      // 2 threads, Ice Lake: 98% sparse 39.7 -> 34.7 us, 90% 107 -> 101 (medians of 8 and 6
-      // alternating runs). Floats keep one set of planes, quantized in fixed blocks:
-      // quantizing all of them per thread (11-15 us) gained nothing.
-      // (Planes in place are shared, unless each thread packs them.)
-      const bool own_planes = codes_in && (!planes_in || packed) && threads > 1;  // codes_in: implicit tiles
+      // On several threads each copies or quantizes every plane into its own buffer before its
+      // first task (the 256-channel layer's planes: 3.7 us of copies): no meeting between
+      // building and walking, and no plane lines fetched from the other core's cache. 3x3
+      // 256->256 at 14x14, 2 threads: codes in, Ice Lake, 98% sparse 39.7 -> 34.7 us, 90% 107
+      // -> 101 (medians of 8 and 6 alternating runs); floats in, Sapphire Rapids (3 alternating
+      // rounds, medians), 98% 48-49 -> 38 us, 95% 67-70 -> 60-64, 90% 104-106 -> 96-99 (on Ice
+      // Lake, session 14, even against one set of planes quantized in fixed blocks). Strided
+      // layers' phase planes stay shared, and planes in place too, unless each thread packs them.
+      const bool own_planes = implicit_tiles() && (!planes_in || packed) && threads > 1;
       std::vector<char> built(own_planes ? threads : 0, 0);
       const auto serial = [](size_t n, const std::function<void(size_t)>& fn) {
         for (size_t i = 0; i < n; ++i) fn(i);
