@@ -4,8 +4,7 @@
 // at the column block's offset koff[k / 16]: no im2col rows are built, and the tiles read a
 // 73 KiB image instead of 451 KiB of rows (3x3 256->256 at 14x14). A TDPBUSD step covers 64
 // columns when every step's four blocks are contiguous in the image (channels a multiple of
-// 64), else 32 or 16 (32 or 16 channels: one kernel tap per step, 2x or 4x the TDPBUSD of 64-
-// column steps, on layers small enough that the rows it saves cost more).
+// 64), else 48, 32 or 16 (kStepChoices, below).
 // Reference: i8_conv_4x16__scalar.cpp.
 #include "kernels/int8/amx_tiles.h"
 
@@ -13,6 +12,12 @@ namespace stern::kernels {
 namespace {
 
 // Whether each run of step / 16 blocks (the last one possibly shorter) is contiguous.
+// A TDPBUSD costs about the same at any depth (Sapphire Rapids, rows3 loop, 16 rows: 6.5-6.8
+// ns at 64 columns, 5.6 at 48, 5.3 at 32 and 16): the widest step whose runs are contiguous.
+// 48 fits 3x3 kernels on 16, 32, 48 or 96 channels (a kernel row's 3 taps are contiguous in
+// NHWC): 3x3 16->16 at 28x28 9 -> 3 TDPBUSD per tile and panel.
+constexpr size_t kStepChoices[] = {64, 48, 32, 16};
+
 bool contiguous(const int32_t* koff, size_t kblocks, size_t step) {
   const size_t per = step / kKBlock;
   for (size_t b = 0; b < kblocks; ++b)
@@ -35,16 +40,16 @@ bool rows3(size_t kblocks) {
 void i8_conv_32x32__amx(size_t m, size_t kblocks, const uint8_t* a, size_t lda, size_t tile_rows,
                         size_t tile_pitch, const int32_t* koff, const uint8_t* w, size_t panel_stride,
                         size_t npanels, int32_t* c, size_t ldc) {
-  const size_t step = contiguous(koff, kblocks, 64) ? 64 : contiguous(koff, kblocks, 32) ? 32 : 16;
+  size_t step = kStepChoices[0];
+  for (const size_t s : kStepChoices)
+    if (contiguous(koff, kblocks, s)) {
+      step = s;
+      break;
+    }
   const amx::RowTiles tiles{tile_rows, tile_pitch};
   const auto by = [&]<amx::Blocking kB>() {
-    constexpr size_t per_call = amx::kRowTiles<kB>;
-    for (size_t i = 0; i < m; i += per_call * tile_rows) {
-      const uint8_t* ai = a + i / tile_rows * tile_pitch * lda;
-      amx::gemm<kB>(std::min(per_call * tile_rows, m - i), kblocks,
-                    [ai, koff](size_t k) { return ai + koff[k / kKBlock]; }, lda, tiles, w, panel_stride, npanels,
-                    c + i * ldc, ldc, step);
-    }
+    amx::gemm<kB>(m, kblocks, [a, koff](size_t k) { return a + koff[k / kKBlock]; }, lda, tiles, w, panel_stride,
+                  npanels, c, ldc, step);
   };
   if (rows3(kblocks))
     by.template operator()<amx::Blocking::rows3>();
