@@ -1022,10 +1022,12 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         // left 2 of each 16 lanes empty and split the stores.
         const auto pixels_before = [&](int64_t v) { return v / wp * g.out_w + std::min(v % wp, g.out_w); };
         const int64_t q0 = pixels_before(b0), q1 = pixels_before(b1);
-        // (Columns counted, not divided: a division per pixel showed in the profile, ~1%.)
-        tile.rows.clear();
-        for (int64_t v = b0, ow = b0 % wp; v < b1; ++v, ow = ow + 1 == wp ? 0 : ow + 1)
-          if (ow < g.out_w) tile.rows.push_back(uint32_t(v - b0));
+        // Each output row's real pixels as one run of consecutive rows (a test per pixel was 6%
+        // of the Fashion VGG at batch 1 on AMX, its 28x28 layer's 840 virtual pixels per call).
+        tile.rows.resize(q1 - q0);
+        uint32_t* row = tile.rows.data();
+        for (int64_t v = b0; v < b1; v += wp - v % wp)
+          for (int64_t u = v, end = std::min(b1, v - v % wp + g.out_w); u < end; ++u) *row++ = uint32_t(u - b0);
         finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, q0, q1 - q0, 0, n0, nn, out, ldm, ldn,
                tile.rows.data());
       }
