@@ -596,6 +596,26 @@ void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel&
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
 }
 
+// The requantizing epilogue on the same tiles, into the next layer's NHWC codes; its peer is
+// the float epilogue above followed by ukernel/quantize_nhwc_* on the same image.
+void BM_epilogue_codes_ukernel(benchmark::State& state, const kernels::EpilogueCodesKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  constexpr size_t kMr = 32, kNc = 64;
+  std::vector<int32_t> raw(kMr * kNc, 1000), wsum(kFixC, 5);
+  std::vector<float> scale(kFixC, 0.01f), bias(kFixC, 0.1f);
+  std::vector<uint8_t> out(kFixC * kFixHW);
+  const ActQuant act{8, 0.02f, false, 0, 255};
+  for (auto _ : state) {
+    for (size_t n0 = 0; n0 < kFixC; n0 += kNc)
+      for (size_t m0 = 0; m0 < kFixHW; m0 += kMr) {
+        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f, nullptr};
+        kern.fn(raw.data(), kNc, std::min(kMr, kFixHW - m0), kNc, e, act, 0, out.data() + m0 * kFixC + n0, kFixC);
+      }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
+}
+
 // The sparse GEMM's epilogue: per 64-lane tile and channel, the tile's 14-pixel row runs.
 void BM_runs_epilogue_ukernel(benchmark::State& state, const kernels::RunsEpilogueKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
@@ -696,6 +716,7 @@ const int kRegistered = [] {
   add_ukernels(kernels::copy_rows_kernels(), BM_copy_rows_ukernel);
   add_ukernels(kernels::deal_phases_kernels(), BM_deal_phases_ukernel);
   add_ukernels(kernels::epilogue_kernels(), BM_epilogue_ukernel);
+  add_ukernels(kernels::epilogue_codes_kernels(), BM_epilogue_codes_ukernel);
   add_ukernels(kernels::runs_epilogue_kernels(), BM_runs_epilogue_ukernel);
   add_ukernels(kernels::max_pool_2x2_kernels(), BM_max_pool_2x2_ukernel);
   return 0;

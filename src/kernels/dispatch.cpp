@@ -18,6 +18,7 @@ using quantize_nhwc = std::remove_pointer_t<QuantizeNhwcUkernel>;
 using copy_rows = std::remove_pointer_t<CopyRowsUkernel>;
 using deal_phases = std::remove_pointer_t<DealPhasesUkernel>;
 using epilogue = std::remove_pointer_t<EpilogueUkernel>;
+using epilogue_codes = std::remove_pointer_t<EpilogueCodesUkernel>;
 using runs_epilogue = std::remove_pointer_t<RunsEpilogueUkernel>;
 using conv = std::remove_pointer_t<ConvUkernel>;
 using igemm = std::remove_pointer_t<IgemmUkernel>;
@@ -57,6 +58,7 @@ struct Row {
   CopyRowsUkernel copy_rows = nullptr;
   DealPhasesUkernel deal_phases = nullptr;
   EpilogueUkernel epilogue = nullptr;
+  EpilogueCodesUkernel epilogue_codes = nullptr;
   RunsEpilogueUkernel runs_epilogue = nullptr;
   ConvUkernel conv = nullptr;
   IgemmUkernel igemm = nullptr;
@@ -96,6 +98,7 @@ constexpr auto kQuantizeNhwc = table<&Row::quantize_nhwc>();
 constexpr auto kCopyRows = table<&Row::copy_rows>();
 constexpr auto kDealPhases = table<&Row::deal_phases>();
 constexpr auto kEpilogue = table<&Row::epilogue>();
+constexpr auto kEpilogueCodes = table<&Row::epilogue_codes>();
 constexpr auto kRunsEpilogue = table<&Row::runs_epilogue>();
 constexpr auto kConv = table<&Row::conv>();
 constexpr auto kIgemm = table<&Row::igemm>();
@@ -137,6 +140,7 @@ std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels() { return kQuantizeNh
 std::span<const CopyRowsKernel> copy_rows_kernels() { return kCopyRows; }
 std::span<const DealPhasesKernel> deal_phases_kernels() { return kDealPhases; }
 std::span<const EpilogueKernel> epilogue_kernels() { return kEpilogue; }
+std::span<const EpilogueCodesKernel> epilogue_codes_kernels() { return kEpilogueCodes; }
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels() { return kRunsEpilogue; }
 std::span<const ConvKernel> conv_kernels() { return kConv; }
 std::span<const IgemmKernel> igemm_kernels() { return kIgemm; }
@@ -169,6 +173,7 @@ const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap) { return best_of(quantize_
 const CopyRowsKernel& best_copy_rows(Isa cap) { return best_of(copy_rows_kernels(), cap); }
 const DealPhasesKernel& best_deal_phases(Isa cap) { return best_of(deal_phases_kernels(), cap); }
 const EpilogueKernel& best_epilogue(Isa cap) { return best_of(epilogue_kernels(), cap); }
+const EpilogueCodesKernel& best_epilogue_codes(Isa cap) { return best_of(epilogue_codes_kernels(), cap); }
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap) { return best_of(runs_epilogue_kernels(), cap); }
 const ConvKernel& best_conv(Isa cap) { return best_of(conv_kernels(), cap); }
 const IgemmKernel& best_igemm(Isa cap) { return best_of(igemm_kernels(), cap); }

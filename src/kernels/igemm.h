@@ -299,6 +299,18 @@ struct EpilogueArgs {
 };
 using EpilogueUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_t n,
                                  const EpilogueArgs& e, float* out, size_t ldm, size_t ldn);
+// One value of that output, the scalar kernels' expression (one place, so both references
+// compute the same bits). Only from files built for the baseline ISA: with -mfma, GCC would
+// contract the multiply and add.
+inline float epilogue_value(const EpilogueArgs& e, int32_t raw, int32_t xsum, size_t j) {
+  const float y = static_cast<float>(raw + e.wc * e.wsum[j] - xsum) * e.scale[j] + e.bias[j];
+  return y < e.floor ? e.floor : y;
+}
+// The same output requantized for an NHWC reader: byte (quantize_activation(y, act) + add)
+// mod 256 at out[i * ldo + j], the bytes the float epilogue followed by the NHWC quantizer
+// give, without the two transposes between them (channel planes and back).
+using EpilogueCodesUkernel = void (*)(const int32_t* raw, size_t ldr, size_t m, size_t n, const EpilogueArgs& e,
+                                      const ActQuant& act, int32_t add, uint8_t* out, size_t ldo);
 
 // Lanes [lane, lane + length) of a sparse GEMM tile are output pixels [pixel, pixel + length).
 struct Run {
@@ -365,6 +377,7 @@ using QuantizeNhwcKernel = Ukernel<QuantizeNhwcUkernel>;
 using CopyRowsKernel = Ukernel<CopyRowsUkernel>;
 using DealPhasesKernel = Ukernel<DealPhasesUkernel>;
 using EpilogueKernel = Ukernel<EpilogueUkernel>;
+using EpilogueCodesKernel = Ukernel<EpilogueCodesUkernel>;
 using RunsEpilogueKernel = Ukernel<RunsEpilogueUkernel>;
 using ConvKernel = Ukernel<ConvUkernel>;
 using IgemmKernel = Ukernel<IgemmUkernel>;
@@ -389,6 +402,7 @@ std::span<const QuantizeNhwcKernel> quantize_nhwc_kernels();
 std::span<const CopyRowsKernel> copy_rows_kernels();
 std::span<const DealPhasesKernel> deal_phases_kernels();
 std::span<const EpilogueKernel> epilogue_kernels();
+std::span<const EpilogueCodesKernel> epilogue_codes_kernels();
 std::span<const RunsEpilogueKernel> runs_epilogue_kernels();
 std::span<const ConvKernel> conv_kernels();
 std::span<const IgemmKernel> igemm_kernels();
@@ -409,6 +423,7 @@ const QuantizeNhwcKernel& best_quantize_nhwc(Isa cap);
 const CopyRowsKernel& best_copy_rows(Isa cap);
 const DealPhasesKernel& best_deal_phases(Isa cap);
 const EpilogueKernel& best_epilogue(Isa cap);
+const EpilogueCodesKernel& best_epilogue_codes(Isa cap);
 const RunsEpilogueKernel& best_runs_epilogue(Isa cap);
 const ConvKernel& best_conv(Isa cap);
 const IgemmKernel& best_igemm(Isa cap);

@@ -1,4 +1,4 @@
-// The epilogue kernels of kernels.inc (epilogue, runs_epilogue) on
+// The epilogue kernels of kernels.inc (epilogue, epilogue_codes, runs_epilogue) on
 // every ISA the CPU has, bit for bit against their scalar references on odd shapes: sizes
 // off every block (16 rows, 16 columns), strides wider than the rows, untouched gaps,
 // NaN / infinite / negative-zero results, with and without ReLU.
@@ -10,6 +10,7 @@
 #include <random>
 
 #include "kernels/igemm.h"
+#include "runtime/layer.h"
 
 namespace stern::kernels {
 namespace {
@@ -79,6 +80,46 @@ TEST(EpilogueKernels, MatchTheScalarKernelOnOddShapes) {
               kern.fn(d.raw.data(), ldr, m, n, e, got.data(), ldm, ldn);
               expect_same_bits(got, ref, kern.name,
                                std::to_string(m) + "x" + std::to_string(n) + " layout " + std::to_string(layout));
+            }
+          }
+}
+
+// The requantizing epilogue against its definition, computed here from the float epilogue's
+// scalar reference and the runtime's quantizer: every kernel (the scalar one included) on
+// sizes off its 16 x 16 block, with and without ReLU, xsum and remapped rows, for 8-bit
+// unsigned / signed, 4-bit codes and a scale whose reciprocal is not normal (the division
+// throughout); NaN / infinite values from the data's scales go to the clamps. Bytes between
+// rows (ldo > n) stay untouched.
+TEST(EpilogueCodesKernels, MatchTheFloatEpilogueThenTheQuantizer) {
+  std::mt19937 rng(31);
+  const EpilogueKernel& floats = best_epilogue(Isa::scalar);
+  const ActQuant acts[] = {ActQuant{8, 0.02f, false, 0, 255}, ActQuant{8, 0.037f, true, -127, 127},
+                           ActQuant{4, 0.5f, false, 0, 15}, ActQuant{8, 1e-39f, false, 0, 255}};
+  for (size_t m : {1, 5, 16, 17, 33})
+    for (size_t n : {1, 3, 16, 20, 64})
+      for (bool relu : {false, true})
+        for (int variant = 0; variant < 3; ++variant)  // xsum or not; raw rows remapped
+          for (const ActQuant& act : acts) {
+            const int32_t add = act.is_signed ? 128 : 0;
+            std::vector<uint32_t> rows(m);
+            for (size_t i = 0; i < m; ++i) rows[i] = uint32_t(i / 5 * 7 + i % 5);
+            const size_t ldr = n + 5, ldo = n + 3;
+            const EpilogueData d = epilogue_data(rng, variant == 2 ? rows.back() + 1 : m, n, ldr);
+            const EpilogueArgs e{d.wsum.data(), variant == 1 ? 1 : -128, variant == 1 ? d.xsum.data() : nullptr,
+                                 d.scale.data(), d.bias.data(), relu ? 0.0f : -INFINITY,
+                                 variant == 2 ? rows.data() : nullptr};
+            std::vector<float> y(m * n);
+            floats.fn(d.raw.data(), ldr, m, n, e, y.data(), n, 1);
+            std::vector<uint8_t> ref(m * ldo, 0xA5);
+            for (size_t i = 0; i < m; ++i)
+              for (size_t j = 0; j < n; ++j)
+                ref[i * ldo + j] = static_cast<uint8_t>(quantize_activation(y[i * n + j], act) + add);
+            for (const EpilogueCodesKernel& kern : epilogue_codes_kernels()) {
+              if (!runnable(kern)) continue;
+              std::vector<uint8_t> got(m * ldo, 0xA5);
+              kern.fn(d.raw.data(), ldr, m, n, e, act, add, got.data(), ldo);
+              ASSERT_EQ(got, ref) << kern.name << " " << m << "x" << n << " variant " << variant << " bits "
+                                  << act.bits << " scale " << act.scale;
             }
           }
 }

@@ -1,16 +1,15 @@
 // AVX-512 dense epilogue: blocks of 16 rows (pixels) x 16 channels computed along the
-// channels (one zmm per row: corrections, scale, bias, ReLU), then, for the NCHW output of a
+// channels (one zmm per row: EpilogueRows, epilogue_rows__avx512.h), then, for the NCHW output of a
 // convolution (ldm == 1), transposed in registers (unpacks of dwords and qwords, two rounds
 // of 128-bit lane shuffles) so that each channel's 16 pixels go out in one masked store. The
 // scalar loop stored them one float at a time, at a stride of the whole tile. Rows at
 // stride ldn == 1 (linear layers) are stored as computed; other strides take the scalar kernel.
-// Multiply and add stay separate (the _round forms are never contracted into an FMA), and
-// MAXPS(floor, y) returns y for NaN as std::max(y, floor) does: the scalar kernel's bits.
 // Reference: epilogue_f32__scalar.cpp.
 #include <immintrin.h>
 
 #include <algorithm>
 
+#include "kernels/epilogue/epilogue_rows__avx512.h"
 #include "kernels/igemm.h"
 #include "kernels/layout/unpack_rounds.h"
 
@@ -22,8 +21,6 @@ void epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t m, size_t n, co
                           float* out, size_t ldm, size_t ldn);
 
 namespace {
-
-constexpr int kCur = _MM_FROUND_CUR_DIRECTION;
 
 // After the four rounds, vector v holds channel kChannel[v] (bits 0 and 1 of v swapped).
 constexpr size_t kChannel[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
@@ -43,33 +40,17 @@ void transpose16(__m512 (&v)[16]) {
 void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t n,
                                 const EpilogueArgs& e, float* out, size_t ldm, size_t ldn) {
   if (ldm != 1 && ldn != 1) return epilogue_f32__scalar(raw, ldr, m, n, e, out, ldm, ldn);
-  // Locals, not e's fields: the output stores could alias them, and the compiler would reload.
-  const int32_t* const xsum = e.xsum;
-  const int32_t* const wsum = e.wsum;
-  const float* const scale = e.scale;
-  const float* const bias = e.bias;
-  const uint32_t* const rows = e.rows;
-  const __m512 f = _mm512_set1_ps(e.floor);
-  const __m512i wc = _mm512_set1_epi32(e.wc);
   for (size_t j0 = 0; j0 < n; j0 += 16) {
     const size_t nc = std::min<size_t>(16, n - j0);
     const __mmask16 cm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nc)));
-    const __m512i corr = _mm512_mullo_epi32(wc, _mm512_maskz_loadu_epi32(cm, wsum + j0));
-    const __m512 s = _mm512_maskz_loadu_ps(cm, scale + j0), b = _mm512_maskz_loadu_ps(cm, bias + j0);
-    const auto row = [&](size_t i, __mmask16 lm) {
-      const size_t r = rows ? rows[i] : i;
-      __m512i x = _mm512_add_epi32(_mm512_maskz_loadu_epi32(lm, raw + r * ldr + j0), corr);
-      if (xsum) x = _mm512_sub_epi32(x, _mm512_set1_epi32(xsum[i]));
-      const __m512 y = _mm512_add_round_ps(_mm512_mul_round_ps(_mm512_cvtepi32_ps(x), s, kCur), b, kCur);
-      return _mm512_max_ps(f, y);
-    };
+    const EpilogueRows row(e, j0, cm);
     // A block of 16 rows from i0 (nr of them real) for the NCHW output. Rows past m repeat
     // row i0 and are not stored, and whole channel blocks store without tests: the per-row
     // masks and tests of a general block cost about as much as its arithmetic.
     const auto block = [&]<bool kFull>(size_t i0, size_t nr) {
       __m512 v[16];
 #pragma GCC unroll 16
-      for (size_t i = 0; i < 16; ++i) v[i] = row(i0 + (i < nr ? i : 0), cm);
+      for (size_t i = 0; i < 16; ++i) v[i] = row(raw, ldr, i0 + (i < nr ? i : 0));
       transpose16(v);
       const __mmask16 rm = _cvtu32_mask16(_bzhi_u32(0xFFFF, uint32_t(nr)));
 #pragma GCC unroll 16
@@ -81,7 +62,7 @@ void epilogue_f32_16x16__avx512(const int32_t* raw, size_t ldr, size_t m, size_t
       if (ldn == 1) {
         // Stored as computed: only the rows that exist (a GEMV has one; all 16 under masks
         // cost it 16x the arithmetic).
-        for (size_t i = i0; i < i0 + nr; ++i) _mm512_mask_storeu_ps(out + i * ldm + j0, cm, row(i, cm));
+        for (size_t i = i0; i < i0 + nr; ++i) _mm512_mask_storeu_ps(out + i * ldm + j0, cm, row(raw, ldr, i));
       } else if (nc == 16) {
         block.template operator()<true>(i0, nr);
       } else {

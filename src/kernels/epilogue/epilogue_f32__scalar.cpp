@@ -2,8 +2,6 @@
 // scale, bias and ReLU of one part and one scale group, written at any output strides (conv:
 // NCHW, channel stride ldn, pixel stride 1; linear: [batch][out]). Computed along the
 // channels into a row buffer (contiguous operands) and then stored, as the layer did.
-#include <algorithm>
-
 #include "kernels/igemm.h"
 
 namespace stern::kernels {
@@ -13,9 +11,7 @@ void epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t m, size_t n, co
   for (size_t i = 0; i < m; ++i) {
     const int32_t xs = e.xsum ? e.xsum[i] : 0;
     const int32_t* r = raw + (e.rows ? e.rows[i] : i) * ldr;
-    for (size_t j = 0; j < n; ++j)
-      out[i * ldm + j * ldn] =
-          std::max(static_cast<float>(r[j] + e.wc * e.wsum[j] - xs) * e.scale[j] + e.bias[j], e.floor);
+    for (size_t j = 0; j < n; ++j) out[i * ldm + j * ldn] = epilogue_value(e, r[j], xs, j);
   }
 }
 
