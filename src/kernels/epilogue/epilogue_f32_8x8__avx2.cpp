@@ -2,14 +2,13 @@
 // blocks of 8 rows (pixels) x 8 channels: computed along the channels, then, for the NCHW
 // output of a convolution (ldm == 1), transposed in registers so that each channel's 8 pixels
 // go out in one store. Rows at stride ldn == 1 (linear layers) are stored as computed; other
-// strides take the scalar kernel. The product goes through an empty asm before the add, so
-// that it is never contracted into an FMA (this file is built with -mfma), and
-// MAXPS(floor, y) returns y for NaN as std::max(y, floor) does: the scalar kernel's bits.
+// strides take the scalar kernel. The rows: EpilogueRows8 (epilogue_rows__avx2.h).
 // Reference: epilogue_f32__scalar.cpp.
 #include <immintrin.h>
 
 #include <algorithm>
 
+#include "kernels/epilogue/epilogue_rows__avx2.h"
 #include "kernels/igemm.h"
 
 namespace stern::kernels {
@@ -18,10 +17,6 @@ void epilogue_f32__scalar(const int32_t* raw, size_t ldr, size_t m, size_t n, co
                           float* out, size_t ldm, size_t ldn);
 
 namespace {
-
-__m256i first_lanes(size_t count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 // v[j] becomes column j of the 8 x 8 block whose rows were v.
 void transpose8(__m256 (&v)[8]) {
@@ -42,27 +37,11 @@ void transpose8(__m256 (&v)[8]) {
 void epilogue_f32_8x8__avx2(const int32_t* raw, size_t ldr, size_t m, size_t n, const EpilogueArgs& e,
                             float* out, size_t ldm, size_t ldn) {
   if (ldm != 1 && ldn != 1) return epilogue_f32__scalar(raw, ldr, m, n, e, out, ldm, ldn);
-  // Locals, not e's fields: the output stores could alias them, and the compiler would reload.
-  const int32_t* const xsum = e.xsum;
-  const int32_t* const wsum = e.wsum;
-  const float* const scale = e.scale;
-  const float* const bias = e.bias;
-  const uint32_t* const rows = e.rows;
-  const __m256 f = _mm256_set1_ps(e.floor);
-  const __m256i wc = _mm256_set1_epi32(e.wc);
   for (size_t j0 = 0; j0 < n; j0 += 8) {
     const size_t nc = std::min<size_t>(8, n - j0);
     const __m256i cm = first_lanes(nc);
-    const __m256i corr = _mm256_mullo_epi32(wc, _mm256_maskload_epi32(wsum + j0, cm));
-    const __m256 s = _mm256_maskload_ps(scale + j0, cm), b = _mm256_maskload_ps(bias + j0, cm);
-    const auto row = [&](size_t i) {
-      const size_t r = rows ? rows[i] : i;
-      __m256i x = _mm256_add_epi32(_mm256_maskload_epi32(raw + r * ldr + j0, cm), corr);
-      if (xsum) x = _mm256_sub_epi32(x, _mm256_set1_epi32(xsum[i]));
-      __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(x), s);
-      asm("" : "+x"(p));
-      return _mm256_max_ps(f, _mm256_add_ps(p, b));
-    };
+    const EpilogueRows8 rows(e, j0, cm);
+    const auto row = [&](size_t i) { return rows(raw, ldr, i); };
     for (size_t i0 = 0; i0 < m; i0 += 8) {
       const size_t nr = std::min<size_t>(8, m - i0);
       if (ldn == 1) {
