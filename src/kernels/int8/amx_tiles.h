@@ -177,7 +177,8 @@ void pass_rows3(ACol acol, size_t lda, RowTiles tiles, const uint8_t* w, size_t 
 // columns are contiguous only that far), then the last 16, 32 or 48 columns with a narrower
 // configuration; loading a configuration zeroes the tiles, so the first pass's sums go
 // through c. One configuration for all whole groups and one for a shorter last group, one
-// release at the end: per group they were ~10% of a 16-channel layer's GEMM (3 steps a tile).
+// release at the end: per group (2 row tiles of 3 steps each) they took the 3x3 16->16 layer
+// at 28x28 from 8.3 to 10.3 us.
 template <Blocking kB, typename ACol>
 void gemm(size_t m, size_t kblocks, ACol acol, size_t lda, RowTiles tiles, const uint8_t* w, size_t panel_stride,
           size_t npanels, int32_t* c, size_t ldc, size_t step = kStep) {
