@@ -379,8 +379,9 @@ void BM_dense_ukernel(benchmark::State& state, const kernels::DenseKernel& kern)
   const auto packed = kernels::pack_dense(w.codes.data(), kUkN, layout, kern.format);
   const size_t stride = kernels::panel_stride(layout, kern.format), panels = kUkN / kernels::kPanel;
   const int64_t m = kern.op == kernels::KernelOp::gemv ? 1 : kUkM;
-  std::vector<uint8_t> a(m * kUkK + 64, 3);
-  std::vector<int32_t> c(kern.mr * kUkN);
+  // 64-byte aligned, as the layer's rows and sums (the AMX kernel's tile rows)
+  kernels::aligned_vector<uint8_t> a(m * kUkK + 64, 3);
+  kernels::aligned_vector<int32_t> c(kern.mr * kUkN);
   for (auto _ : state) {
     for (int64_t i = 0; i < m; i += kern.mr)
       kern.fn(std::min<int64_t>(kern.mr, m - i), kUkK / kernels::kKBlock, a.data() + i * kUkK, kUkK,
@@ -438,7 +439,7 @@ void BM_conv_ukernel(benchmark::State& state, const kernels::ConvKernel& kern, b
   const ConvProduct p;
   const int64_t h = row_tiles ? p.kOut : 16, pitch = row_tiles ? p.kWp : 16, m = row_tiles ? kUkM : p.kOut * p.kWp;
   const int64_t per_call = int64_t(kernels::kConvTiles) * h;
-  std::vector<int32_t> c(m * kUkN);
+  kernels::aligned_vector<int32_t> c(m * kUkN);  // as the layer's sums
   for (auto _ : state) {
     for (int64_t i = 0; i < m; i += per_call)
       kern.fn(std::min(per_call, m - i), kUkK / kernels::kKBlock, p.image.data() + i / h * pitch * p.kChannels,
