@@ -580,41 +580,44 @@ void BM_quantize_nhwc_ukernel(benchmark::State& state, const kernels::QuantizeNh
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(x.size()));
 }
 
-// The dense epilogue as the layer calls it: tiles of 32 pixels x 64 channels to NCHW.
-void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel& kern) {
-  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+// The dense epilogue's tiles as the layer makes them: 32 pixels x 64 channels of the 256 x
+// 14 x 14 output, tile(raw, ldr, e, m0, n0, rows, cols) for each, `out` (its bytes) kept live.
+template <typename Out, typename Tile>
+void epilogue_tiles(benchmark::State& state, const std::vector<Out>& out, const Tile& tile) {
   constexpr size_t kMr = 32, kNc = 64;
   std::vector<int32_t> raw(kMr * kNc, 1000), wsum(kFixC, 5);
-  std::vector<float> scale(kFixC, 0.01f), bias(kFixC, 0.1f), out(kFixC * kFixHW);
+  std::vector<float> scale(kFixC, 0.01f), bias(kFixC, 0.1f);
   for (auto _ : state) {
     for (size_t n0 = 0; n0 < kFixC; n0 += kNc)
       for (size_t m0 = 0; m0 < kFixHW; m0 += kMr) {
         const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f, nullptr};
-        kern.fn(raw.data(), kNc, std::min(kMr, kFixHW - m0), kNc, e, out.data() + n0 * kFixHW + m0, 1, kFixHW);
+        tile(raw.data(), kNc, e, m0, n0, std::min(kMr, kFixHW - m0), kNc);
       }
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
 }
 
-// The requantizing epilogue on the same tiles, into the next layer's NHWC codes; its peer is
-// the float epilogue above followed by ukernel/quantize_nhwc_* on the same image.
+// The dense epilogue to NCHW floats.
+void BM_epilogue_ukernel(benchmark::State& state, const kernels::EpilogueKernel& kern) {
+  if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
+  std::vector<float> out(kFixC * kFixHW);
+  epilogue_tiles(state, out, [&](const int32_t* raw, size_t ldr, const kernels::EpilogueArgs& e, size_t m0, size_t n0,
+                                 size_t rows, size_t cols) {
+    kern.fn(raw, ldr, rows, cols, e, out.data() + n0 * kFixHW + m0, 1, kFixHW);
+  });
+}
+
+// The requantizing epilogue into the next layer's NHWC codes; its peer is the float epilogue
+// above followed by ukernel/quantize_nhwc_* on the same image.
 void BM_epilogue_codes_ukernel(benchmark::State& state, const kernels::EpilogueCodesKernel& kern) {
   if (!kern.needs.met()) return state.SkipWithError("CPU lacks the ISA");
-  constexpr size_t kMr = 32, kNc = 64;
-  std::vector<int32_t> raw(kMr * kNc, 1000), wsum(kFixC, 5);
-  std::vector<float> scale(kFixC, 0.01f), bias(kFixC, 0.1f);
   std::vector<uint8_t> out(kFixC * kFixHW);
   const ActQuant act{8, 0.02f, false, 0, 255};
-  for (auto _ : state) {
-    for (size_t n0 = 0; n0 < kFixC; n0 += kNc)
-      for (size_t m0 = 0; m0 < kFixHW; m0 += kMr) {
-        const kernels::EpilogueArgs e{wsum.data() + n0, -128, nullptr, scale.data() + n0, bias.data() + n0, 0.0f, nullptr};
-        kern.fn(raw.data(), kNc, std::min(kMr, kFixHW - m0), kNc, e, act, 0, out.data() + m0 * kFixC + n0, kFixC);
-      }
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
+  epilogue_tiles(state, out, [&](const int32_t* raw, size_t ldr, const kernels::EpilogueArgs& e, size_t m0, size_t n0,
+                                 size_t rows, size_t cols) {
+    kern.fn(raw, ldr, rows, cols, e, act, 0, out.data() + m0 * kFixC + n0, kFixC);
+  });
 }
 
 // The sparse GEMM's epilogue: per 64-lane tile and channel, the tile's 14-pixel row runs.
