@@ -1041,7 +1041,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
         finish(parts[0][0], wcoef, tile.raw.data(), ldr, nullptr, q0, q1 - q0, 0, n0, nn, out, ldm, ldn,
                tile.rows.data());
       }
-    });
+    }, true);
     return;
   }
   // Tasks of the dense GEMMs: chunks of panels x chunks of rows (multiples of `mr`), about 4

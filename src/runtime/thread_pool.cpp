@@ -66,6 +66,15 @@ ThreadPool::~ThreadPool() {
   for (std::thread& w : workers_) w.join();
 }
 
+void ThreadPool::catch_error(const std::function<void(size_t, int)>& fn, size_t i, int thread) {
+  try {
+    fn(i, thread);
+  } catch (...) {
+    auto guard = acquire(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+}
+
 // Items are claimed under the mutex in guided chunks (a share of what is left, so large
 // jobs still balance at the end): one claim per item made 2 threads slower than 1 on a
 // layer of 256 tiny items (the 98%-sparse 3x3 256->256 layer quantizes one plane per item:
@@ -73,29 +82,8 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::drain(int thread, uint64_t generation) {
   auto lock = acquire(mutex_);
   // A worker that woke late, for a job that is over, must not take part in the next one
-  // as if it had seen it: it would run a fixed block twice. It comes back for that job.
+  // as if it had seen it. It comes back for that job.
   if (generation_ != generation) return;
-  const auto run = [&](const auto* job, size_t i) {
-    try {
-      (*job)(i, thread);
-    } catch (...) {
-      auto guard = acquire(mutex_);
-      if (!error_) error_ = std::current_exception();
-    }
-  };
-  if (fixed_) {
-    // Every thread counts itself off, even with an empty block, so none is still on its
-    // way in when the job ends.
-    const auto* job = job_;
-    const size_t n = count_, threads = size_t(size()), t = size_t(thread);
-    lock.unlock();
-    item_thread = thread;
-    for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) run(job, i);
-    item_thread = -1;
-    lock_spinning(lock);
-    --left_;
-    return;
-  }
   const size_t share = 2 * static_cast<size_t>(size());
   while (next_ < count_) {
     const size_t begin = next_, end = begin + std::max<size_t>(1, (count_ - begin) / share);
@@ -103,9 +91,24 @@ void ThreadPool::drain(int thread, uint64_t generation) {
     const auto* job = job_;
     lock.unlock();
     item_thread = thread;
-    for (size_t i = begin; i < end; ++i) run(job, i);
+    for (size_t i = begin; i < end; ++i) catch_error(*job, i, thread);
     item_thread = -1;
     lock_spinning(lock);
+  }
+}
+
+// Thread `thread`'s block of the published block job, then its count off. The job cannot
+// end, nor its fields change, before every worker has counted itself off.
+void ThreadPool::run_block(int thread) {
+  const size_t n = block_count_, threads = size_t(size()), t = size_t(thread);
+  item_thread = thread;
+  for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) catch_error(*block_job_, i, thread);
+  item_thread = -1;
+  // The last worker wakes a caller that blocked (seq_cst: either the caller's test sees
+  // left_ at 0, or this load sees it waiting).
+  if (left_.fetch_sub(1) == 1 && caller_waits_.load()) {
+    { auto lock = acquire(mutex_); }
+    done_.notify_all();
   }
 }
 
@@ -113,14 +116,28 @@ void ThreadPool::work(int thread) {
   uint64_t seen = 0;
   for (;;) {
     spin_until([&] { return stop_.load() || generation_.load() != seen; });
+    uint64_t generation = generation_.load();
+    if (generation == seen && !stop_) {
+      // seq_cst with the publisher's store and load: either this test sees the new job, or
+      // the publisher sees a sleeper and notifies under the mutex, after this wait began.
+      auto lock = acquire(mutex_);
+      ++sleepers_;
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      --sleepers_;
+      generation = generation_;
+    }
+    if (stop_) return;
+    seen = generation;
+    if (generation & 1) {
+      run_block(thread);
+      continue;
+    }
     {
       auto lock = acquire(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      if (generation_ != generation) continue;  // over already: look at the next one
       ++busy_;
     }
-    drain(thread, seen);
+    drain(thread, generation);
     {
       auto lock = acquire(mutex_);
       --busy_;
@@ -141,34 +158,65 @@ void ThreadPool::parallel_ranges(size_t n, const std::function<void(size_t, size
   });
 }
 
-// Claims (fixed = false) or one block per thread (fixed = true). With claims, the caller
-// may run every item itself while the workers wake; with blocks, it waits for each of them.
-void ThreadPool::run_job(size_t n, const std::function<void(size_t, int)>& fn, bool fixed) {
-  if (n == 0) return;
-  if (workers_.empty() || n == 1 || item_thread >= 0) return run_inline(n, fn);
+// With claims the caller may run every item itself while the workers wake.
+void ThreadPool::run_claims(size_t n, const std::function<void(size_t, int)>& fn) {
+  uint64_t generation;
   {
     auto lock = acquire(mutex_);
     job_ = &fn;
     count_ = n;
     next_ = 0;
-    fixed_ = fixed;
-    left_ = size_t(size());
     error_ = nullptr;
-    ++generation_;
+    generation = (generation_ | 1) + 1;
+    generation_ = generation;
   }
   wake_.notify_all();
-  drain(0, generation_);
-  // With claims, next_ >= count_ holds once drain(0) returns: only the workers' last items
-  // are left.
-  spin_until([&] { return busy_.load() == 0 && (!fixed || left_.load() == 0); });
+  drain(0, generation);
+  // next_ >= count_ holds once drain(0) returns: only the workers' last items are left.
+  spin_until([&] { return busy_.load() == 0; });
   auto lock = acquire(mutex_);
-  done_.wait(lock, [&] { return busy_ == 0 && (fixed ? left_ == 0 : next_ >= count_); });
+  done_.wait(lock, [&] { return busy_ == 0 && next_ >= count_; });
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) { run_job(n, fn, false); }
+// One block per thread, published without the mutex: the caller and a worker took ~3 us
+// per call on 2 threads between them with it (bench_runtime pool/static), about as much as
+// the lock-free hand-off takes in all.
+void ThreadPool::run_blocks(size_t n, const std::function<void(size_t, int)>& fn) {
+  block_job_ = &fn;
+  block_count_ = n;
+  error_ = nullptr;
+  left_ = workers_.size();
+  generation_ = (generation_ | 1) + 2;
+  if (sleepers_.load() > 0) {
+    { auto lock = acquire(mutex_); }
+    wake_.notify_all();
+  }
+  item_thread = 0;
+  for (size_t i = 0; i < n / size_t(size()); ++i) catch_error(fn, i, 0);
+  item_thread = -1;
+  spin_until([&] { return left_.load() == 0; });
+  if (left_.load() != 0) {
+    auto lock = acquire(mutex_);
+    caller_waits_ = true;
+    done_.wait(lock, [&] { return left_.load() == 0; });
+    caller_waits_ = false;
+  }
+  auto lock = acquire(mutex_);  // error_ was written under it
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
 
-void ThreadPool::parallel_static(size_t n, const std::function<void(size_t, int)>& fn) { run_job(n, fn, true); }
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, int)>& fn) {
+  if (n == 0) return;
+  if (workers_.empty() || n == 1 || item_thread >= 0) return run_inline(n, fn);
+  run_claims(n, fn);
+}
+
+void ThreadPool::parallel_static(size_t n, const std::function<void(size_t, int)>& fn) {
+  if (n == 0) return;
+  if (workers_.empty() || n == 1 || item_thread >= 0) return run_inline(n, fn);
+  run_blocks(n, fn);
+}
 
 }  // namespace stern

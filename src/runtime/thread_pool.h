@@ -50,20 +50,33 @@ class ThreadPool {
  private:
   void work(int thread);
   void drain(int thread, uint64_t generation);
-  void run_job(size_t n, const std::function<void(size_t, int)>& fn, bool fixed);
+  void run_block(int thread);
+  void catch_error(const std::function<void(size_t, int)>& fn, size_t i, int thread);
+  void run_claims(size_t n, const std::function<void(size_t, int)>& fn);
+  void run_blocks(size_t n, const std::function<void(size_t, int)>& fn);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
+  // Claims (parallel_for): the job under mutex_, items handed out in chunks.
   const std::function<void(size_t, int)>* job_ = nullptr;
   size_t count_ = 0, next_ = 0;
-  bool fixed_ = false;  // parallel_static: no claims, each thread runs its own block of items
-  // Written under mutex_, read without it by the spinning threads.
-  std::atomic<int> busy_ = 0;
-  std::atomic<size_t> left_ = 0;  // parallel_static: threads that have not run their block
-  std::atomic<uint64_t> generation_ = 0;
+  std::atomic<int> busy_ = 0;  // workers inside a claims job; written under mutex_
+  // Blocks (parallel_static) take no lock: the job is published by the generation (its low
+  // bit set) and stays put until every worker has counted itself off in left_. Separate
+  // fields from the claims job's, which a worker late for an old claims job may still read;
+  // on one cache line with the generation, so a worker fetches the new job in one transfer.
+  // Job number * 2, plus 1 for a block job.
+  alignas(64) std::atomic<uint64_t> generation_ = 0;
+  const std::function<void(size_t, int)>* block_job_ = nullptr;
+  size_t block_count_ = 0;
+  std::atomic<size_t> left_ = 0;  // workers that have not run their block
   std::atomic<bool> stop_ = false;
-  std::exception_ptr error_;
+  // Set by a thread that blocks on a condition variable, so one that publishes without the
+  // mutex knows to take it and notify (and otherwise spares the call).
+  std::atomic<int> sleepers_ = 0;
+  std::atomic<bool> caller_waits_ = false;
+  std::exception_ptr error_;  // written under mutex_
 };
 
 }  // namespace stern

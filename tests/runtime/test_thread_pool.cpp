@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include "runtime/thread_pool.h"
 
@@ -90,6 +92,23 @@ TEST(ThreadPool, StaticJobsRunEachBlockOnItsThread) {
       }
       EXPECT_FALSE(moved) << "an item changed threads between calls";
     }
+  }
+}
+
+// Block jobs are published without the mutex: a worker that has stopped spinning and sleeps
+// must still be woken for one, and a caller whose workers outlast its spin must be woken
+// when the last block ends.
+TEST(ThreadPool, StaticJobsWakeSleepingWorkersAndWaitForSlowBlocks) {
+  ThreadPool pool(3);
+  const auto idle = ThreadPool::kSpin * 5;
+  for (int round = 0; round < 5; ++round) {
+    std::this_thread::sleep_for(idle);  // the workers give up spinning and sleep
+    std::vector<std::atomic<int>> ran(3);
+    pool.parallel_static(3, [&](size_t i, int t) {
+      if (t != 0) std::this_thread::sleep_for(idle);  // the caller gives up spinning too
+      ran[i] += 1 + t;
+    });
+    for (int t = 0; t < 3; ++t) EXPECT_EQ(ran[t].load(), 1 + t) << "round " << round << ", block " << t;
   }
 }
 
