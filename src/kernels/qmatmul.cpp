@@ -198,6 +198,7 @@ struct IntLayer::Impl {
   std::vector<Tile> tiles;        // per thread
   double image_ns = 0;            // estimated time of one image (linear: one batch row), 1 thread
   double split_min_ns = 0;        // work splits across threads from this estimate (run)
+  double row_adds_ns = 0;         // sparse linear layers: the adds of one batch row
   bool codes_in = false;          // the input is bytes in a format of code_inputs()
   bool planes_in = false;         // ... and those bytes are the sparse GEMM's planes
   // Sparse stride-1 convolutions on codes of at most 4 bits (AVX-512): the planes packed two
@@ -243,6 +244,19 @@ struct IntLayer::Impl {
   }
   // Sparse linear layers at batch 1 run the GEMV, others the GEMM over 64-pixel tiles.
   bool sparse_gemv(int64_t m) const { return method == Method::ternary_sparse && linear && m == 1; }
+  // Whether a linear layer splits `batch` rows across threads: a GEMV or a dense GEMM by its
+  // estimate (split_min_ns). A sparse batch by what the split saves: both threads read every
+  // quantized tile, so it halves the adds only, and pays for the tile lines the other core
+  // wrote (0.055 ns per input value) and two hand-offs (2 us), both fitted on Sapphire Rapids
+  // (2 threads against 1, medians, us): 1568->128 at 95% sparsity lost at batch 64 (31-37
+  // against 27-30; 60-70 against 30-32 inside the Fashion VGG) and 128 (66-69 against 58), and
+  // gained at 256 (153 against 163); 1568->512 at 90% gained at batch 16 (47 against 55),
+  // 1024->1024 at 90% at batch 8 (25 against 33).
+  bool linear_split(int64_t batch) const {
+    if (batch == 1 || dense()) return double(batch) * image_ns >= split_min_ns;
+    const double saved_ns = double(batch) * (row_adds_ns / 2 - 0.055 * double(layout.cols)) - 2000.0;
+    return split_min_ns <= 0 || saved_ns >= 0;
+  }
 
   void quantize_image(const float* in, int64_t images, Activations& a) const;
   void build_rows(const Activations& a, int64_t grp, int64_t m0, int64_t m1, uint8_t* out,
@@ -424,6 +438,7 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
                                   : 0.02 * double(w.nonzeros()) * double(L.pixels) + headers;
     L.image_ns = 0.24 * values + work;
+    L.row_adds_ns = L.dense() ? 0.0 : 0.02 * double(w.nonzeros());
     L.split_min_ns = options.split_min_ns;
   }
   const int64_t ng = L.layout.groups;
@@ -1300,7 +1315,7 @@ void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool)
   if (L.tiles.size() < size_t(threads)) L.tiles.resize(threads);
   if (L.linear) {
     if (L.acts.empty()) L.acts.resize(1);
-    L.compute(in, batch, out, double(batch) * L.image_ns >= L.split_min_ns ? &pool : nullptr, L.acts[0], 0);
+    L.compute(in, batch, out, L.linear_split(batch) ? &pool : nullptr, L.acts[0], 0);
     return;
   }
   const int64_t in_image = L.g.in_c * L.g.in_h * L.g.in_w, out_image = L.g.out_c * L.pixels;

@@ -35,8 +35,8 @@ struct IntLayerOptions {
   Method method = Method::ternary_dense;
   Isa isa = Isa::amx;  // cap: the best kernel the CPU supports at or below it
   // A convolution splits one image's work across threads, a linear layer its batch rows, only
-  // when the estimated time on one thread is at least this (qmatmul.cpp); 0 splits every one
-  // (tests).
+  // when the estimated time on one thread is at least this (qmatmul.cpp; a sparse linear layer
+  // over a batch by what the split saves instead, linear_split); 0 splits every one (tests).
   double split_min_ns = 30000;
   // L1 data cache for the sparse GEMM's channel blocking (qmatmul.cpp sparse_columns); 0:
   // the CPU's (tests pass sizes to take both paths).
