@@ -987,14 +987,20 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
   // Conv output is NCHW per image: out[n * M + m]; linear: out[m * O + n].
   const int64_t ldm = linear ? g.out_c : 1, ldn = linear ? 1 : m;
   const int threads = pool ? pool->size() : 1;
+  const int slots = pool ? pool->slot_base() + threads : thread_base + 1;  // per-thread buffers used
   // fixed: the same thread runs the same items on every call (ThreadPool::parallel_static).
+  // fn's thread: the layer's per-thread slot (ThreadPool::slot_base).
   const auto parallel = [&](size_t n, const std::function<void(size_t, int)>& fn, bool fixed = false) {
-    if (pool && fixed)
-      pool->parallel_static(n, fn);
-    else if (pool)
-      pool->parallel_for(n, fn);
-    else
+    if (!pool) {
       for (size_t i = 0; i < n; ++i) fn(i, thread_base);
+      return;
+    }
+    const int base = pool->slot_base();
+    const auto slotted = [&](size_t i, int t) { fn(i, base + t); };
+    if (fixed)
+      pool->parallel_static(n, slotted);
+    else
+      pool->parallel_for(n, slotted);
   };
   if (implicit_dense()) {
     // On several threads each quantizes its own copy of the padded image: tile loads of lines
@@ -1002,7 +1008,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
     // 8 of the 256->256 layer's 16 panels each: 40 us when the image stayed put, 56 when one
     // thread rewrote it before every run, 54 with a copy per thread written by its thread).
     const bool own_images = threads > 1;
-    std::vector<char> built(own_images ? threads : 0, 0);
+    std::vector<char> built(own_images ? slots : 0, 0);
     if (!own_images) padded_image(in, a);
     // Rows are the output pixels in tiles of h, tile t's first at pixel t p of the padded width
     // (conv_row_tiles): p = h = 16 numbers the padded width's every pixel, p > h gives one
@@ -1205,7 +1211,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
       // Lake, session 14, even against one set of planes quantized in fixed blocks). Strided
       // layers' phase planes stay shared, and planes in place too, unless each thread packs them.
       const bool own_planes = implicit_tiles() && (!planes_in || packed) && threads > 1;
-      std::vector<char> built(own_planes ? threads : 0, 0);
+      std::vector<char> built(own_planes ? slots : 0, 0);
       const auto serial = [](size_t n, const std::function<void(size_t)>& fn) {
         for (size_t i = 0; i < n; ++i) fn(i);
       };
@@ -1311,26 +1317,30 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
 
 void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool) {
   Impl& L = *impl_;
-  const int threads = pool.size();
-  if (L.tiles.size() < size_t(threads)) L.tiles.resize(threads);
+  const int threads = pool.size(), base = pool.slot_base();
+  if (L.tiles.size() < size_t(base + threads)) L.tiles.resize(base + threads);
+  // One Activations per thread: a split implicit convolution gives each thread its own image.
+  if (L.acts.size() < size_t(base + threads)) L.acts.resize(base + threads);
   if (L.linear) {
-    if (L.acts.empty()) L.acts.resize(1);
-    L.compute(in, batch, out, L.linear_split(batch) ? &pool : nullptr, L.acts[0], 0);
+    L.compute(in, batch, out, L.linear_split(batch) ? &pool : nullptr, L.acts[base], base);
     return;
   }
   const int64_t in_image = L.g.in_c * L.g.in_h * L.g.in_w, out_image = L.g.out_c * L.pixels;
   if (batch >= threads && threads > 1) {
     // Whole images per thread, each with its own buffers.
-    if (L.acts.size() < size_t(threads)) L.acts.resize(threads);
     pool.parallel_for(batch, [&](size_t n, int t) {
-      L.compute(in + n * in_image, 1, out + n * out_image, nullptr, L.acts[t], t);
+      L.compute(in + n * in_image, 1, out + n * out_image, nullptr, L.acts[base + t], base + t);
     });
     return;
   }
-  // One Activations per thread: a split implicit convolution gives each thread its own image.
-  if (L.acts.size() < size_t(threads)) L.acts.resize(threads);
   ThreadPool* split = L.image_ns >= L.split_min_ns ? &pool : nullptr;
-  for (int64_t n = 0; n < batch; ++n) L.compute(in + n * in_image, 1, out + n * out_image, split, L.acts[0], 0);
+  for (int64_t n = 0; n < batch; ++n)
+    L.compute(in + n * in_image, 1, out + n * out_image, split, L.acts[base], base);
+}
+
+void IntLayer::reserve_slots(int slots) {
+  if (impl_->tiles.size() < size_t(slots)) impl_->tiles.resize(slots);
+  if (impl_->acts.size() < size_t(slots)) impl_->acts.resize(slots);
 }
 
 }  // namespace stern::kernels

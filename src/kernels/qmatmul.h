@@ -86,7 +86,11 @@ class IntLayer {
   static bool supports(const WeightMatrix& w, const ActQuant& act, Method method);
 
   // in: [batch, C, H, W] float; out: [batch, O, OH, OW] (linear: [batch, I] -> [batch, O]).
+  // The layer's per-thread buffers of pool.slot_base() + thread are used.
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool);
+  // Per-thread buffers for `slots` threads made now: run() may then be called concurrently
+  // by pools whose slots do not overlap (ThreadPool::slot_base).
+  void reserve_slots(int slots);
 
   // The micro-kernel used for a batch of `batch` images.
   const char* kernel_name(int64_t batch) const;

@@ -159,6 +159,10 @@ class BitmapLayer final : public Layer {
     return floats;
   }
 
+  void reserve_slots(int slots) override {
+    if (gemv_) gemv_->reserve_slots(slots);
+  }
+
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float* scratch) override {
     if (gemv_ && batch == 1) {
       gemv_->run(in, out, 1, pool);

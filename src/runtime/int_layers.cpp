@@ -51,6 +51,7 @@ class IntKernelLayer final : public Layer {
   void run(const float* in, float* out, int64_t batch, ThreadPool& pool, float*) override {
     layer_.run(in, out, batch, pool);
   }
+  void reserve_slots(int slots) override { layer_.reserve_slots(slots); }
   std::vector<CodeFormat> code_inputs() const override { return layer_.code_inputs(); }
   bool emit_codes(const CodeFormat& format) override { return layer_.emit_codes(format); }
   void take_codes(const CodeFormat& format) override { layer_.take_codes(format); }

@@ -140,6 +140,10 @@ class Layer {
   // in: [batch, C, H, W] (conv2d) or [batch, I] (linear), float32; out likewise.
   virtual void run(const float* in, float* out, int64_t batch, ThreadPool& pool,
                    float* scratch) = 0;
+  // A layer that keeps buffers per thread (by ThreadPool::slot_base() + thread, beyond the
+  // session's scratch) makes them for `slots` threads here, so that pools with distinct slots
+  // may then run it at the same time (the session's whole-network batches).
+  virtual void reserve_slots(int /*slots*/) {}
 };
 
 struct LayerProvider {

@@ -8,15 +8,14 @@
 namespace stern {
 namespace {
 
-// The pool thread id while a thread runs a parallel_for item, -1 otherwise: nested calls
-// run inline, under the same id (so per-thread scratch stays private), instead of
-// replacing the job the pool is working on.
+// The pool thread id while a thread runs a parallel_for item, -1 otherwise, and its pool:
+// nested calls run inline, under the same id on the same pool (so per-thread scratch stays
+// private), instead of replacing the job the pool is working on.
 thread_local int item_thread = -1;
+thread_local const ThreadPool* item_pool = nullptr;
 
-void run_inline(size_t n, const std::function<void(size_t, int)>& fn) {
-  const int thread = item_thread >= 0 ? item_thread : 0;
-  for (size_t i = 0; i < n; ++i) fn(i, thread);
-}
+void enter_item(const ThreadPool* pool, int thread) { item_thread = thread, item_pool = pool; }
+void leave_item() { item_thread = -1, item_pool = nullptr; }
 
 // Spins until `ready()` or kSpin has passed; the caller then blocks as usual, so this only
 // saves the wake-up when the next event comes soon. ready() is tested after every PAUSE:
@@ -53,7 +52,14 @@ std::unique_lock<std::mutex> acquire(std::mutex& m) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+// Inside an item of this pool: the item's thread id; otherwise (a pool of one thread run from
+// an item of another pool, say) thread 0 of this pool.
+void ThreadPool::run_inline(size_t n, const std::function<void(size_t, int)>& fn) const {
+  const int thread = item_thread >= 0 && item_pool == this ? item_thread : 0;
+  for (size_t i = 0; i < n; ++i) fn(i, thread);
+}
+
+ThreadPool::ThreadPool(int threads, int slot_base) : slot_base_(slot_base) {
   for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
 }
 
@@ -90,9 +96,9 @@ void ThreadPool::drain(int thread, uint64_t generation) {
     next_ = end;
     const auto* job = job_;
     lock.unlock();
-    item_thread = thread;
+    enter_item(this, thread);
     for (size_t i = begin; i < end; ++i) catch_error(*job, i, thread);
-    item_thread = -1;
+    leave_item();
     lock_spinning(lock);
   }
 }
@@ -101,9 +107,9 @@ void ThreadPool::drain(int thread, uint64_t generation) {
 // end, nor its fields change, before every worker has counted itself off.
 void ThreadPool::run_block(int thread) {
   const size_t n = block_count_, threads = size_t(size()), t = size_t(thread);
-  item_thread = thread;
+  enter_item(this, thread);
   for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) catch_error(*block_job_, i, thread);
-  item_thread = -1;
+  leave_item();
   // The last worker wakes a caller that blocked (seq_cst: either the caller's test sees
   // left_ at 0, or this load sees it waiting).
   if (left_.fetch_sub(1) == 1 && caller_waits_.load()) {
@@ -193,9 +199,9 @@ void ThreadPool::run_blocks(size_t n, const std::function<void(size_t, int)>& fn
     { auto lock = acquire(mutex_); }
     wake_.notify_all();
   }
-  item_thread = 0;
+  enter_item(this, 0);
   for (size_t i = 0; i < n / size_t(size()); ++i) catch_error(fn, i, 0);
-  item_thread = -1;
+  leave_item();
   spin_until([&] { return left_.load() == 0; });
   if (left_.load() != 0) {
     auto lock = acquire(mutex_);

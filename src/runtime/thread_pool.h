@@ -22,12 +22,18 @@ namespace stern {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);  // threads >= 1, including the caller
+  // threads >= 1, including the caller. slot_base: see slot_base().
+  explicit ThreadPool(int threads, int slot_base = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+  // Where this pool's threads start among the per-thread states of the layers it runs: a
+  // session running whole networks on several threads gives each one its own one-thread pool
+  // (thread ids 0 for scratch it owns) with slot_base = that thread, and layers that keep
+  // state per thread index it by slot_base() + thread.
+  int slot_base() const { return slot_base_; }
   // Calls fn(i, thread) for every i in [0, n); thread in [0, size()) names the calling
   // thread so callers can give each thread its own scratch. Blocks until all are done.
   // The first exception thrown by fn is rethrown here after every item has finished.
@@ -48,6 +54,7 @@ class ThreadPool {
   static constexpr std::chrono::microseconds kSpin{200};
 
  private:
+  void run_inline(size_t n, const std::function<void(size_t, int)>& fn) const;
   void work(int thread);
   void drain(int thread, uint64_t generation);
   void run_block(int thread);
@@ -55,6 +62,7 @@ class ThreadPool {
   void run_claims(size_t n, const std::function<void(size_t, int)>& fn);
   void run_blocks(size_t n, const std::function<void(size_t, int)>& fn);
 
+  const int slot_base_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;

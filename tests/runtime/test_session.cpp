@@ -262,6 +262,34 @@ TEST(Session, OneAndTwoThreadsGiveIdenticalResults) {
   EXPECT_LT(max_rel_diff(y, linear_ref(x, w, 700, {})), 1e-5);
 }
 
+// Whole-network batches: each thread runs its share of the images through every step, in
+// chunks of up to eight (the last one short). Every image must come out as it does alone (the
+// batch-1 path runs layer by layer), in its place, on 1, 2 and 3 threads, and the session
+// must say so in its memory: one chunk's arena per thread.
+TEST(Session, WholeNetworkBatchesMatchImageByImage) {
+  const ResidualNet net(/*channels=*/16, /*size=*/12);
+  const int64_t batch = 19;
+  const FloatTensor x = random_tensor({batch, 3, 12, 12}, 95);
+  for (int threads : {1, 2, 3}) {
+    Session s(net.graph(), options(threads));
+    const FloatTensor y = s.run({x})[0];
+    ASSERT_EQ(y.shape, (Ints{batch, 10}));
+    const int64_t image = 3 * 12 * 12;
+    for (int64_t i = 0; i < batch; ++i) {
+      FloatTensor one;
+      one.shape = {1, 3, 12, 12};
+      one.data.assign(x.data.begin() + i * image, x.data.begin() + (i + 1) * image);
+      const FloatTensor alone = s.run({one})[0];
+      EXPECT_EQ(alone.data, Floats(y.data.begin() + i * 10, y.data.begin() + (i + 1) * 10))
+          << "image " << i << " of " << batch << ", " << threads << " threads";
+    }
+    EXPECT_LT(max_rel_diff(y, net.reference(x)), 5e-6);
+    const Session::Memory whole = s.memory(batch), single = s.memory(1);
+    const int64_t chunk = std::min<int64_t>(8, (batch + threads - 1) / threads);
+    EXPECT_LE(whole.arena_bytes, size_t(threads * chunk) * single.arena_bytes) << threads << " threads";
+  }
+}
+
 // Random codes in the encoding's alphabet with one scale per row, packed by the encoding
 // table; `dequant` receives code * scale, the value the reference must use.
 Tensor quantized(const std::string& name, Encoding e, Ints shape, uint32_t seed, Floats& dequant) {
