@@ -263,12 +263,12 @@ TEST(Session, OneAndTwoThreadsGiveIdenticalResults) {
 }
 
 // Whole-network batches: each thread runs its share of the images through every step, in
-// chunks of up to eight (the last one short). Every image must come out as it does alone (the
+// chunks of up to 16 (the last one short). Every image must come out as it does alone (the
 // batch-1 path runs layer by layer), in its place, on 1, 2 and 3 threads, and the session
 // must say so in its memory: one chunk's arena per thread.
 TEST(Session, WholeNetworkBatchesMatchImageByImage) {
   const ResidualNet net(/*channels=*/16, /*size=*/12);
-  const int64_t batch = 19;
+  const int64_t batch = 35;
   const FloatTensor x = random_tensor({batch, 3, 12, 12}, 95);
   for (int threads : {1, 2, 3}) {
     Session s(net.graph(), options(threads));
@@ -285,7 +285,7 @@ TEST(Session, WholeNetworkBatchesMatchImageByImage) {
     }
     EXPECT_LT(max_rel_diff(y, net.reference(x)), 5e-6);
     const Session::Memory whole = s.memory(batch), single = s.memory(1);
-    const int64_t chunk = std::min<int64_t>(8, (batch + threads - 1) / threads);
+    const int64_t chunk = std::min<int64_t>(16, (batch + threads - 1) / threads);
     EXPECT_LE(whole.arena_bytes, size_t(threads * chunk) * single.arena_bytes) << threads << " threads";
   }
 }
