@@ -107,8 +107,8 @@ struct Session::Impl {
   Layout chunk;  // a lane's chunk of images, one thread
 
   // Each computed value's first dimension is the batch and every step acts on each image
-  // alone (an axis of concat, softmax or flatten past the batch's; no matmul or gemm, whose
-  // operands may mix rows).
+  // alone (an axis of concat, softmax or flatten past the batch's; no matmul, gemm or
+  // reshape, which may mix or move rows).
   bool images_independent() const {
     const std::vector<Shape> one = plan_shapes(1);
     for (const Step& s : plan.steps) {
