@@ -41,6 +41,23 @@ TEST(ThreadPool, NestedCallsRunInlineUnderTheCallersId) {
   EXPECT_FALSE(id_changed);
 }
 
+// A session's lanes: each thread of one pool runs a one-thread pool of its own, whose items
+// get thread id 0 (scratch sized for its one thread) and whose slot_base names the lane.
+TEST(ThreadPool, APoolRunFromAnotherPoolsItemNumbersItsOwnThreads) {
+  ThreadPool outer(2);
+  std::vector<std::atomic<int>> max_id(2), slot(2);
+  for (auto& m : max_id) m = -1;
+  outer.parallel_static(2, [&](size_t lane, int) {
+    ThreadPool inner(1, int(lane));
+    slot[lane] = inner.slot_base();
+    inner.parallel_for(8, [&](size_t, int id) { max_id[lane] = std::max(max_id[lane].load(), id); });
+  });
+  for (int lane = 0; lane < 2; ++lane) {
+    EXPECT_EQ(max_id[lane].load(), 0) << "lane " << lane;
+    EXPECT_EQ(slot[lane].load(), lane);
+  }
+}
+
 TEST(ThreadPool, RethrowsTheFirstExceptionAfterAllItems) {
   ThreadPool pool(2);
   std::atomic<int> done{0};
