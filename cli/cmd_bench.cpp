@@ -207,7 +207,9 @@ void bench(const BenchOptions& o) {
     std::printf("\n");
   }
   if (!o.profile) return;
-  // One row per step, one column per (batch, threads): where the time goes.
+  // One row per step, one column per (batch, threads): where the time goes. Profiled batches
+  // run layer by layer (docs/RUNTIME.md "Threading"), so their totals above are those of that path.
+  std::printf("\n  (profiled: batches run layer by layer, not as whole networks per thread)");
   std::printf("\n  %-24s", "median ms per step");
   for (const auto& r : j["results"])
     std::printf("  b%-4lld t%-3d", static_cast<long long>(r["batch"].get<int64_t>()), r["threads"].get<int>());
@@ -234,7 +236,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (default: 1 and 2)")->check(CLI::Range(1, 256));
   cmd->add_option("--batch", o->batch, "Batch size (default: 1 and 64 for models, 1 for --layer)")->check(CLI::Range(1, 65536));
   cmd->add_option("--min-time", o->min_time_s, "Seconds of timed runs per configuration")->check(CLI::Range(0.0, 600.0));
-  cmd->add_flag("--profile", o->profile, "Also time every step (layer, pool, ...) of the model: median ms per step");
+  cmd->add_flag("--profile", o->profile,
+                "Also time every step (layer, pool, ...) of the model: median ms per step (batches then run layer "
+                "by layer, not as whole networks per thread)");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { bench(*o); });
 }
