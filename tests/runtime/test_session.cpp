@@ -290,6 +290,17 @@ TEST(Session, WholeNetworkBatchesMatchImageByImage) {
   }
 }
 
+// A step that mixes the images (softmax over the batch axis) keeps the batch layer by layer:
+// lanes would normalize each thread's share, or each chunk, on its own.
+TEST(Session, GraphsThatMixImagesRunLayerByLayer) {
+  Graph g = GraphBuilder().input("x", {-1, 4})
+                .node(OpType::softmax, "sm", {"x"}, "y", {{"axis", int64_t(0)}})
+                .done({"y"});
+  const FloatTensor x = random_tensor({37, 4}, 97);
+  for (int threads : {1, 2})
+    EXPECT_LT(max_rel_diff(Session(g, options(threads)).run({x})[0], softmax_ref(x, 0)), 1e-6) << threads << " threads";
+}
+
 // Random codes in the encoding's alphabet with one scale per row, packed by the encoding
 // table; `dequant` receives code * scale, the value the reference must use.
 Tensor quantized(const std::string& name, Encoding e, Ints shape, uint32_t seed, Floats& dequant) {
