@@ -198,7 +198,7 @@ struct IntLayer::Impl {
   std::vector<Tile> tiles;        // per thread
   double image_ns = 0;            // estimated time of one image (linear: one batch row), 1 thread
   double split_min_ns = 0;        // work splits across threads from this estimate (run)
-  double row_adds_ns = 0;         // sparse linear layers: the adds of one batch row
+  double row_adds_ns = 0;         // sparse layers: the adds of one output pixel (linear: batch row)
   bool codes_in = false;          // the input is bytes in a format of code_inputs()
   bool planes_in = false;         // ... and those bytes are the sparse GEMM's planes
   // Sparse stride-1 convolutions on codes of at most 4 bits (AVX-512): the planes packed two
@@ -435,10 +435,10 @@ IntLayer::IntLayer(const WeightMatrix& w, const ConvGeometry& conv, const ActQua
     const double values = double(conv.in_c * conv.in_h * conv.in_w + conv.out_c * L.pixels);
     const double mac_ns = L.tile_gemm && L.tile_gemm->op == KernelOp::tile_gemm ? 0.00047 : kAvx512Costs.dense_gemm_per_mac;
     const double headers = L.linear && !L.dense() ? kAvx512Costs.sparse_gemv_per_block * double(w.rows) * std::ceil(double(w.cols) / 128.0) : 0.0;
-    const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
-                                  : 0.02 * double(w.nonzeros()) * double(L.pixels) + headers;
-    L.image_ns = 0.24 * values + work;
     L.row_adds_ns = L.dense() ? 0.0 : 0.02 * double(w.nonzeros());
+    const double work = L.dense() ? mac_ns * double(w.rows) * double(w.cols) * double(L.pixels)
+                                  : L.row_adds_ns * double(L.pixels) + headers;
+    L.image_ns = 0.24 * values + work;
     L.split_min_ns = options.split_min_ns;
   }
   const int64_t ng = L.layout.groups;
@@ -1318,9 +1318,7 @@ void IntLayer::Impl::compute(const float* in, int64_t images, float* out, Thread
 void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool) {
   Impl& L = *impl_;
   const int threads = pool.size(), base = pool.slot_base();
-  if (L.tiles.size() < size_t(base + threads)) L.tiles.resize(base + threads);
-  // One Activations per thread: a split implicit convolution gives each thread its own image.
-  if (L.acts.size() < size_t(base + threads)) L.acts.resize(base + threads);
+  reserve_slots(base + threads);
   if (L.linear) {
     L.compute(in, batch, out, L.linear_split(batch) ? &pool : nullptr, L.acts[base], base);
     return;
@@ -1338,6 +1336,7 @@ void IntLayer::run(const float* in, float* out, int64_t batch, ThreadPool& pool)
     L.compute(in + n * in_image, 1, out + n * out_image, split, L.acts[base], base);
 }
 
+// One Activations per thread: a split implicit convolution gives each thread its own image.
 void IntLayer::reserve_slots(int slots) {
   if (impl_->tiles.size() < size_t(slots)) impl_->tiles.resize(slots);
   if (impl_->acts.size() < size_t(slots)) impl_->acts.resize(slots);

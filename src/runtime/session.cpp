@@ -85,7 +85,7 @@ struct Session::Impl {
     // lanes (the pool's thread t runs lane t).
     for (auto& k : kernels)
       if (Layer* layer = k->weight_layer()) layer->reserve_slots(pool.size());
-    if (!options.profile && images_independent())
+    if (!options.profile && images_independent(batch1))
       for (int t = 0; t < pool.size(); ++t) lanes.push_back(Lane{std::make_unique<ThreadPool>(1, t), {}, {}});
   }
 
@@ -109,8 +109,8 @@ struct Session::Impl {
   // Each computed value's first dimension is the batch and every step acts on each image
   // alone (an axis of concat, softmax or flatten past the batch's; no matmul, gemm or
   // reshape, which may mix or move rows).
-  bool images_independent() const {
-    const std::vector<Shape> one = plan_shapes(1);
+  // one: the values' shapes at batch 1.
+  bool images_independent(const std::vector<Shape>& one) const {
     for (const Step& s : plan.steps) {
       switch (s.node.op) {
         case OpType::concat:

@@ -103,19 +103,28 @@ void ThreadPool::drain(int thread, uint64_t generation) {
   }
 }
 
-// Thread `thread`'s block of the published block job, then its count off. The job cannot
-// end, nor its fields change, before every worker has counted itself off.
-void ThreadPool::run_block(int thread) {
-  const size_t n = block_count_, threads = size_t(size()), t = size_t(thread);
+// Items [n t / T, n (t + 1) / T) of a block job on thread t.
+void ThreadPool::run_block(const std::function<void(size_t, int)>& fn, size_t n, int thread) {
+  const size_t threads = size_t(size()), t = size_t(thread);
   enter_item(this, thread);
-  for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) catch_error(*block_job_, i, thread);
+  for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) catch_error(fn, i, thread);
   leave_item();
+}
+
+// A thread that registered as waiting (sleepers_, caller_waits_) did so under the mutex and
+// holds it until its wait has begun: taking it here orders the notify after that.
+void ThreadPool::wake(std::condition_variable& cv) {
+  { auto lock = acquire(mutex_); }
+  cv.notify_all();
+}
+
+// A worker's block of the published block job, then its count off. The job cannot end, nor
+// its fields change, before every worker has counted itself off.
+void ThreadPool::run_worker_block(int thread) {
+  run_block(*block_job_, block_count_, thread);
   // The last worker wakes a caller that blocked (seq_cst: either the caller's test sees
   // left_ at 0, or this load sees it waiting).
-  if (left_.fetch_sub(1) == 1 && caller_waits_.load()) {
-    { auto lock = acquire(mutex_); }
-    done_.notify_all();
-  }
+  if (left_.fetch_sub(1) == 1 && caller_waits_.load()) wake(done_);
 }
 
 void ThreadPool::work(int thread) {
@@ -135,7 +144,7 @@ void ThreadPool::work(int thread) {
     if (stop_) return;
     seen = generation;
     if (generation & 1) {
-      run_block(thread);
+      run_worker_block(thread);
       continue;
     }
     {
@@ -195,13 +204,8 @@ void ThreadPool::run_blocks(size_t n, const std::function<void(size_t, int)>& fn
   error_ = nullptr;
   left_ = workers_.size();
   generation_ = (generation_ | 1) + 2;
-  if (sleepers_.load() > 0) {
-    { auto lock = acquire(mutex_); }
-    wake_.notify_all();
-  }
-  enter_item(this, 0);
-  for (size_t i = 0; i < n / size_t(size()); ++i) catch_error(fn, i, 0);
-  leave_item();
+  if (sleepers_.load() > 0) wake(wake_);
+  run_block(fn, n, 0);
   spin_until([&] { return left_.load() == 0; });
   if (left_.load() != 0) {
     auto lock = acquire(mutex_);

@@ -57,7 +57,9 @@ class ThreadPool {
   void run_inline(size_t n, const std::function<void(size_t, int)>& fn) const;
   void work(int thread);
   void drain(int thread, uint64_t generation);
-  void run_block(int thread);
+  void run_block(const std::function<void(size_t, int)>& fn, size_t n, int thread);
+  void run_worker_block(int thread);
+  void wake(std::condition_variable& cv);
   void catch_error(const std::function<void(size_t, int)>& fn, size_t i, int thread);
   void run_claims(size_t n, const std::function<void(size_t, int)>& fn);
   void run_blocks(size_t n, const std::function<void(size_t, int)>& fn);
